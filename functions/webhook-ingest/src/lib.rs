@@ -1,0 +1,119 @@
+//! The webhook-ingest function's edge: API Gateway events in, HTTP responses out. All the
+//! work is [`sinch_bridge::ingest::Ingest`]; this file only translates.
+//!
+//! `lambda_http` decodes base64 bodies with `expect`, so an invalid one would abort the
+//! execution environment. [`entry`] looks at the raw event first and answers such a request
+//! with a clean 400 before `lambda_http` ever sees it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine as _;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Request, RequestExt, Response, Service, service_fn};
+use serde_json::{Value, json};
+use sinch_bridge::ingest::{Ingest, IngestError, WebhookRequest};
+use sinch_bridge::ports::{EventSink, SecretStore};
+
+pub const ROUTE_PREFIX: &str = "/webhooks/";
+
+/// Handles one HTTP request: the same function Lambda and the local runner call.
+pub async fn handle<S: SecretStore, Q: EventSink>(
+    ingest: &Ingest<S, Q>,
+    request: Request,
+) -> Response<Body> {
+    let service = service_name(&request);
+    let headers: Vec<(&str, &[u8])> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let result = ingest
+        .handle(&WebhookRequest {
+            service: &service,
+            headers: &headers,
+            body: request.body().as_ref(),
+        })
+        .await;
+    match result {
+        Ok(stored) => respond(
+            200,
+            json!({ "status": "stored", "trigger": stored.trigger }),
+        ),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The `{service}` path segment: from API Gateway's path parameters, else from the raw path
+/// (local runs, Function URLs).
+fn service_name(request: &Request) -> String {
+    if let Some(name) = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("service"))
+    {
+        return name.to_owned();
+    }
+    let path = request.uri().path();
+    path.find(ROUTE_PREFIX)
+        .map(|i| path[i + ROUTE_PREFIX.len()..].to_owned())
+        .unwrap_or_default()
+}
+
+pub fn error_response(error: &IngestError) -> Response<Body> {
+    respond(error.status(), json!({ "error": error.code() }))
+}
+
+fn respond(status: u16, body: Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+static COLD: AtomicBool = AtomicBool::new(true);
+
+/// The Lambda entry point over the raw event: catches invalid base64 bodies, then runs the
+/// event through `lambda_http`'s own conversion and [`handle`].
+pub async fn entry<S: SecretStore, Q: EventSink>(
+    ingest: &Ingest<S, Q>,
+    event: lambda_http::LambdaEvent<Value>,
+) -> Result<Value, lambda_http::Error> {
+    if COLD.swap(false, Ordering::Relaxed) {
+        ingest.metrics().count("ColdStart", &[]);
+    }
+    let lambda_http::LambdaEvent { payload, context } = event;
+    if has_invalid_base64_body(&payload) {
+        let error = IngestError::InvalidBase64;
+        ingest.record_rejection(&error);
+        return Ok(json!({
+            "statusCode": error.status(),
+            "headers": { "content-type": "application/json" },
+            "body": json!({ "error": error.code() }).to_string(),
+            "isBase64Encoded": false,
+        }));
+    }
+    let request: LambdaRequest = serde_json::from_value(payload)?;
+    let mut adapter = lambda_http::Adapter::from(service_fn(|req: Request| async move {
+        Ok::<_, lambda_http::Error>(handle(ingest, req).await)
+    }));
+    let response = adapter
+        .call(lambda_http::LambdaEvent::new(request, context))
+        .await?;
+    Ok(serde_json::to_value(response)?)
+}
+
+fn has_invalid_base64_body(event: &Value) -> bool {
+    let encoded = event
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    match (encoded, event.get("body").and_then(Value::as_str)) {
+        (true, Some(body)) => base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .is_err(),
+        _ => false,
+    }
+}

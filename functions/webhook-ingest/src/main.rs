@@ -1,0 +1,42 @@
+//! webhook-ingest: wiring only. Configuration and AWS clients are built once, before the
+//! runtime loop; every request then runs `webhook_ingest::entry`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sinch_bridge::adapters::{SecretsManagerStore, SqsSink, aws_config};
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::config::{number, process_env};
+use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::ingest::{Ingest, IngestConfig};
+use sinch_bridge::metrics::Metrics;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let env = process_env;
+    let config = IngestConfig::from_env(&env)?;
+    let directory_config = DirectoryConfig::from_env(&env)?;
+    let timeout = Duration::from_millis(number(&env, "AWS_TIMEOUT_MS", 5_000)?);
+    let aws = aws_config(timeout).await;
+    let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
+    let sink = SqsSink::new(aws_sdk_sqs::Client::new(&aws));
+    let clock = Arc::new(SystemClock);
+    let directory = Arc::new(ServiceDirectory::new(
+        secrets,
+        clock.clone(),
+        directory_config,
+    ));
+    let ingest = Ingest::new(
+        directory,
+        sink,
+        clock,
+        config,
+        Metrics::stdout("webhook-ingest"),
+    );
+    let ingest = &ingest;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
+        webhook_ingest::entry(ingest, event)
+    }))
+    .await
+}

@@ -1,0 +1,50 @@
+//! [`SecretStore`] over AWS Secrets Manager `GetSecretValue`.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::SdkError;
+
+use crate::ports::{PortError, SecretStore, Stage};
+use crate::protocol::SecretString;
+
+#[derive(Clone)]
+pub struct SecretsManagerStore {
+    client: Client,
+}
+
+impl SecretsManagerStore {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl SecretStore for SecretsManagerStore {
+    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretString>, PortError> {
+        // The stage is always named, AWSCURRENT included: after a rotation moto (and any cache
+        // in front of the API) could otherwise answer with the version that used to be current.
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(name)
+            .version_stage(stage.label())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.secret_string().map(SecretString::new)),
+            Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
+            Err(e) => {
+                let code = match &e {
+                    SdkError::ServiceError(s) => {
+                        s.err().meta().code().unwrap_or("service_error").to_owned()
+                    }
+                    SdkError::TimeoutError(_) => "timeout".to_owned(),
+                    SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
+                    _ => "sdk_error".to_owned(),
+                };
+                Err(PortError::new(
+                    "secrets_unavailable",
+                    format!("GetSecretValue {stage}: {code}", stage = stage.label()),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! [`EventSink`] over Amazon SQS `SendMessage`.
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::SdkError;
+use aws_sdk_sqs::types::MessageAttributeValue;
+
+use crate::ports::{EventSink, PortError, QueueMessage};
+
+#[derive(Clone)]
+pub struct SqsSink {
+    client: Client,
+}
+
+impl SqsSink {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+pub(crate) fn attributes(
+    list: &[(&'static str, String)],
+) -> Result<HashMap<String, MessageAttributeValue>, PortError> {
+    list.iter()
+        .map(|(name, value)| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map(|v| ((*name).to_owned(), v))
+                .map_err(|e| PortError::new("invalid_attribute", format!("{name}: {e}")))
+        })
+        .collect()
+}
+
+pub(crate) fn describe<E: aws_sdk_sqs::error::ProvideErrorMetadata, R>(
+    e: &SdkError<E, R>,
+) -> String {
+    match e {
+        SdkError::ServiceError(s) => s.err().code().unwrap_or("service_error").to_owned(),
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
+        SdkError::ResponseError(_) => "response_error".to_owned(),
+        _ => "sdk_error".to_owned(),
+    }
+}
+
+impl EventSink for SqsSink {
+    async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
+        self.client
+            .send_message()
+            .queue_url(&message.queue_url)
+            .message_body(&message.body)
+            .set_message_attributes(Some(attributes(&message.attributes)?))
+            .set_message_group_id(message.group_id.clone())
+            .set_message_deduplication_id(message.dedup_id.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                PortError::new(
+                    "queue_unavailable",
+                    format!("SendMessage: {}", describe(&e)),
+                )
+            })
+    }
+}

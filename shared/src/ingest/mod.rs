@@ -1,0 +1,405 @@
+//! The webhook use case: one Sinch callback in, one stored queue message (or a clear refusal)
+//! out. Transport-free: the Lambda handler and the local runner both call [`Ingest::handle`].
+//!
+//! Order of work, cheapest first: service name, body size, signature headers, secret lookup
+//! (cached), classification, MAC (constant time), replay, enqueue. A nonce is remembered only
+//! after the queue accepted the event, so a request refused with 5xx succeeds when Sinch retries
+//! it with the very same headers.
+
+mod config;
+mod nonce;
+
+pub use config::{ConfigError, IngestConfig};
+pub use nonce::NonceCache;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Instant, SystemTime};
+
+use crate::clock::{Clock, rfc3339_millis};
+use crate::directory::{DirectoryError, ServiceDirectory, ServiceVersions};
+use crate::metrics::Metrics;
+use crate::ports::{EventSink, QueueMessage, SecretStore, is_fifo};
+use crate::protocol::callback::{Callback, CallbackError};
+use crate::protocol::service::is_valid_service_name;
+use crate::protocol::signature::{Rejection, SignatureHeaders};
+use crate::protocol::{SecretString, classify, verify};
+
+/// One webhook request as the handler received it; `body` is already base64-decoded.
+pub struct WebhookRequest<'a> {
+    pub service: &'a str,
+    pub headers: &'a [(&'a str, &'a [u8])],
+    pub body: &'a [u8],
+}
+
+/// Why a webhook was not stored. [`IngestError::status`] and [`IngestError::code`] are what the
+/// caller sees; [`IngestError::reason`] is the precise cause for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("service name is not valid")]
+    InvalidServiceName,
+    #[error("body is larger than the limit")]
+    BodyTooLarge,
+    #[error("body is not valid base64")]
+    InvalidBase64,
+    #[error("service is not configured")]
+    UnknownService,
+    #[error("signature rejected: {0}")]
+    Signature(Rejection),
+    #[error("nonce was already used")]
+    Replay,
+    #[error("callback rejected: {0}")]
+    InvalidCallback(CallbackError),
+    #[error("body holds characters SQS cannot store")]
+    UnstorableCharacters,
+    #[error("secret store unavailable")]
+    SecretsUnavailable,
+    #[error("service secret is invalid")]
+    ServiceMisconfigured,
+    #[error("queue unavailable")]
+    QueueUnavailable,
+}
+
+impl IngestError {
+    pub fn status(&self) -> u16 {
+        match self {
+            IngestError::InvalidServiceName
+            | IngestError::InvalidBase64
+            | IngestError::InvalidCallback(_)
+            | IngestError::UnstorableCharacters => 400,
+            IngestError::BodyTooLarge => 413,
+            IngestError::UnknownService | IngestError::Signature(_) | IngestError::Replay => 401,
+            IngestError::SecretsUnavailable
+            | IngestError::ServiceMisconfigured
+            | IngestError::QueueUnavailable => 503,
+        }
+    }
+
+    /// The code returned to the caller. An unknown service, a missing secret and a wrong
+    /// signature all read `invalid_signature`, so a caller cannot probe which services exist.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::UnknownService
+            | IngestError::Signature(Rejection::Mismatch)
+            | IngestError::Signature(Rejection::NoSecret) => "invalid_signature",
+            other => other.reason(),
+        }
+    }
+
+    /// The precise cause, for logs and metrics only.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::InvalidServiceName => "invalid_service_name",
+            IngestError::BodyTooLarge => "body_too_large",
+            IngestError::InvalidBase64 => "invalid_base64",
+            IngestError::UnknownService => "unknown_service",
+            IngestError::Signature(r) => r.code(),
+            IngestError::Replay => "replayed_nonce",
+            IngestError::InvalidCallback(e) => e.code(),
+            IngestError::UnstorableCharacters => "unstorable_characters",
+            IngestError::SecretsUnavailable => "secrets_unavailable",
+            IngestError::ServiceMisconfigured => "service_misconfigured",
+            IngestError::QueueUnavailable => "queue_unavailable",
+        }
+    }
+}
+
+/// What was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub trigger: &'static str,
+    pub app_id: String,
+    pub queue_url: String,
+}
+
+pub struct Ingest<S, Q> {
+    directory: Arc<ServiceDirectory<S>>,
+    sink: Q,
+    clock: Arc<dyn Clock>,
+    config: IngestConfig,
+    nonces: Mutex<NonceCache>,
+    metrics: Metrics,
+}
+
+impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
+    pub fn new(
+        directory: Arc<ServiceDirectory<S>>,
+        sink: Q,
+        clock: Arc<dyn Clock>,
+        config: IngestConfig,
+        metrics: Metrics,
+    ) -> Self {
+        let nonces = Mutex::new(NonceCache::new(config.nonce_capacity));
+        Self {
+            directory,
+            sink,
+            clock,
+            config,
+            nonces,
+            metrics,
+        }
+    }
+
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Handles one webhook, logs the outcome and records its metrics.
+    pub async fn handle(&self, request: &WebhookRequest<'_>) -> Result<Stored, IngestError> {
+        let result = self.process(request).await;
+        match &result {
+            Ok(stored) => {
+                tracing::info!(service = request.service, app_id = %stored.app_id, trigger = stored.trigger, outcome = "stored", "webhook stored");
+                self.metrics
+                    .count("WebhookAccepted", &[("Trigger", stored.trigger)]);
+            }
+            Err(e) => {
+                // The service name is only logged once it is known to be well-formed.
+                let service = if matches!(e, IngestError::InvalidServiceName) {
+                    "-"
+                } else {
+                    request.service
+                };
+                if e.status() >= 500 {
+                    tracing::error!(
+                        service,
+                        outcome = "failed",
+                        reason = e.reason(),
+                        status = e.status(),
+                        "webhook not stored"
+                    );
+                } else {
+                    tracing::warn!(
+                        service,
+                        outcome = "rejected",
+                        reason = e.reason(),
+                        status = e.status(),
+                        "webhook rejected"
+                    );
+                }
+                self.metrics
+                    .count("WebhookRejected", &[("Reason", e.reason())]);
+            }
+        }
+        result
+    }
+
+    /// Records an error the handler found before the use case (such as invalid base64).
+    pub fn record_rejection(&self, error: &IngestError) {
+        tracing::warn!(
+            outcome = "rejected",
+            reason = error.reason(),
+            status = error.status(),
+            "webhook rejected"
+        );
+        self.metrics
+            .count("WebhookRejected", &[("Reason", error.reason())]);
+    }
+
+    async fn process(&self, request: &WebhookRequest<'_>) -> Result<Stored, IngestError> {
+        let service = request.service;
+        if !is_valid_service_name(service) {
+            return Err(IngestError::InvalidServiceName);
+        }
+        if request.body.len() > self.config.max_body_bytes {
+            return Err(IngestError::BodyTooLarge);
+        }
+        let headers = request.headers.iter().copied();
+        let unsigned = SignatureHeaders::absent(headers.clone());
+        let signature = if unsigned {
+            None
+        } else {
+            Some(SignatureHeaders::extract(headers).map_err(IngestError::Signature)?)
+        };
+        let now = self.clock.unix_seconds();
+        let window = self.config.tolerance_seconds;
+
+        let allowed = self
+            .config
+            .allowed_services
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == service));
+        let versions = if allowed {
+            match self.directory.get(service).await {
+                Ok(v) => Some(v),
+                Err(DirectoryError::NotFound) => None,
+                Err(DirectoryError::Unavailable(_)) => return Err(IngestError::SecretsUnavailable),
+                Err(DirectoryError::Invalid(_)) => return Err(IngestError::ServiceMisconfigured),
+            }
+        } else {
+            None
+        };
+        let Some(versions) = versions else {
+            // Answer exactly as a configured service without a matching secret would.
+            let headers = signature.ok_or(IngestError::Signature(Rejection::MissingHeader(
+                crate::protocol::signature::SIGNATURE_HEADER,
+            )))?;
+            return match verify(&headers, request.body, std::iter::empty(), now, window) {
+                Err(Rejection::NoSecret) | Ok(_) => Err(IngestError::UnknownService),
+                Err(rejection) => Err(IngestError::Signature(rejection)),
+            };
+        };
+
+        let classified = classify(request.body);
+        let Some(headers) = signature else {
+            if !versions.current.allow_unsigned_webhooks {
+                return Err(IngestError::Signature(Rejection::MissingHeader(
+                    crate::protocol::signature::SIGNATURE_HEADER,
+                )));
+            }
+            let callback = classified.map_err(IngestError::InvalidCallback)?;
+            return self.store(service, request.body, &callback).await;
+        };
+
+        let candidates = |v: &ServiceVersions| -> Vec<SecretString> {
+            match &classified {
+                Ok(callback) => v
+                    .webhook_secrets(&callback.app_id)
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+                // Without an app id, any of the service's secrets may prove the sender's identity.
+                Err(_) => all_secrets(v),
+            }
+        };
+        let mut verdict = verify(
+            &headers,
+            request.body,
+            candidates(&versions).iter(),
+            now,
+            window,
+        );
+        if verdict == Err(Rejection::Mismatch)
+            && let Some(refreshed) = self.directory.refresh_after_mismatch(service).await
+        {
+            self.metrics
+                .count("SecretRefresh", &[("Cause", "signature_mismatch")]);
+            verdict = verify(
+                &headers,
+                request.body,
+                candidates(&refreshed).iter(),
+                now,
+                window,
+            );
+        }
+        verdict.map_err(IngestError::Signature)?;
+
+        let callback = classified.map_err(|e| {
+            let digest = crate::protocol::callback::hex_sha256(request.body);
+            tracing::warn!(service, size = request.body.len(), sha256 = %digest, reason = e.code(), "signed callback is not usable JSON");
+            IngestError::InvalidCallback(e)
+        })?;
+        if self
+            .nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .seen(headers.nonce, now)
+        {
+            return Err(IngestError::Replay);
+        }
+        let stored = self.store(service, request.body, &callback).await?;
+        let timestamp =
+            crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
+        let horizon = if window == 0 {
+            now.saturating_add(600)
+        } else {
+            timestamp.saturating_add(i64::try_from(window).unwrap_or(i64::MAX))
+        };
+        self.nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remember(headers.nonce, horizon, now);
+        Ok(stored)
+    }
+
+    async fn store(
+        &self,
+        service: &str,
+        body: &[u8],
+        callback: &Callback,
+    ) -> Result<Stored, IngestError> {
+        let text = std::str::from_utf8(body).map_err(|_| {
+            IngestError::InvalidCallback(CallbackError::InvalidJson("not UTF-8".into()))
+        })?;
+        // SQS accepts any Unicode except U+FFFE and U+FFFF (and raw controls, which JSON forbids).
+        if text.contains(['\u{fffe}', '\u{ffff}']) {
+            return Err(IngestError::UnstorableCharacters);
+        }
+        let queue_url = self.config.queue_for(callback.trigger.as_str()).to_owned();
+        let message = build_message(&queue_url, service, text, callback, SystemTime::now());
+        let started = Instant::now();
+        self.sink.put(&message).await.map_err(|e| {
+            tracing::error!(service, error = %e, "enqueue failed");
+            IngestError::QueueUnavailable
+        })?;
+        self.metrics.milliseconds(
+            "EnqueueLatency",
+            started.elapsed().as_secs_f64() * 1000.0,
+            &[],
+        );
+        Ok(Stored {
+            trigger: callback.trigger.as_str(),
+            app_id: callback.app_id.clone(),
+            queue_url,
+        })
+    }
+}
+
+fn all_secrets(v: &ServiceVersions) -> Vec<SecretString> {
+    let mut out: Vec<SecretString> = Vec::new();
+    for service in std::iter::once(&v.current).chain(&v.others) {
+        let app_secrets = service
+            .apps
+            .values()
+            .filter_map(|a| a.webhook_secret.as_ref());
+        for secret in service.webhook_secret.iter().chain(app_secrets) {
+            if !out.contains(secret) {
+                out.push(secret.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The queue message for one callback: the body untouched, at most 10 attributes, and on a
+/// FIFO queue the conversation's group and the event's deduplication id.
+pub fn build_message(
+    queue_url: &str,
+    service: &str,
+    body: &str,
+    callback: &Callback,
+    received: SystemTime,
+) -> QueueMessage {
+    let mut attributes: Vec<(&'static str, String)> = vec![
+        ("trigger", callback.trigger.as_str().to_owned()),
+        ("service", service.to_owned()),
+        ("received_at", rfc3339_millis(received)),
+    ];
+    let optional = [
+        ("app_id", Some(&callback.app_id)),
+        ("project_id", callback.project_id.as_ref()),
+        ("channel", callback.channel.as_ref()),
+        ("event_id", callback.event_id.as_ref()),
+        ("conversation_id", callback.conversation_id.as_ref()),
+        ("contact_id", callback.contact_id.as_ref()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            attributes.push((name, value.clone()));
+        }
+    }
+    let fifo = is_fifo(queue_url);
+    QueueMessage {
+        queue_url: queue_url.to_owned(),
+        body: body.to_owned(),
+        attributes,
+        group_id: fifo.then(|| callback.group_id()),
+        dedup_id: fifo.then(|| callback.dedup_id(body.as_bytes())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

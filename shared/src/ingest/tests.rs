@@ -1,0 +1,403 @@
+use super::*;
+use crate::directory::DirectoryConfig;
+use crate::ports::Stage;
+use crate::protocol::sign;
+use crate::testing::{ManualClock, MemorySecrets, MemorySink};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const NOW: i64 = 1_700_000_000;
+const SECRET_NAME: &str = "sinch-bridge/services/eu1";
+const BODY: &str = r#"{"app_id":"APP1","project_id":"P","message_delivery_report":{"message_id":"M1","status":"DELIVERED","conversation_id":"CONV","contact_id":"K","channel_identity":{"channel":"SMS","identity":"+1555"}}}"#;
+
+struct World {
+    secrets: MemorySecrets,
+    sink: MemorySink,
+    clock: Arc<ManualClock>,
+    ingest: Ingest<MemorySecrets, MemorySink>,
+}
+
+fn service_json(extra: &str) -> String {
+    format!(
+        r#"{{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","webhook_secret":"base-secret"{extra}}}"#
+    )
+}
+
+fn world_with(config: IngestConfig) -> World {
+    let secrets = MemorySecrets::default();
+    secrets.put(
+        SECRET_NAME,
+        Stage::Current,
+        &service_json(r#","apps":{"OVERRIDE":{"webhook_secret":"app-secret"}}"#),
+    );
+    let sink = MemorySink::default();
+    let clock = ManualClock::new(NOW);
+    let dir_config = DirectoryConfig {
+        prefix: "sinch-bridge/services/".into(),
+        ttl: Duration::from_secs(300),
+        refresh_min_interval: Duration::from_secs(30),
+    };
+    let directory = Arc::new(ServiceDirectory::new(
+        secrets.clone(),
+        clock.clone(),
+        dir_config,
+    ));
+    let ingest = Ingest::new(
+        directory,
+        sink.clone(),
+        clock.clone(),
+        config,
+        Metrics::discard("test"),
+    );
+    World {
+        secrets,
+        sink,
+        clock,
+        ingest,
+    }
+}
+
+fn config(queue: &str) -> IngestConfig {
+    IngestConfig {
+        allowed_services: None,
+        tolerance_seconds: 600,
+        max_body_bytes: 4096,
+        events_queue_url: queue.into(),
+        trigger_queue_urls: HashMap::new(),
+        nonce_capacity: 100,
+    }
+}
+
+fn world() -> World {
+    world_with(config("http://q/events.fifo"))
+}
+
+fn signed(secret: &str, body: &str, nonce: &str) -> Vec<(String, String)> {
+    sign(&SecretString::new(secret), body.as_bytes(), nonce, NOW)
+        .pairs()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+async fn post(
+    w: &World,
+    service: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> Result<Stored, IngestError> {
+    let pairs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    w.ingest
+        .handle(&WebhookRequest {
+            service,
+            headers: &pairs,
+            body: body.as_bytes(),
+        })
+        .await
+}
+
+#[tokio::test]
+async fn stores_a_signed_callback_byte_for_byte_with_routing_facts() {
+    let w = world();
+    let stored = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY).await;
+    assert_eq!(stored.map(|s| s.trigger), Ok("MESSAGE_DELIVERY"));
+    let taken = w.sink.taken();
+    assert_eq!(taken.len(), 1);
+    let m = &taken[0];
+    assert_eq!(m.body, BODY);
+    assert_eq!(m.queue_url, "http://q/events.fifo");
+    let attrs: HashMap<_, _> = m.attributes.iter().cloned().collect();
+    assert_eq!(attrs["trigger"], "MESSAGE_DELIVERY");
+    assert_eq!(attrs["service"], "eu1");
+    assert_eq!(attrs["app_id"], "APP1");
+    assert_eq!(attrs["project_id"], "P");
+    assert_eq!(attrs["channel"], "SMS");
+    assert_eq!(attrs["event_id"], "M1");
+    assert_eq!(attrs["conversation_id"], "CONV");
+    assert_eq!(attrs["contact_id"], "K");
+    assert!(attrs["received_at"].ends_with('Z'));
+    assert!(m.attributes.len() <= 10);
+    assert_eq!(m.group_id.as_deref(), Some("conversation-CONV"));
+    assert_eq!(m.dedup_id.as_ref().map(String::len), Some(64));
+}
+
+#[tokio::test]
+async fn standard_queue_gets_no_fifo_ids() {
+    let w = world_with(config("http://q/events"));
+    assert!(
+        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
+            .await
+            .is_ok()
+    );
+    let m = &w.sink.taken()[0];
+    assert_eq!((m.group_id.clone(), m.dedup_id.clone()), (None, None));
+}
+
+#[tokio::test]
+async fn routes_triggers_to_their_queues() {
+    let mut c = config("http://q/default");
+    c.trigger_queue_urls
+        .insert("MESSAGE_DELIVERY".into(), "http://q/delivery".into());
+    let w = world_with(c);
+    assert_eq!(
+        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
+            .await
+            .map(|s| s.queue_url),
+        Ok("http://q/delivery".into())
+    );
+}
+
+#[tokio::test]
+async fn invalid_service_name_is_refused_before_any_secret_lookup() {
+    let w = world();
+    for name in ["..", "a/b", "%2F", "é", "-x", &"a".repeat(65)] {
+        let err = post(&w, name, &signed("base-secret", BODY, "n1"), BODY)
+            .await
+            .err();
+        assert_eq!(
+            err.as_ref().map(|e| (e.status(), e.code())),
+            Some((400, "invalid_service_name")),
+            "{name}"
+        );
+    }
+    assert_eq!(w.secrets.fetch_count(), 0);
+}
+
+#[tokio::test]
+async fn unknown_service_looks_exactly_like_a_bad_signature() {
+    let mut c = config("q");
+    c.allowed_services = Some(vec!["eu1".into(), "ghost".into()]);
+    let w = world_with(c);
+    let unknown = post(&w, "ghost", &signed("base-secret", BODY, "n1"), BODY)
+        .await
+        .err();
+    let not_listed = post(&w, "other", &signed("base-secret", BODY, "n2"), BODY)
+        .await
+        .err();
+    let wrong = post(&w, "eu1", &signed("wrong", BODY, "n3"), BODY)
+        .await
+        .err();
+    for err in [&unknown, &not_listed, &wrong] {
+        assert_eq!(
+            err.as_ref().map(|e| (e.status(), e.code())),
+            Some((401, "invalid_signature"))
+        );
+    }
+    assert_eq!(unknown.map(|e| e.reason()), Some("unknown_service"));
+    assert_eq!(wrong.map(|e| e.reason()), Some("signature_mismatch"));
+    assert!(w.sink.taken().is_empty());
+}
+
+#[tokio::test]
+async fn oversized_body_is_413_before_hashing() {
+    let w = world();
+    let big = format!(r#"{{"app_id":"A","x":"{}"}}"#, "a".repeat(5000));
+    let err = post(&w, "eu1", &signed("base-secret", &big, "n1"), &big)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((413, "body_too_large"))
+    );
+    assert_eq!(w.secrets.fetch_count(), 0);
+}
+
+#[tokio::test]
+async fn stale_and_future_signatures_are_refused() {
+    let w = world();
+    w.clock.advance(Duration::from_secs(601));
+    let err = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((401, "stale_timestamp"))
+    );
+}
+
+#[tokio::test]
+async fn replay_is_refused_only_after_the_event_was_stored() {
+    let w = world();
+    let headers = signed("base-secret", BODY, "n-replay");
+    w.sink.set_failing(true);
+    let first = post(&w, "eu1", &headers, BODY).await.err();
+    assert_eq!(
+        first.map(|e| (e.status(), e.code())),
+        Some((503, "queue_unavailable"))
+    );
+    w.sink.set_failing(false);
+    assert!(
+        post(&w, "eu1", &headers, BODY).await.is_ok(),
+        "Sinch's retry of a 503 succeeds"
+    );
+    let replay = post(&w, "eu1", &headers, BODY).await.err();
+    assert_eq!(
+        replay.map(|e| (e.status(), e.code())),
+        Some((401, "replayed_nonce"))
+    );
+    assert_eq!(w.sink.taken().len(), 1);
+}
+
+#[tokio::test]
+async fn secrets_unavailable_on_a_cold_instance_is_503() {
+    let w = world();
+    w.secrets.set_down(true);
+    let err = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((503, "secrets_unavailable"))
+    );
+}
+
+#[tokio::test]
+async fn warm_instance_keeps_verifying_while_secrets_are_down() {
+    let w = world();
+    assert!(
+        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
+            .await
+            .is_ok()
+    );
+    w.secrets.set_down(true);
+    w.clock.advance(Duration::from_secs(400));
+    let body = BODY.replace("M1", "M2");
+    let headers = sign(
+        &SecretString::new("base-secret"),
+        body.as_bytes(),
+        "n2",
+        NOW + 400,
+    )
+    .pairs()
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect::<Vec<_>>();
+    assert!(post(&w, "eu1", &headers, &body).await.is_ok());
+}
+
+#[tokio::test]
+async fn invalid_json_is_400_when_signed_and_401_when_not() {
+    let w = world();
+    let bad = "{not json";
+    let err = post(&w, "eu1", &signed("base-secret", bad, "n1"), bad)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((400, "invalid_json"))
+    );
+    let err = post(&w, "eu1", &signed("other", bad, "n2"), bad)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((401, "invalid_signature"))
+    );
+    let no_app = r#"{"message":{}}"#;
+    let err = post(&w, "eu1", &signed("app-secret", no_app, "n3"), no_app)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((400, "missing_app_id"))
+    );
+    assert!(w.sink.taken().is_empty());
+}
+
+#[tokio::test]
+async fn app_override_replaces_the_service_secret_for_that_app() {
+    let w = world();
+    let body = r#"{"app_id":"OVERRIDE","message":{"id":"X"}}"#;
+    assert!(
+        post(&w, "eu1", &signed("app-secret", body, "n1"), body)
+            .await
+            .is_ok()
+    );
+    let err = post(&w, "eu1", &signed("base-secret", body, "n2"), body)
+        .await
+        .err();
+    assert_eq!(err.map(|e| e.code()), Some("invalid_signature"));
+}
+
+#[tokio::test]
+async fn unsigned_requests_need_the_service_opt_in() {
+    let w = world();
+    let err = post(&w, "eu1", &[], BODY).await.err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((401, "missing_signature_header"))
+    );
+    let ghost = post(&w, "ghost", &[], BODY).await.err();
+    assert_eq!(
+        ghost.map(|e| e.code()),
+        Some("missing_signature_header"),
+        "same answer for unknown services"
+    );
+    w.secrets.put(SECRET_NAME, Stage::Current, r#"{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","allow_unsigned_webhooks":true}"#);
+    w.clock.advance(Duration::from_secs(301));
+    assert!(post(&w, "eu1", &[], BODY).await.is_ok());
+}
+
+#[tokio::test]
+async fn pending_secret_is_accepted_after_one_refresh() {
+    let w = world();
+    assert!(
+        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
+            .await
+            .is_ok()
+    );
+    w.secrets.put(
+        SECRET_NAME,
+        Stage::Pending,
+        &service_json("").replace("base-secret", "new-secret"),
+    );
+    let body = BODY.replace("M1", "M2");
+    assert!(
+        post(&w, "eu1", &signed("new-secret", &body, "n2"), &body)
+            .await
+            .is_ok()
+    );
+    assert!(
+        post(
+            &w,
+            "eu1",
+            &signed("base-secret", &body.replace("M2", "M3"), "n3"),
+            &body.replace("M2", "M3")
+        )
+        .await
+        .is_ok()
+    );
+    assert_eq!(w.sink.taken().len(), 3);
+}
+
+#[tokio::test]
+async fn duplicated_and_malformed_headers_have_their_own_codes() {
+    let w = world();
+    let mut headers = signed("base-secret", BODY, "n1");
+    headers.push(("X-Sinch-Webhook-Signature".into(), headers[0].1.clone()));
+    let err = post(&w, "eu1", &headers, BODY).await.err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((401, "duplicate_signature_header"))
+    );
+    let mut headers = signed("base-secret", BODY, "n1");
+    headers[3].1 = "HmacSHA1".into();
+    let err = post(&w, "eu1", &headers, BODY).await.err();
+    assert_eq!(err.map(|e| e.code()), Some("unsupported_algorithm"));
+}
+
+#[tokio::test]
+async fn unstorable_characters_are_refused_not_retried_forever() {
+    let w = world();
+    let body = "{\"app_id\":\"A\",\"x\":\"\u{ffff}\"}";
+    let err = post(&w, "eu1", &signed("base-secret", body, "n1"), body)
+        .await
+        .err();
+    assert_eq!(
+        err.map(|e| (e.status(), e.code())),
+        Some((400, "unstorable_characters"))
+    );
+}

@@ -1,0 +1,76 @@
+//! The I/O the use cases need, as small traits. Each has one real adapter in `adapters`
+//! (behind the `aws` feature); tests bring their own doubles.
+
+use std::future::Future;
+
+use crate::protocol::SecretString;
+
+/// A Secrets Manager staging label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Current,
+    Pending,
+    Previous,
+}
+
+impl Stage {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Stage::Current => "AWSCURRENT",
+            Stage::Pending => "AWSPENDING",
+            Stage::Previous => "AWSPREVIOUS",
+        }
+    }
+}
+
+/// An I/O failure of a port. `code` is stable; `detail` is for logs and never holds a secret,
+/// a token or message content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct PortError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl PortError {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Reads secrets.
+pub trait SecretStore: Send + Sync {
+    /// The secret string `name` at `stage`; `Ok(None)` when the secret or that stage does not
+    /// exist (a normal answer, not a failure).
+    fn fetch(
+        &self,
+        name: &str,
+        stage: Stage,
+    ) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+}
+
+/// One message for a queue: the body exactly as received, plus routing metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub queue_url: String,
+    pub body: String,
+    /// String attributes, at most 10 (SQS limit), none empty.
+    pub attributes: Vec<(&'static str, String)>,
+    /// FIFO only.
+    pub group_id: Option<String>,
+    /// FIFO only.
+    pub dedup_id: Option<String>,
+}
+
+/// Stores messages durably. `Ok` means the queue has it.
+pub trait EventSink: Send + Sync {
+    fn put(&self, message: &QueueMessage) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// True for FIFO queue URLs (`….fifo`).
+pub fn is_fifo(queue_url: &str) -> bool {
+    queue_url.ends_with(".fifo")
+}

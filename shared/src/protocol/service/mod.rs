@@ -1,0 +1,271 @@
+//! Messaging services: one Sinch project + region + apps, stored as one JSON secret.
+//!
+//! ```json
+//! {
+//!   "region": "eu",
+//!   "project_id": "PROJECT",
+//!   "key_id": "KEY", "key_secret": "SECRET", "auth": "oauth2",
+//!   "webhook_secret": "WEBHOOK SECRET",
+//!   "sms_sender": "+15550001111",
+//!   "apps": { "APPID": { "webhook_secret": "override", "sms_sender": "SENDER" } },
+//!   "allow_unsigned_webhooks": false
+//! }
+//! ```
+//! Contact Pro's packed credential (`"authentication_id": "KEYID@APPID"`, `"password"`) is
+//! accepted instead of `key_id`/`key_secret`; its app joins `apps`. Validation errors name the
+//! field and never quote a value.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::region::Region;
+use super::secret::SecretString;
+
+/// How the sender authenticates to the Conversation API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// OAuth2 client credentials: the default, and what Sinch recommends.
+    OAuth2,
+    /// HTTP Basic with the access key on every call (heavily rate limited by Sinch).
+    Basic,
+}
+
+/// Per-app settings inside a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    pub webhook_secret: Option<SecretString>,
+    pub sms_sender: Option<String>,
+}
+
+/// A validated messaging service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagingService {
+    pub name: String,
+    pub region: Region,
+    pub project_id: String,
+    pub key_id: String,
+    pub key_secret: SecretString,
+    pub auth: AuthMode,
+    pub webhook_secret: Option<SecretString>,
+    pub sms_sender: Option<String>,
+    pub apps: BTreeMap<String, AppSettings>,
+    pub allow_unsigned_webhooks: bool,
+}
+
+/// A field-level validation error. `field` is a JSON path such as `apps.X.webhook_secret`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service {service:?}: {field}: {problem}")]
+pub struct ServiceConfigError {
+    pub service: String,
+    pub field: String,
+    pub problem: &'static str,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    region: Option<String>,
+    project_id: Option<String>,
+    key_id: Option<String>,
+    key_secret: Option<SecretString>,
+    authentication_id: Option<String>,
+    password: Option<SecretString>,
+    auth: Option<String>,
+    webhook_secret: Option<SecretString>,
+    sms_sender: Option<String>,
+    #[serde(default)]
+    apps: BTreeMap<String, RawApp>,
+    #[serde(default)]
+    allow_unsigned_webhooks: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    webhook_secret: Option<SecretString>,
+    sms_sender: Option<String>,
+}
+
+impl MessagingService {
+    /// Parses the secret JSON of service `name`.
+    pub fn from_json(name: &str, json: &[u8]) -> Result<Self, ServiceConfigError> {
+        let err = |field: &str, problem: &'static str| ServiceConfigError {
+            service: name.to_owned(),
+            field: field.to_owned(),
+            problem,
+        };
+        let raw: RawService = serde_json::from_slice(json).map_err(|e| {
+            // serde's message names unknown or mistyped fields; it quotes no secret values
+            // because secrets are plain strings and type errors print only the type.
+            let field = match e.classify() {
+                serde_json::error::Category::Data => "(document)",
+                _ => "(json)",
+            };
+            err(
+                field,
+                if e.is_data() {
+                    "unknown field or wrong type"
+                } else {
+                    "not valid JSON"
+                },
+            )
+        })?;
+
+        let region = raw
+            .region
+            .as_deref()
+            .ok_or_else(|| err("region", "is required (eu, us or br)"))?
+            .parse::<Region>()
+            .map_err(|_| err("region", "must be eu, us or br"))?;
+        let project_id = raw
+            .project_id
+            .ok_or_else(|| err("project_id", "is required"))?;
+        if !is_id(&project_id) {
+            return Err(err("project_id", "must be letters, digits, '-' or '_'"));
+        }
+
+        let mut apps: BTreeMap<String, AppSettings> = BTreeMap::new();
+        let (key_id, key_secret) = match (
+            raw.key_id,
+            raw.key_secret,
+            raw.authentication_id,
+            raw.password,
+        ) {
+            (Some(id), Some(secret), None, None) => (id, secret),
+            (None, None, Some(packed), Some(password)) => {
+                let (key, app) = packed
+                    .split_once('@')
+                    .ok_or_else(|| err("authentication_id", "must be KEYID@APPID"))?;
+                if key.is_empty() || !is_id(app) {
+                    return Err(err("authentication_id", "must be KEYID@APPID"));
+                }
+                apps.entry(app.to_owned()).or_default();
+                (key.to_owned(), password)
+            }
+            (None, None, None, None) => {
+                return Err(err(
+                    "key_id",
+                    "is required (or authentication_id + password)",
+                ));
+            }
+            (Some(_), None, _, _) => return Err(err("key_secret", "is required with key_id")),
+            (None, Some(_), _, _) => return Err(err("key_id", "is required with key_secret")),
+            (None, None, Some(_), None) => {
+                return Err(err("password", "is required with authentication_id"));
+            }
+            (None, None, None, Some(_)) => {
+                return Err(err("authentication_id", "is required with password"));
+            }
+            _ => {
+                return Err(err(
+                    "authentication_id",
+                    "give either key_id/key_secret or authentication_id/password, not both",
+                ));
+            }
+        };
+        if key_id.is_empty() || !key_id.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Err(err(
+                "key_id",
+                "must be non-empty printable ASCII without ':'",
+            ));
+        }
+        if key_secret.is_empty() {
+            return Err(err("key_secret", "must not be empty"));
+        }
+
+        let auth = match raw.auth.as_deref() {
+            None | Some("oauth2") => AuthMode::OAuth2,
+            Some("basic") => AuthMode::Basic,
+            Some(_) => return Err(err("auth", "must be oauth2 or basic")),
+        };
+
+        for (app_id, app) in raw.apps {
+            if !is_id(&app_id) {
+                return Err(err("apps", "app ids must be letters and digits"));
+            }
+            if app
+                .webhook_secret
+                .as_ref()
+                .is_some_and(SecretString::is_empty)
+            {
+                return Err(err(
+                    &format!("apps.{app_id}.webhook_secret"),
+                    "must not be empty",
+                ));
+            }
+            apps.insert(
+                app_id,
+                AppSettings {
+                    webhook_secret: app.webhook_secret,
+                    sms_sender: app.sms_sender,
+                },
+            );
+        }
+        let webhook_secret = raw.webhook_secret.filter(|s| !s.is_empty());
+        if webhook_secret.is_none()
+            && !raw.allow_unsigned_webhooks
+            && apps.values().all(|a| a.webhook_secret.is_none())
+        {
+            return Err(err(
+                "webhook_secret",
+                "is required unless allow_unsigned_webhooks is true",
+            ));
+        }
+
+        Ok(Self {
+            name: name.to_owned(),
+            region,
+            project_id,
+            key_id,
+            key_secret,
+            auth,
+            webhook_secret,
+            sms_sender: raw.sms_sender.filter(|s| !s.is_empty()),
+            apps,
+            allow_unsigned_webhooks: raw.allow_unsigned_webhooks,
+        })
+    }
+
+    /// The webhook secret for a callback from `app_id`: the app's override, else the service's.
+    pub fn webhook_secret_for(&self, app_id: &str) -> Option<&SecretString> {
+        self.apps
+            .get(app_id)
+            .and_then(|a| a.webhook_secret.as_ref())
+            .or(self.webhook_secret.as_ref())
+    }
+
+    /// The default SMS sender for `app_id`: the app's, else the service's.
+    pub fn sms_sender_for(&self, app_id: &str) -> Option<&str> {
+        self.apps
+            .get(app_id)
+            .and_then(|a| a.sms_sender.as_deref())
+            .or(self.sms_sender.as_deref())
+    }
+
+    pub fn has_app(&self, app_id: &str) -> bool {
+        self.apps.contains_key(app_id)
+    }
+}
+
+/// Ids that go into URLs and queue metadata: ASCII letters, digits, `-`, `_`.
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Service names as they appear in paths and secret names.
+pub fn is_valid_service_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! In-memory doubles for the ports, for unit tests in this crate and its dependents'
+//! tests (feature `testing`). Never used by the functions.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+use crate::ports::{EventSink, PortError, QueueMessage, SecretStore, Stage};
+use crate::protocol::SecretString;
+
+/// A secret store in memory that counts fetches and can be switched off.
+#[derive(Default, Clone)]
+pub struct MemorySecrets {
+    values: Arc<Mutex<HashMap<(String, Stage), String>>>,
+    pub fetches: Arc<AtomicUsize>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemorySecrets {
+    pub fn put(&self, name: &str, stage: Stage, value: &str) {
+        self.values
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((name.to_owned(), stage), value.to_owned());
+    }
+    pub fn remove(&self, name: &str, stage: Stage) {
+        self.values
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(name.to_owned(), stage));
+    }
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+    pub fn fetch_count(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl SecretStore for MemorySecrets {
+    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretString>, PortError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(PortError::new("secrets_unavailable", "switched off"));
+        }
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(values
+            .get(&(name.to_owned(), stage))
+            .map(|v| SecretString::new(v.clone())))
+    }
+}
+
+/// A sink that records messages and can be told to fail.
+#[derive(Default, Clone)]
+pub struct MemorySink {
+    pub messages: Arc<Mutex<Vec<QueueMessage>>>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemorySink {
+    pub fn set_failing(&self, fail: bool) {
+        self.fail.store(fail, Ordering::SeqCst);
+    }
+    pub fn taken(&self) -> Vec<QueueMessage> {
+        self.messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl EventSink for MemorySink {
+    async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(PortError::new("queue_unavailable", "switched off"));
+        }
+        self.messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(message.clone());
+        Ok(())
+    }
+}
+
+/// A clock tests move by hand.
+pub struct ManualClock {
+    start: Instant,
+    offset: Mutex<Duration>,
+    unix_start: i64,
+}
+
+impl ManualClock {
+    pub fn new(unix_start: i64) -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            offset: Mutex::new(Duration::ZERO),
+            unix_start,
+        })
+    }
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(PoisonError::into_inner) += by;
+    }
+    fn elapsed(&self) -> Duration {
+        *self.offset.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Clock for ManualClock {
+    fn unix_seconds(&self) -> i64 {
+        self.unix_start + i64::try_from(self.elapsed().as_secs()).unwrap_or(0)
+    }
+    fn now(&self) -> Instant {
+        self.start + self.elapsed()
+    }
+}
