@@ -36,11 +36,7 @@ pub fn required(env: &impl Lookup, variable: &'static str) -> Result<String, Con
     })
 }
 
-pub fn number<T: FromStr>(
-    env: &impl Lookup,
-    variable: &'static str,
-    default: T,
-) -> Result<T, ConfigError> {
+pub fn number<T: FromStr>(env: &impl Lookup, variable: &'static str, default: T) -> Result<T, ConfigError> {
     match env.get(variable) {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| ConfigError {
@@ -84,11 +80,7 @@ impl DirectoryConfig {
                 .get("SERVICE_SECRET_PREFIX")
                 .unwrap_or_else(|| DEFAULT_SECRET_PREFIX.into()),
             ttl: Duration::from_secs(number(env, "SECRET_CACHE_TTL_SECONDS", 300)?),
-            refresh_min_interval: Duration::from_secs(number(
-                env,
-                "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
-                30,
-            )?),
+            refresh_min_interval: Duration::from_secs(number(env, "SECRET_REFRESH_MIN_INTERVAL_SECONDS", 30)?),
         })
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::ports::{PortError, SecretStore, Stage};
 use crate::protocol::SecretString;
 use crate::protocol::service::{MessagingService, ServiceConfigError};
@@ -81,6 +82,7 @@ pub struct ServiceDirectory<S> {
     clock: Arc<dyn Clock>,
     config: DirectoryConfig,
     entries: Mutex<HashMap<String, Entry>>,
+    metrics: Metrics,
     /// Serialises fetches so a burst of misses makes one call, not one per request.
     fetch_lock: tokio::sync::Mutex<()>,
 }
@@ -92,8 +94,15 @@ impl<S: SecretStore> ServiceDirectory<S> {
             clock,
             config,
             entries: Mutex::new(HashMap::new()),
+            metrics: Metrics::discard("directory"),
             fetch_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Records a `SecretFetch` metric per store call.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn config(&self) -> &DirectoryConfig {
@@ -171,8 +180,7 @@ impl<S: SecretStore> ServiceDirectory<S> {
             entry.versions.others.clear();
             entry.others_fetched_at = None;
         }
-        (allow_stale || now.duration_since(entry.fetched_at) < self.config.ttl)
-            .then(|| entry.versions.clone())
+        (allow_stale || now.duration_since(entry.fetched_at) < self.config.ttl).then(|| entry.versions.clone())
     }
 
     fn store_current(&self, name: &str, current: Arc<MessagingService>) -> ServiceVersions {
@@ -192,12 +200,9 @@ impl<S: SecretStore> ServiceDirectory<S> {
         entry.versions.clone()
     }
 
-    async fn fetch_stage(
-        &self,
-        name: &str,
-        stage: Stage,
-    ) -> Result<Option<Arc<MessagingService>>, DirectoryError> {
+    async fn fetch_stage(&self, name: &str, stage: Stage) -> Result<Option<Arc<MessagingService>>, DirectoryError> {
         let secret_name = format!("{}{}", self.config.prefix, name);
+        self.metrics.count("SecretFetch", &[("Stage", stage.label())]);
         let value = self
             .store
             .fetch(&secret_name, stage)

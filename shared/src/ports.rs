@@ -45,11 +45,7 @@ impl PortError {
 pub trait SecretStore: Send + Sync {
     /// The secret string `name` at `stage`; `Ok(None)` when the secret or that stage does not
     /// exist (a normal answer, not a failure).
-    fn fetch(
-        &self,
-        name: &str,
-        stage: Stage,
-    ) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+    fn fetch(&self, name: &str, stage: Stage) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
 }
 
 /// One message for a queue: the body exactly as received, plus routing metadata.

@@ -64,10 +64,7 @@ impl MemorySink {
         self.fail.store(fail, Ordering::SeqCst);
     }
     pub fn taken(&self) -> Vec<QueueMessage> {
-        self.messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.messages.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

@@ -30,18 +30,14 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 #[test]
 fn every_signature_vector_gives_its_expected_result() {
     let Some(dir) = conformance_dir() else { return };
     let vectors = read_json(&dir.join("signature-vectors.json"));
-    let vectors = vectors
-        .as_array()
-        .unwrap_or_else(|| panic!("vectors must be an array"));
+    let vectors = vectors.as_array().unwrap_or_else(|| panic!("vectors must be an array"));
     assert!(vectors.len() >= 20, "expected the full vector set");
     for v in vectors {
         let id = str_field(v, "id");
@@ -62,15 +58,10 @@ fn every_signature_vector_gives_its_expected_result() {
             protocol::verify(&h, body.as_bytes(), [&secret], now, 300)
         });
         let expected = if v["sdk_disagreement"].as_bool() == Some(true) {
-            assert_eq!(
-                id, "conv-java-missing-algorithm",
-                "a new disagreement needs a policy"
-            );
+            assert_eq!(id, "conv-java-missing-algorithm", "a new disagreement needs a policy");
             true
         } else {
-            v["valid"]
-                .as_bool()
-                .unwrap_or_else(|| panic!("{id}: valid missing"))
+            v["valid"].as_bool().unwrap_or_else(|| panic!("{id}: valid missing"))
         };
         assert_eq!(result.is_ok(), expected, "{id}: {result:?}");
     }
@@ -87,17 +78,12 @@ fn every_callback_sample_classifies_to_its_trigger() {
     let mut seen = std::collections::HashSet::new();
     for entry in files {
         let file = str_field(entry, "file");
-        let expected = Trigger::from_name(str_field(entry, "trigger"))
-            .unwrap_or_else(|| panic!("{file}: unknown trigger name"));
-        let body = std::fs::read(dir.join("callbacks").join(file))
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let expected =
+            Trigger::from_name(str_field(entry, "trigger")).unwrap_or_else(|| panic!("{file}: unknown trigger name"));
+        let body = std::fs::read(dir.join("callbacks").join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let callback = protocol::classify(&body).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(callback.trigger, expected, "{file}");
-        assert_eq!(
-            Some(str_field(entry, "payload_key")),
-            expected.payload_key(),
-            "{file}"
-        );
+        assert_eq!(Some(str_field(entry, "payload_key")), expected.payload_key(), "{file}");
         seen.insert(expected);
     }
     assert_eq!(seen.len(), 21, "samples must cover all 21 triggers");
@@ -121,21 +107,14 @@ fn every_send_request_round_trips_through_the_raw_path_unchanged() {
     entries.sort();
     for path in entries {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let original: Value =
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let parsed =
-            protocol::parse_outbound(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let original: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let parsed = protocol::parse_outbound(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             matches!(parsed, protocol::OutboundMessage::Raw { .. }),
             "{}",
             path.display()
         );
-        assert_eq!(
-            Value::Object(parsed.to_request(None)),
-            original,
-            "{}",
-            path.display()
-        );
+        assert_eq!(Value::Object(parsed.to_request(None)), original, "{}", path.display());
         count += 1;
     }
     assert!(

@@ -13,14 +13,12 @@ use lambda_http::{Body, Request, RequestExt, Response, Service, service_fn};
 use serde_json::{Value, json};
 use sinch_bridge::ingest::{Ingest, IngestError, WebhookRequest};
 use sinch_bridge::ports::{EventSink, SecretStore};
+use sinch_bridge::protocol::signature::{HEADERS, Rejection};
 
 pub const ROUTE_PREFIX: &str = "/webhooks/";
 
 /// Handles one HTTP request: the same function Lambda and the local runner call.
-pub async fn handle<S: SecretStore, Q: EventSink>(
-    ingest: &Ingest<S, Q>,
-    request: Request,
-) -> Response<Body> {
+pub async fn handle<S: SecretStore, Q: EventSink>(ingest: &Ingest<S, Q>, request: Request) -> Response<Body> {
     let service = service_name(&request);
     let headers: Vec<(&str, &[u8])> = request
         .headers()
@@ -35,10 +33,7 @@ pub async fn handle<S: SecretStore, Q: EventSink>(
         })
         .await;
     match result {
-        Ok(stored) => respond(
-            200,
-            json!({ "status": "stored", "trigger": stored.trigger }),
-        ),
+        Ok(stored) => respond(200, json!({ "status": "stored", "trigger": stored.trigger })),
         Err(e) => error_response(&e),
     }
 }
@@ -46,10 +41,7 @@ pub async fn handle<S: SecretStore, Q: EventSink>(
 /// The `{service}` path segment: from API Gateway's path parameters, else from the raw path
 /// (local runs, Function URLs).
 fn service_name(request: &Request) -> String {
-    if let Some(name) = request
-        .path_parameters_ref()
-        .and_then(|p| p.first("service"))
-    {
+    if let Some(name) = request.path_parameters_ref().and_then(|p| p.first("service")) {
         return name.to_owned();
     }
     let path = request.uri().path();
@@ -64,8 +56,8 @@ pub fn error_response(error: &IngestError) -> Response<Body> {
 
 fn respond(status: u16, body: Value) -> Response<Body> {
     let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
-        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        lambda_http::http::StatusCode::from_u16(status).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         lambda_http::http::header::CONTENT_TYPE,
         lambda_http::http::HeaderValue::from_static("application/json"),
@@ -85,8 +77,7 @@ pub async fn entry<S: SecretStore, Q: EventSink>(
         ingest.metrics().count("ColdStart", &[]);
     }
     let lambda_http::LambdaEvent { payload, context } = event;
-    if has_invalid_base64_body(&payload) {
-        let error = IngestError::InvalidBase64;
+    if let Some(error) = precheck(&payload) {
         ingest.record_rejection(&error);
         return Ok(json!({
             "statusCode": error.status(),
@@ -99,21 +90,30 @@ pub async fn entry<S: SecretStore, Q: EventSink>(
     let mut adapter = lambda_http::Adapter::from(service_fn(|req: Request| async move {
         Ok::<_, lambda_http::Error>(handle(ingest, req).await)
     }));
-    let response = adapter
-        .call(lambda_http::LambdaEvent::new(request, context))
-        .await?;
+    let response = adapter.call(lambda_http::LambdaEvent::new(request, context)).await?;
     Ok(serde_json::to_value(response)?)
 }
 
-fn has_invalid_base64_body(event: &Value) -> bool {
-    let encoded = event
-        .get("isBase64Encoded")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    match (encoded, event.get("body").and_then(Value::as_str)) {
-        (true, Some(body)) => base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .is_err(),
-        _ => false,
+/// What `lambda_http`'s conversion would lose or panic on, checked on the raw event.
+fn precheck(event: &Value) -> Option<IngestError> {
+    let encoded = event.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false);
+    if let (true, Some(body)) = (encoded, event.get("body").and_then(Value::as_str))
+        && base64::engine::general_purpose::STANDARD.decode(body).is_err()
+    {
+        return Some(IngestError::InvalidBase64);
     }
+    // REST APIs deliver repeated headers in `multiValueHeaders`, and `lambda_http` keeps only
+    // the last of them; a repeated signature header must be refused, not silently collapsed.
+    let repeated = event
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .and_then(|headers| {
+            headers.iter().find(|(name, values)| {
+                name.to_ascii_lowercase().starts_with("x-sinch-webhook-signature")
+                    && values.as_array().is_some_and(|v| v.len() > 1)
+            })
+        });
+    let name = repeated.map(|(name, _)| name.to_ascii_lowercase())?;
+    let header = HEADERS.into_iter().find(|h| *h == name)?;
+    Some(IngestError::Signature(Rejection::DuplicateHeader(header)))
 }

@@ -33,9 +33,7 @@ impl SecretStore for SecretsManagerStore {
             Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
             Err(e) => {
                 let code = match &e {
-                    SdkError::ServiceError(s) => {
-                        s.err().meta().code().unwrap_or("service_error").to_owned()
-                    }
+                    SdkError::ServiceError(s) => s.err().meta().code().unwrap_or("service_error").to_owned(),
                     SdkError::TimeoutError(_) => "timeout".to_owned(),
                     SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
                     _ => "sdk_error".to_owned(),

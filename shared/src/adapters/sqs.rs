@@ -23,9 +23,7 @@ impl SqsSink {
     }
 }
 
-pub(crate) fn attributes(
-    list: &[(&'static str, String)],
-) -> Result<HashMap<String, MessageAttributeValue>, PortError> {
+pub(crate) fn attributes(list: &[(&'static str, String)]) -> Result<HashMap<String, MessageAttributeValue>, PortError> {
     list.iter()
         .map(|(name, value)| {
             MessageAttributeValue::builder()
@@ -38,9 +36,7 @@ pub(crate) fn attributes(
         .collect()
 }
 
-pub(crate) fn describe<E: aws_sdk_sqs::error::ProvideErrorMetadata, R>(
-    e: &SdkError<E, R>,
-) -> String {
+pub(crate) fn describe<E: aws_sdk_sqs::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
     match e {
         SdkError::ServiceError(s) => s.err().code().unwrap_or("service_error").to_owned(),
         SdkError::TimeoutError(_) => "timeout".to_owned(),
@@ -62,11 +58,6 @@ impl EventSink for SqsSink {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                PortError::new(
-                    "queue_unavailable",
-                    format!("SendMessage: {}", describe(&e)),
-                )
-            })
+            .map_err(|e| PortError::new("queue_unavailable", format!("SendMessage: {}", describe(&e))))
     }
 }

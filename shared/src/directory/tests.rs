@@ -4,16 +4,10 @@ use crate::testing::{ManualClock, MemorySecrets};
 const NAME: &str = "sinch-bridge/services/eu1";
 
 fn service_json(webhook_secret: &str) -> String {
-    format!(
-        r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"{webhook_secret}"}}"#
-    )
+    format!(r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"{webhook_secret}"}}"#)
 }
 
-fn setup() -> (
-    MemorySecrets,
-    Arc<ManualClock>,
-    ServiceDirectory<MemorySecrets>,
-) {
+fn setup() -> (MemorySecrets, Arc<ManualClock>, ServiceDirectory<MemorySecrets>) {
     let store = MemorySecrets::default();
     store.put(NAME, Stage::Current, &service_json("one"));
     let clock = ManualClock::new(1_700_000_000);
@@ -27,10 +21,7 @@ fn setup() -> (
 }
 
 fn secrets(v: &ServiceVersions) -> Vec<String> {
-    v.webhook_secrets("APP")
-        .iter()
-        .map(|s| s.expose().to_owned())
-        .collect()
+    v.webhook_secrets("APP").iter().map(|s| s.expose().to_owned()).collect()
 }
 
 #[tokio::test]
@@ -72,10 +63,7 @@ async fn serves_stale_value_when_store_is_down_and_unavailable_without_one() {
     let stale = dir.get("eu1").await.map(|v| secrets(&v));
     assert_eq!(stale, Ok(vec!["one".to_owned()]));
     let cold = dir.get("other").await;
-    assert!(
-        matches!(cold, Err(DirectoryError::Unavailable(_))),
-        "{cold:?}"
-    );
+    assert!(matches!(cold, Err(DirectoryError::Unavailable(_))), "{cold:?}");
 }
 
 #[tokio::test]
@@ -108,10 +96,7 @@ async fn rotated_versions_expire_after_one_ttl() {
     store.put(NAME, Stage::Previous, &service_json("zero"));
     assert!(dir.refresh_after_mismatch("eu1").await.is_some());
     clock.advance(Duration::from_secs(301));
-    assert_eq!(
-        dir.get("eu1").await.map(|v| secrets(&v)),
-        Ok(vec!["one".into()])
-    );
+    assert_eq!(dir.get("eu1").await.map(|v| secrets(&v)), Ok(vec!["one".into()]));
 }
 
 #[tokio::test]
@@ -120,16 +105,10 @@ async fn broken_new_value_keeps_the_cached_service() {
     assert!(dir.get("eu1").await.is_ok());
     store.put(NAME, Stage::Current, "{broken");
     clock.advance(Duration::from_secs(301));
-    assert_eq!(
-        dir.get("eu1").await.map(|v| secrets(&v)),
-        Ok(vec!["one".into()])
-    );
+    assert_eq!(dir.get("eu1").await.map(|v| secrets(&v)), Ok(vec!["one".into()]));
     let (store2, _c, dir2) = setup();
     store2.put(NAME, Stage::Current, "{broken");
-    assert!(matches!(
-        dir2.get("eu1").await,
-        Err(DirectoryError::Invalid(_))
-    ));
+    assert!(matches!(dir2.get("eu1").await, Err(DirectoryError::Invalid(_))));
 }
 
 #[test]

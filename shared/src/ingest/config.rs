@@ -75,10 +75,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Lookup {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -111,28 +108,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let var = |pairs: &[(&str, &str)]| {
-            IngestConfig::from_env(&env(pairs))
-                .err()
-                .map(|e| e.variable)
-        };
+        let var = |pairs: &[(&str, &str)]| IngestConfig::from_env(&env(pairs)).err().map(|e| e.variable);
         assert_eq!(var(&[]), Some("EVENTS_QUEUE_URL"));
         assert_eq!(
             var(&[("EVENTS_QUEUE_URL", "q"), ("TRIGGER_QUEUE_URLS", "[1]")]),
             Some("TRIGGER_QUEUE_URLS")
         );
         assert_eq!(
-            var(&[
-                ("EVENTS_QUEUE_URL", "q"),
-                ("TRIGGER_QUEUE_URLS", r#"{"NOPE":"x"}"#)
-            ]),
+            var(&[("EVENTS_QUEUE_URL", "q"), ("TRIGGER_QUEUE_URLS", r#"{"NOPE":"x"}"#)]),
             Some("TRIGGER_QUEUE_URLS")
         );
         assert_eq!(
-            var(&[
-                ("EVENTS_QUEUE_URL", "q"),
-                ("SIGNATURE_TOLERANCE_SECONDS", "ten")
-            ]),
+            var(&[("EVENTS_QUEUE_URL", "q"), ("SIGNATURE_TOLERANCE_SECONDS", "ten")]),
             Some("SIGNATURE_TOLERANCE_SECONDS")
         );
         assert_eq!(

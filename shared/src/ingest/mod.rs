@@ -68,9 +68,7 @@ impl IngestError {
             | IngestError::UnstorableCharacters => 400,
             IngestError::BodyTooLarge => 413,
             IngestError::UnknownService | IngestError::Signature(_) | IngestError::Replay => 401,
-            IngestError::SecretsUnavailable
-            | IngestError::ServiceMisconfigured
-            | IngestError::QueueUnavailable => 503,
+            IngestError::SecretsUnavailable | IngestError::ServiceMisconfigured | IngestError::QueueUnavailable => 503,
         }
     }
 
@@ -153,8 +151,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
         match &result {
             Ok(stored) => {
                 tracing::info!(service = request.service, app_id = %stored.app_id, trigger = stored.trigger, outcome = "stored", "webhook stored");
-                self.metrics
-                    .count("WebhookAccepted", &[("Trigger", stored.trigger)]);
+                self.metrics.count("WebhookAccepted", &[("Trigger", stored.trigger)]);
             }
             Err(e) => {
                 // The service name is only logged once it is known to be well-formed.
@@ -180,8 +177,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
                         "webhook rejected"
                     );
                 }
-                self.metrics
-                    .count("WebhookRejected", &[("Reason", e.reason())]);
+                self.metrics.count("WebhookRejected", &[("Reason", e.reason())]);
             }
         }
         result
@@ -195,8 +191,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             status = error.status(),
             "webhook rejected"
         );
-        self.metrics
-            .count("WebhookRejected", &[("Reason", error.reason())]);
+        self.metrics.count("WebhookRejected", &[("Reason", error.reason())]);
     }
 
     async fn process(&self, request: &WebhookRequest<'_>) -> Result<Stored, IngestError> {
@@ -256,34 +251,17 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
 
         let candidates = |v: &ServiceVersions| -> Vec<SecretString> {
             match &classified {
-                Ok(callback) => v
-                    .webhook_secrets(&callback.app_id)
-                    .into_iter()
-                    .cloned()
-                    .collect(),
+                Ok(callback) => v.webhook_secrets(&callback.app_id).into_iter().cloned().collect(),
                 // Without an app id, any of the service's secrets may prove the sender's identity.
                 Err(_) => all_secrets(v),
             }
         };
-        let mut verdict = verify(
-            &headers,
-            request.body,
-            candidates(&versions).iter(),
-            now,
-            window,
-        );
+        let mut verdict = verify(&headers, request.body, candidates(&versions).iter(), now, window);
         if verdict == Err(Rejection::Mismatch)
             && let Some(refreshed) = self.directory.refresh_after_mismatch(service).await
         {
-            self.metrics
-                .count("SecretRefresh", &[("Cause", "signature_mismatch")]);
-            verdict = verify(
-                &headers,
-                request.body,
-                candidates(&refreshed).iter(),
-                now,
-                window,
-            );
+            self.metrics.count("SecretRefresh", &[("Cause", "signature_mismatch")]);
+            verdict = verify(&headers, request.body, candidates(&refreshed).iter(), now, window);
         }
         verdict.map_err(IngestError::Signature)?;
 
@@ -301,8 +279,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             return Err(IngestError::Replay);
         }
         let stored = self.store(service, request.body, &callback).await?;
-        let timestamp =
-            crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
+        let timestamp = crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
         let horizon = if window == 0 {
             now.saturating_add(600)
         } else {
@@ -315,15 +292,9 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
         Ok(stored)
     }
 
-    async fn store(
-        &self,
-        service: &str,
-        body: &[u8],
-        callback: &Callback,
-    ) -> Result<Stored, IngestError> {
-        let text = std::str::from_utf8(body).map_err(|_| {
-            IngestError::InvalidCallback(CallbackError::InvalidJson("not UTF-8".into()))
-        })?;
+    async fn store(&self, service: &str, body: &[u8], callback: &Callback) -> Result<Stored, IngestError> {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| IngestError::InvalidCallback(CallbackError::InvalidJson("not UTF-8".into())))?;
         // SQS accepts any Unicode except U+FFFE and U+FFFF (and raw controls, which JSON forbids).
         if text.contains(['\u{fffe}', '\u{ffff}']) {
             return Err(IngestError::UnstorableCharacters);
@@ -335,11 +306,8 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             tracing::error!(service, error = %e, "enqueue failed");
             IngestError::QueueUnavailable
         })?;
-        self.metrics.milliseconds(
-            "EnqueueLatency",
-            started.elapsed().as_secs_f64() * 1000.0,
-            &[],
-        );
+        self.metrics
+            .milliseconds("EnqueueLatency", started.elapsed().as_secs_f64() * 1000.0, &[]);
         Ok(Stored {
             trigger: callback.trigger.as_str(),
             app_id: callback.app_id.clone(),
@@ -351,10 +319,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
 fn all_secrets(v: &ServiceVersions) -> Vec<SecretString> {
     let mut out: Vec<SecretString> = Vec::new();
     for service in std::iter::once(&v.current).chain(&v.others) {
-        let app_secrets = service
-            .apps
-            .values()
-            .filter_map(|a| a.webhook_secret.as_ref());
+        let app_secrets = service.apps.values().filter_map(|a| a.webhook_secret.as_ref());
         for secret in service.webhook_secret.iter().chain(app_secrets) {
             if !out.contains(secret) {
                 out.push(secret.clone());

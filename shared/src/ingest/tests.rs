@@ -18,9 +18,7 @@ struct World {
 }
 
 fn service_json(extra: &str) -> String {
-    format!(
-        r#"{{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","webhook_secret":"base-secret"{extra}}}"#
-    )
+    format!(r#"{{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","webhook_secret":"base-secret"{extra}}}"#)
 }
 
 fn world_with(config: IngestConfig) -> World {
@@ -37,18 +35,8 @@ fn world_with(config: IngestConfig) -> World {
         ttl: Duration::from_secs(300),
         refresh_min_interval: Duration::from_secs(30),
     };
-    let directory = Arc::new(ServiceDirectory::new(
-        secrets.clone(),
-        clock.clone(),
-        dir_config,
-    ));
-    let ingest = Ingest::new(
-        directory,
-        sink.clone(),
-        clock.clone(),
-        config,
-        Metrics::discard("test"),
-    );
+    let directory = Arc::new(ServiceDirectory::new(secrets.clone(), clock.clone(), dir_config));
+    let ingest = Ingest::new(directory, sink.clone(), clock.clone(), config, Metrics::discard("test"));
     World {
         secrets,
         sink,
@@ -80,16 +68,8 @@ fn signed(secret: &str, body: &str, nonce: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn post(
-    w: &World,
-    service: &str,
-    headers: &[(String, String)],
-    body: &str,
-) -> Result<Stored, IngestError> {
-    let pairs: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_bytes()))
-        .collect();
+async fn post(w: &World, service: &str, headers: &[(String, String)], body: &str) -> Result<Stored, IngestError> {
+    let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
     w.ingest
         .handle(&WebhookRequest {
             service,
@@ -127,11 +107,7 @@ async fn stores_a_signed_callback_byte_for_byte_with_routing_facts() {
 #[tokio::test]
 async fn standard_queue_gets_no_fifo_ids() {
     let w = world_with(config("http://q/events"));
-    assert!(
-        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
-            .await
-            .is_ok()
-    );
+    assert!(post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY).await.is_ok());
     let m = &w.sink.taken()[0];
     assert_eq!((m.group_id.clone(), m.dedup_id.clone()), (None, None));
 }
@@ -154,9 +130,7 @@ async fn routes_triggers_to_their_queues() {
 async fn invalid_service_name_is_refused_before_any_secret_lookup() {
     let w = world();
     for name in ["..", "a/b", "%2F", "é", "-x", &"a".repeat(65)] {
-        let err = post(&w, name, &signed("base-secret", BODY, "n1"), BODY)
-            .await
-            .err();
+        let err = post(&w, name, &signed("base-secret", BODY, "n1"), BODY).await.err();
         assert_eq!(
             err.as_ref().map(|e| (e.status(), e.code())),
             Some((400, "invalid_service_name")),
@@ -171,15 +145,9 @@ async fn unknown_service_looks_exactly_like_a_bad_signature() {
     let mut c = config("q");
     c.allowed_services = Some(vec!["eu1".into(), "ghost".into()]);
     let w = world_with(c);
-    let unknown = post(&w, "ghost", &signed("base-secret", BODY, "n1"), BODY)
-        .await
-        .err();
-    let not_listed = post(&w, "other", &signed("base-secret", BODY, "n2"), BODY)
-        .await
-        .err();
-    let wrong = post(&w, "eu1", &signed("wrong", BODY, "n3"), BODY)
-        .await
-        .err();
+    let unknown = post(&w, "ghost", &signed("base-secret", BODY, "n1"), BODY).await.err();
+    let not_listed = post(&w, "other", &signed("base-secret", BODY, "n2"), BODY).await.err();
+    let wrong = post(&w, "eu1", &signed("wrong", BODY, "n3"), BODY).await.err();
     for err in [&unknown, &not_listed, &wrong] {
         assert_eq!(
             err.as_ref().map(|e| (e.status(), e.code())),
@@ -195,13 +163,8 @@ async fn unknown_service_looks_exactly_like_a_bad_signature() {
 async fn oversized_body_is_413_before_hashing() {
     let w = world();
     let big = format!(r#"{{"app_id":"A","x":"{}"}}"#, "a".repeat(5000));
-    let err = post(&w, "eu1", &signed("base-secret", &big, "n1"), &big)
-        .await
-        .err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((413, "body_too_large"))
-    );
+    let err = post(&w, "eu1", &signed("base-secret", &big, "n1"), &big).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((413, "body_too_large")));
     assert_eq!(w.secrets.fetch_count(), 0);
 }
 
@@ -209,13 +172,8 @@ async fn oversized_body_is_413_before_hashing() {
 async fn stale_and_future_signatures_are_refused() {
     let w = world();
     w.clock.advance(Duration::from_secs(601));
-    let err = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
-        .await
-        .err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((401, "stale_timestamp"))
-    );
+    let err = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((401, "stale_timestamp")));
 }
 
 #[tokio::test]
@@ -224,20 +182,14 @@ async fn replay_is_refused_only_after_the_event_was_stored() {
     let headers = signed("base-secret", BODY, "n-replay");
     w.sink.set_failing(true);
     let first = post(&w, "eu1", &headers, BODY).await.err();
-    assert_eq!(
-        first.map(|e| (e.status(), e.code())),
-        Some((503, "queue_unavailable"))
-    );
+    assert_eq!(first.map(|e| (e.status(), e.code())), Some((503, "queue_unavailable")));
     w.sink.set_failing(false);
     assert!(
         post(&w, "eu1", &headers, BODY).await.is_ok(),
         "Sinch's retry of a 503 succeeds"
     );
     let replay = post(&w, "eu1", &headers, BODY).await.err();
-    assert_eq!(
-        replay.map(|e| (e.status(), e.code())),
-        Some((401, "replayed_nonce"))
-    );
+    assert_eq!(replay.map(|e| (e.status(), e.code())), Some((401, "replayed_nonce")));
     assert_eq!(w.sink.taken().len(), 1);
 }
 
@@ -245,36 +197,22 @@ async fn replay_is_refused_only_after_the_event_was_stored() {
 async fn secrets_unavailable_on_a_cold_instance_is_503() {
     let w = world();
     w.secrets.set_down(true);
-    let err = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
-        .await
-        .err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((503, "secrets_unavailable"))
-    );
+    let err = post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((503, "secrets_unavailable")));
 }
 
 #[tokio::test]
 async fn warm_instance_keeps_verifying_while_secrets_are_down() {
     let w = world();
-    assert!(
-        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
-            .await
-            .is_ok()
-    );
+    assert!(post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY).await.is_ok());
     w.secrets.set_down(true);
     w.clock.advance(Duration::from_secs(400));
     let body = BODY.replace("M1", "M2");
-    let headers = sign(
-        &SecretString::new("base-secret"),
-        body.as_bytes(),
-        "n2",
-        NOW + 400,
-    )
-    .pairs()
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect::<Vec<_>>();
+    let headers = sign(&SecretString::new("base-secret"), body.as_bytes(), "n2", NOW + 400)
+        .pairs()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<Vec<_>>();
     assert!(post(&w, "eu1", &headers, &body).await.is_ok());
 }
 
@@ -282,28 +220,13 @@ async fn warm_instance_keeps_verifying_while_secrets_are_down() {
 async fn invalid_json_is_400_when_signed_and_401_when_not() {
     let w = world();
     let bad = "{not json";
-    let err = post(&w, "eu1", &signed("base-secret", bad, "n1"), bad)
-        .await
-        .err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((400, "invalid_json"))
-    );
-    let err = post(&w, "eu1", &signed("other", bad, "n2"), bad)
-        .await
-        .err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((401, "invalid_signature"))
-    );
+    let err = post(&w, "eu1", &signed("base-secret", bad, "n1"), bad).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((400, "invalid_json")));
+    let err = post(&w, "eu1", &signed("other", bad, "n2"), bad).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((401, "invalid_signature")));
     let no_app = r#"{"message":{}}"#;
-    let err = post(&w, "eu1", &signed("app-secret", no_app, "n3"), no_app)
-        .await
-        .err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((400, "missing_app_id"))
-    );
+    let err = post(&w, "eu1", &signed("app-secret", no_app, "n3"), no_app).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((400, "missing_app_id")));
     assert!(w.sink.taken().is_empty());
 }
 
@@ -311,14 +234,8 @@ async fn invalid_json_is_400_when_signed_and_401_when_not() {
 async fn app_override_replaces_the_service_secret_for_that_app() {
     let w = world();
     let body = r#"{"app_id":"OVERRIDE","message":{"id":"X"}}"#;
-    assert!(
-        post(&w, "eu1", &signed("app-secret", body, "n1"), body)
-            .await
-            .is_ok()
-    );
-    let err = post(&w, "eu1", &signed("base-secret", body, "n2"), body)
-        .await
-        .err();
+    assert!(post(&w, "eu1", &signed("app-secret", body, "n1"), body).await.is_ok());
+    let err = post(&w, "eu1", &signed("base-secret", body, "n2"), body).await.err();
     assert_eq!(err.map(|e| e.code()), Some("invalid_signature"));
 }
 
@@ -336,7 +253,11 @@ async fn unsigned_requests_need_the_service_opt_in() {
         Some("missing_signature_header"),
         "same answer for unknown services"
     );
-    w.secrets.put(SECRET_NAME, Stage::Current, r#"{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","allow_unsigned_webhooks":true}"#);
+    w.secrets.put(
+        SECRET_NAME,
+        Stage::Current,
+        r#"{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","allow_unsigned_webhooks":true}"#,
+    );
     w.clock.advance(Duration::from_secs(301));
     assert!(post(&w, "eu1", &[], BODY).await.is_ok());
 }
@@ -344,22 +265,14 @@ async fn unsigned_requests_need_the_service_opt_in() {
 #[tokio::test]
 async fn pending_secret_is_accepted_after_one_refresh() {
     let w = world();
-    assert!(
-        post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY)
-            .await
-            .is_ok()
-    );
+    assert!(post(&w, "eu1", &signed("base-secret", BODY, "n1"), BODY).await.is_ok());
     w.secrets.put(
         SECRET_NAME,
         Stage::Pending,
         &service_json("").replace("base-secret", "new-secret"),
     );
     let body = BODY.replace("M1", "M2");
-    assert!(
-        post(&w, "eu1", &signed("new-secret", &body, "n2"), &body)
-            .await
-            .is_ok()
-    );
+    assert!(post(&w, "eu1", &signed("new-secret", &body, "n2"), &body).await.is_ok());
     assert!(
         post(
             &w,
@@ -393,9 +306,7 @@ async fn duplicated_and_malformed_headers_have_their_own_codes() {
 async fn unstorable_characters_are_refused_not_retried_forever() {
     let w = world();
     let body = "{\"app_id\":\"A\",\"x\":\"\u{ffff}\"}";
-    let err = post(&w, "eu1", &signed("base-secret", body, "n1"), body)
-        .await
-        .err();
+    let err = post(&w, "eu1", &signed("base-secret", body, "n1"), body).await.err();
     assert_eq!(
         err.map(|e| (e.status(), e.code())),
         Some((400, "unstorable_characters"))

@@ -30,11 +30,7 @@ pub enum AddressError {
 }
 
 fn known_subchannels() -> String {
-    SUBCHANNELS
-        .iter()
-        .map(|(s, _)| *s)
-        .collect::<Vec<_>>()
-        .join(", ")
+    SUBCHANNELS.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
 }
 
 impl FromStr for QueueAddress {
@@ -120,21 +116,14 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(
-                text.parse::<QueueAddress>(),
-                Err(expected.clone()),
-                "{text}"
-            );
+            assert_eq!(text.parse::<QueueAddress>(), Err(expected.clone()), "{text}");
         }
         let msg = "01E@email.sinchconversation.com"
             .parse::<QueueAddress>()
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(
-            msg.contains("\"email\"") && msg.contains("viber-bot"),
-            "{msg}"
-        );
+        assert!(msg.contains("\"email\"") && msg.contains("viber-bot"), "{msg}");
     }
 
     proptest! {

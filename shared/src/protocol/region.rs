@@ -68,18 +68,9 @@ mod tests {
 
     #[test]
     fn each_region_has_its_documented_host() {
-        assert_eq!(
-            Region::Eu.base_url(),
-            "https://eu.conversation.api.sinch.com"
-        );
-        assert_eq!(
-            Region::Us.base_url(),
-            "https://us.conversation.api.sinch.com"
-        );
-        assert_eq!(
-            Region::Br.base_url(),
-            "https://br.conversation.api.sinch.com"
-        );
+        assert_eq!(Region::Eu.base_url(), "https://eu.conversation.api.sinch.com");
+        assert_eq!(Region::Us.base_url(), "https://us.conversation.api.sinch.com");
+        assert_eq!(Region::Br.base_url(), "https://br.conversation.api.sinch.com");
     }
 
     #[test]

@@ -115,12 +115,7 @@ impl CallbackError {
 /// Classifies a raw callback body.
 pub fn classify(body: &[u8]) -> Result<Callback, CallbackError> {
     let raw: RawCallback = serde_json::from_slice(body).map_err(|e| {
-        CallbackError::InvalidJson(format!(
-            "{:?} at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
+        CallbackError::InvalidJson(format!("{:?} at line {} column {}", e.classify(), e.line(), e.column()))
     })?;
     raw.into_callback()
 }
@@ -165,8 +160,7 @@ impl Callback {
         if let Some(conversation) = self.conversation_id.as_deref() {
             return format!("conversation-{}", truncate_id(conversation));
         }
-        if let (Some(channel), Some(identity)) = (self.channel.as_deref(), self.identity.as_deref())
-        {
+        if let (Some(channel), Some(identity)) = (self.channel.as_deref(), self.identity.as_deref()) {
             let digest = hex_sha256(format!("{channel}|{identity}").as_bytes());
             return format!("identity-{}", &digest[..32]);
         }
@@ -176,15 +170,8 @@ impl Callback {
 
 /// Keeps group ids inside SQS's charset and length whatever Sinch put in an id.
 fn truncate_id(id: &str) -> String {
-    let safe = id.len() <= 100
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if safe {
-        id.to_owned()
-    } else {
-        hex_sha256(id.as_bytes())
-    }
+    let safe = id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if safe { id.to_owned() } else { hex_sha256(id.as_bytes()) }
 }
 
 pub fn hex_sha256(data: &[u8]) -> String {
@@ -227,16 +214,11 @@ impl<'de> Deserialize<'de> for RawCallback {
                         "project_id" => raw.project_id = map.next_value::<LenientString>()?.0,
                         "accepted_time" => raw.accepted_time = map.next_value::<LenientString>()?.0,
                         "event_time" => raw.event_time = map.next_value::<LenientString>()?.0,
-                        "correlation_id" => {
-                            raw.correlation_id = map.next_value::<LenientString>()?.0
-                        }
+                        "correlation_id" => raw.correlation_id = map.next_value::<LenientString>()?.0,
                         other => match Trigger::from_payload_key(other) {
                             Some(trigger) if raw.trigger.is_none() => {
                                 raw.trigger = Some(trigger);
-                                raw.payload = map
-                                    .next_value::<LenientObject<Payload>>()?
-                                    .0
-                                    .unwrap_or_default();
+                                raw.payload = map.next_value::<LenientObject<Payload>>()?.0.unwrap_or_default();
                             }
                             _ => {
                                 map.next_value::<IgnoredAny>()?;
@@ -350,10 +332,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 impl RawCallback {
     fn into_callback(self) -> Result<Callback, CallbackError> {
-        let app_id = self
-            .app_id
-            .ok_or(CallbackError::MissingAppId)?
-            .unwrap_or_default();
+        let app_id = self.app_id.ok_or(CallbackError::MissingAppId)?.unwrap_or_default();
         let trigger = self.trigger.unwrap_or(Trigger::Unknown);
         let p = self.payload;
         let conversation = p.conversation.0.unwrap_or_default();
@@ -366,28 +345,22 @@ impl RawCallback {
             | Trigger::EventInbound
             | Trigger::Unsupported
             | Trigger::MessageInboundSmartConversationRedaction => p.id.0,
-            Trigger::MessageDelivery | Trigger::MessageSubmit | Trigger::SmartConversation => {
-                p.message_id.0
-            }
+            Trigger::MessageDelivery | Trigger::MessageSubmit | Trigger::SmartConversation => p.message_id.0,
             Trigger::EventDelivery => p.event_id.0,
             Trigger::Capability | Trigger::OptIn | Trigger::OptOut => p.request_id.0,
             Trigger::RecordNotification => p.entity_id.0,
-            Trigger::ConversationStart
-            | Trigger::ConversationStop
-            | Trigger::ConversationDelete => conversation.id.0.clone(),
-            Trigger::ContactCreate | Trigger::ContactDelete | Trigger::ContactUpdate => {
-                contact.id.0.clone()
+            Trigger::ConversationStart | Trigger::ConversationStop | Trigger::ConversationDelete => {
+                conversation.id.0.clone()
             }
+            Trigger::ContactCreate | Trigger::ContactDelete | Trigger::ContactUpdate => contact.id.0.clone(),
             Trigger::ContactMerge => preserved.id.0,
-            Trigger::ContactIdentitiesDuplication | Trigger::ChannelEvent | Trigger::Unknown => {
-                None
-            }
+            Trigger::ContactIdentitiesDuplication | Trigger::ChannelEvent | Trigger::Unknown => None,
         };
         let status = p.status.0.or(p.capability_status.0).or(p.record_status.0);
         let conversation_id = non_empty(p.conversation_id.0).or_else(|| match trigger {
-            Trigger::ConversationStart
-            | Trigger::ConversationStop
-            | Trigger::ConversationDelete => non_empty(conversation.id.0.clone()),
+            Trigger::ConversationStart | Trigger::ConversationStop | Trigger::ConversationDelete => {
+                non_empty(conversation.id.0.clone())
+            }
             _ => None,
         });
         let contact_id = non_empty(p.contact_id.0)

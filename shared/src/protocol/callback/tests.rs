@@ -41,10 +41,7 @@ fn reads_inbound_message_routing_facts() {
     assert_eq!(c.trigger, Trigger::MessageInbound);
     assert_eq!(c.app_id, "APP");
     assert_eq!(c.project_id.as_deref(), Some("PRJ"));
-    assert_eq!(
-        c.accepted_time.as_deref(),
-        Some("2020-11-17T16:05:51.724083Z")
-    );
+    assert_eq!(c.accepted_time.as_deref(), Some("2020-11-17T16:05:51.724083Z"));
     assert_eq!(c.event_time.as_deref(), Some("2020-11-17T16:05:45Z"));
     assert_eq!(c.correlation_id.as_deref(), Some("corr-1"));
     assert_eq!(c.event_id.as_deref(), Some("MSG"));
@@ -95,19 +92,14 @@ fn reads_ids_from_nested_entities() {
         r#"{"app_id":"A","contact_merge_notification":{"preserved_contact":{"id":"KEEP"},"deleted_contact":{"id":"GONE"}}}"#,
     );
     assert_eq!(c.event_id.as_deref(), Some("KEEP"));
-    let c = ok(
-        r#"{"app_id":"A","channel_event_notification":{"channel_event":{"channel":"WHATSAPP","event_type":"X"}}}"#,
-    );
+    let c =
+        ok(r#"{"app_id":"A","channel_event_notification":{"channel_event":{"channel":"WHATSAPP","event_type":"X"}}}"#);
     assert_eq!(c.channel.as_deref(), Some("WHATSAPP"));
     let c = ok(
         r#"{"app_id":"A","opt_in_notification":{"request_id":"R","channel":"WHATSAPP","identity":"123","status":"OPT_IN_SUCCEEDED"}}"#,
     );
     assert_eq!(
-        (
-            c.event_id.as_deref(),
-            c.identity.as_deref(),
-            c.status.as_deref()
-        ),
+        (c.event_id.as_deref(), c.identity.as_deref(), c.status.as_deref()),
         (Some("R"), Some("123"), Some("OPT_IN_SUCCEEDED"))
     );
 }
@@ -129,13 +121,7 @@ fn odd_field_shapes_are_treated_as_absent() {
         "message_delivery_report":{"message_id":{"nested":true},"status":["x"],"channel_identity":5}}"#);
     assert_eq!(c.trigger, Trigger::MessageDelivery);
     assert_eq!(
-        (
-            c.project_id,
-            c.accepted_time,
-            c.event_id,
-            c.status,
-            c.channel
-        ),
+        (c.project_id, c.accepted_time, c.event_id, c.status, c.channel),
         (None, None, None, None, None)
     );
     let c = ok(r#"{"app_id":"A","message":"not an object"}"#);
@@ -145,44 +131,24 @@ fn odd_field_shapes_are_treated_as_absent() {
 #[test]
 fn first_payload_key_wins() {
     let c = ok(r#"{"app_id":"A","event":{"id":"E"},"message":{"id":"M"}}"#);
-    assert_eq!(
-        (c.trigger, c.event_id.as_deref()),
-        (Trigger::EventInbound, Some("E"))
-    );
+    assert_eq!((c.trigger, c.event_id.as_deref()), (Trigger::EventInbound, Some("E")));
 }
 
 #[test]
 fn app_id_is_required_but_may_be_empty() {
-    assert_eq!(
-        classify_str(r#"{"message":{}}"#),
-        Err(CallbackError::MissingAppId)
-    );
+    assert_eq!(classify_str(r#"{"message":{}}"#), Err(CallbackError::MissingAppId));
     assert_eq!(ok(r#"{"app_id":"","message":{}}"#).app_id, "");
     assert_eq!(ok(r#"{"app_id":null,"message":{}}"#).app_id, "");
 }
 
 #[test]
 fn invalid_json_is_a_clear_error_without_content() {
-    for bad in [
-        "",
-        "{",
-        "[]",
-        "\"x\"",
-        "{\"app_id\":\"secret-text\",}",
-        "nul",
-        "\u{0}",
-    ] {
+    for bad in ["", "{", "[]", "\"x\"", "{\"app_id\":\"secret-text\",}", "nul", "\u{0}"] {
         let err = classify_str(bad);
-        assert!(
-            matches!(err, Err(CallbackError::InvalidJson(_))),
-            "{bad:?}: {err:?}"
-        );
+        assert!(matches!(err, Err(CallbackError::InvalidJson(_))), "{bad:?}: {err:?}");
         let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(!msg.contains("secret-text"), "{msg}");
-        assert_eq!(
-            CallbackError::InvalidJson(String::new()).code(),
-            "invalid_json"
-        );
+        assert_eq!(CallbackError::InvalidJson(String::new()).code(), "invalid_json");
     }
     assert!(classify(&[0xff, 0xfe]).is_err());
 }
@@ -217,8 +183,7 @@ fn deeply_nested_json_never_overflows_the_stack() {
 fn delivery_retries_share_a_dedup_id_but_status_changes_do_not() {
     let queued = br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL"}}"#;
     let queued_retry = br#"{"app_id":"A","accepted_time":"later","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL"}}"#;
-    let delivered =
-        br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"DELIVERED"}}"#;
+    let delivered = br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"DELIVERED"}}"#;
     let id = |b: &[u8]| classify(b).map(|c| c.dedup_id(b)).unwrap_or_default();
     assert_eq!(id(queued), id(queued_retry));
     assert_ne!(id(queued), id(delivered));
@@ -238,9 +203,7 @@ fn entity_notifications_dedup_on_the_body() {
 fn group_is_conversation_then_hashed_identity_then_app() {
     let c = ok(r#"{"app_id":"A","message":{"conversation_id":"CONV1"}}"#);
     assert_eq!(c.group_id(), "conversation-CONV1");
-    let c = ok(
-        r#"{"app_id":"A","message":{"channel_identity":{"channel":"SMS","identity":"+15551234"}}}"#,
-    );
+    let c = ok(r#"{"app_id":"A","message":{"channel_identity":{"channel":"SMS","identity":"+15551234"}}}"#);
     let g = c.group_id();
     assert!(
         g.starts_with("identity-") && !g.contains("15551234") && g.len() <= 128,

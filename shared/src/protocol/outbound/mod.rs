@@ -139,15 +139,10 @@ impl OutboundMessage {
     /// The channel the message is addressed to, when one is known.
     pub fn channel(&self) -> Option<&str> {
         match self {
-            OutboundMessage::Envelope(e) => {
-                e.channel
-                    .as_ref()
-                    .map(Channel::as_str)
-                    .or(match &e.recipient {
-                        Recipient::ChannelIdentities(ids) => ids.first().map(|(c, _)| c.as_str()),
-                        _ => None,
-                    })
-            }
+            OutboundMessage::Envelope(e) => e.channel.as_ref().map(Channel::as_str).or(match &e.recipient {
+                Recipient::ChannelIdentities(ids) => ids.first().map(|(c, _)| c.as_str()),
+                _ => None,
+            }),
             OutboundMessage::Raw { request, .. } => request
                 .get("channel_priority_order")
                 .and_then(|v| v.get(0))
@@ -180,16 +175,10 @@ impl Envelope {
         let recipient = match &self.recipient {
             Recipient::ContactId(id) => serde_json::json!({ "contact_id": id }),
             Recipient::Identity(identity) => {
-                let channel = self
-                    .channel
-                    .as_ref()
-                    .map(Channel::as_str)
-                    .unwrap_or_default();
+                let channel = self.channel.as_ref().map(Channel::as_str).unwrap_or_default();
                 identified_by([(channel, identity.as_str())])
             }
-            Recipient::ChannelIdentities(ids) => {
-                identified_by(ids.iter().map(|(c, i)| (c.as_str(), i.as_str())))
-            }
+            Recipient::ChannelIdentities(ids) => identified_by(ids.iter().map(|(c, i)| (c.as_str(), i.as_str()))),
         };
         request.insert("recipient".into(), recipient);
         request.insert("message".into(), Value::Object(self.message.clone()));
@@ -201,10 +190,7 @@ impl Envelope {
         if let (Some(channel), Recipient::ContactId(_)) = (&self.channel, &self.recipient)
             && !request.contains_key("channel_priority_order")
         {
-            request.insert(
-                "channel_priority_order".into(),
-                serde_json::json!([channel.as_str()]),
-            );
+            request.insert("channel_priority_order".into(), serde_json::json!([channel.as_str()]));
         }
         let mut properties = self.channel_properties.clone();
         if self.uses_sms(&request)
@@ -214,10 +200,7 @@ impl Envelope {
             properties.insert(SMS_SENDER_PROPERTY.into(), sender.to_owned());
         }
         if !properties.is_empty() {
-            let map = properties
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect();
+            let map = properties.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
             request.insert("channel_properties".into(), Value::Object(map));
         }
         request
@@ -225,7 +208,8 @@ impl Envelope {
 
     fn uses_sms(&self, request: &Map<String, Value>) -> bool {
         let by_channel = self.channel.as_ref().is_some_and(Channel::is_sms);
-        let by_identity = matches!(&self.recipient, Recipient::ChannelIdentities(ids) if ids.iter().any(|(c, _)| c.is_sms()));
+        let by_identity =
+            matches!(&self.recipient, Recipient::ChannelIdentities(ids) if ids.iter().any(|(c, _)| c.is_sms()));
         let by_order = request
             .get("channel_priority_order")
             .and_then(Value::as_array)
@@ -248,15 +232,11 @@ fn parse_raw(map: Map<String, Value>) -> Result<OutboundMessage, EnvelopeError> 
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         Some(_) => return Err(EnvelopeError::new("app_id", "must be a non-empty string")),
         None => {
-            return Err(EnvelopeError::new(
-                "app_id",
-                "is required in a raw SendMessageRequest",
-            ));
+            return Err(EnvelopeError::new("app_id", "is required in a raw SendMessageRequest"));
         }
     };
     match map.get("recipient") {
-        Some(Value::Object(r))
-            if r.contains_key("contact_id") != r.contains_key("identified_by") => {}
+        Some(Value::Object(r)) if r.contains_key("contact_id") != r.contains_key("identified_by") => {}
         _ => {
             return Err(EnvelopeError::new(
                 "recipient",
@@ -267,42 +247,29 @@ fn parse_raw(map: Map<String, Value>) -> Result<OutboundMessage, EnvelopeError> 
     match map.get("message") {
         Some(Value::Object(m)) => check_message_kind(m)?,
         _ => {
-            return Err(EnvelopeError::new(
-                "message",
-                "is required and must be an object",
-            ));
+            return Err(EnvelopeError::new("message", "is required and must be an object"));
         }
     }
-    Ok(OutboundMessage::Raw {
-        app_id,
-        request: map,
-    })
+    Ok(OutboundMessage::Raw { app_id, request: map })
 }
 
 fn parse_envelope(mut map: Map<String, Value>) -> Result<Envelope, EnvelopeError> {
     if let Some(unknown) = map.keys().find(|k| !ENVELOPE_FIELDS.contains(&k.as_str())) {
-        return Err(EnvelopeError::new(
-            unknown.clone(),
-            "is not an envelope field",
-        ));
+        return Err(EnvelopeError::new(unknown.clone(), "is not an envelope field"));
     }
     let from = optional_str(&map, "from")?;
     let app_id = optional_str(&map, "app_id")?;
     let channel = match optional_str(&map, "channel")? {
         Some(name) => Some(Channel::parse(name).ok_or_else(|| {
-            EnvelopeError::new(
-                "channel",
-                "must be a Conversation API channel such as WHATSAPP or SMS",
-            )
+            EnvelopeError::new("channel", "must be a Conversation API channel such as WHATSAPP or SMS")
         })?),
         None => None,
     };
     let (app_id, channel) = match (from, app_id) {
         (Some(from), None) => {
-            let address: QueueAddress =
-                from.parse().map_err(|e: super::address::AddressError| {
-                    EnvelopeError::new("from", e.to_string())
-                })?;
+            let address: QueueAddress = from
+                .parse()
+                .map_err(|e: super::address::AddressError| EnvelopeError::new("from", e.to_string()))?;
             if let Some(explicit) = channel
                 && explicit != address.channel
             {
@@ -321,10 +288,7 @@ fn parse_envelope(mut map: Map<String, Value>) -> Result<Envelope, EnvelopeError
             ));
         }
         (Some(_), Some(_)) => {
-            return Err(EnvelopeError::new(
-                "from",
-                "give either from or app_id, not both",
-            ));
+            return Err(EnvelopeError::new("from", "give either from or app_id, not both"));
         }
         (None, None) => {
             return Err(EnvelopeError::new(
@@ -370,10 +334,7 @@ fn parse_envelope(mut map: Map<String, Value>) -> Result<Envelope, EnvelopeError
     })
 }
 
-fn parse_recipient(
-    to: Option<&Value>,
-    channel: Option<&Channel>,
-) -> Result<Recipient, EnvelopeError> {
+fn parse_recipient(to: Option<&Value>, channel: Option<&Channel>) -> Result<Recipient, EnvelopeError> {
     match to {
         None => Err(EnvelopeError::new("to", "is required")),
         Some(Value::String(identity)) if identity.trim().is_empty() => {
@@ -389,9 +350,7 @@ fn parse_recipient(
         Some(Value::Object(obj)) => {
             let contact = obj.get("contact_id");
             let identities = obj.get("channel_identities");
-            if obj
-                .keys()
-                .any(|k| k != "contact_id" && k != "channel_identities")
+            if obj.keys().any(|k| k != "contact_id" && k != "channel_identities")
                 || contact.is_some() == identities.is_some()
             {
                 return Err(EnvelopeError::new(
@@ -402,10 +361,7 @@ fn parse_recipient(
             if let Some(contact) = contact {
                 return match contact {
                     Value::String(id) if !id.is_empty() => Ok(Recipient::ContactId(id.clone())),
-                    _ => Err(EnvelopeError::new(
-                        "to.contact_id",
-                        "must be a non-empty string",
-                    )),
+                    _ => Err(EnvelopeError::new("to.contact_id", "must be a non-empty string")),
                 };
             }
             let list = identities
@@ -425,49 +381,33 @@ fn parse_recipient(
                         .get("channel")
                         .and_then(Value::as_str)
                         .and_then(Channel::parse)
-                        .ok_or_else(|| {
-                            EnvelopeError::new(field("channel"), "must be a channel such as SMS")
-                        })?;
+                        .ok_or_else(|| EnvelopeError::new(field("channel"), "must be a channel such as SMS"))?;
                     let identity = item
                         .get("identity")
                         .and_then(Value::as_str)
                         .filter(|s| !s.is_empty())
-                        .ok_or_else(|| {
-                            EnvelopeError::new(field("identity"), "must be a non-empty string")
-                        })?;
+                        .ok_or_else(|| EnvelopeError::new(field("identity"), "must be a non-empty string"))?;
                     Ok((channel, identity.to_owned()))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Recipient::ChannelIdentities)
         }
-        Some(_) => Err(EnvelopeError::new(
-            "to",
-            "must be an identity string or an object",
-        )),
+        Some(_) => Err(EnvelopeError::new("to", "must be an identity string or an object")),
     }
 }
 
 fn check_message_kind(message: &Map<String, Value>) -> Result<(), EnvelopeError> {
-    match MESSAGE_KINDS
-        .iter()
-        .filter(|k| message.contains_key(**k))
-        .count()
-    {
+    match MESSAGE_KINDS.iter().filter(|k| message.contains_key(**k)).count() {
         1 => Ok(()),
         0 => Err(EnvelopeError::new(
             "message",
             format!("must hold one of {}", MESSAGE_KINDS.join(", ")),
         )),
-        _ => Err(EnvelopeError::new(
-            "message",
-            "must hold exactly one message kind",
-        )),
+        _ => Err(EnvelopeError::new("message", "must hold exactly one message kind")),
     }
 }
 
-fn parse_channel_properties(
-    value: Option<&Value>,
-) -> Result<BTreeMap<String, String>, EnvelopeError> {
+fn parse_channel_properties(value: Option<&Value>) -> Result<BTreeMap<String, String>, EnvelopeError> {
     let Some(value) = value else {
         return Ok(BTreeMap::new());
     };
@@ -509,19 +449,13 @@ fn parse_options(map: &mut Map<String, Value>) -> Result<Map<String, Value>, Env
     }
     if let Some(v) = map.remove("conversation_metadata") {
         if !v.is_object() {
-            return Err(EnvelopeError::new(
-                "conversation_metadata",
-                "must be a JSON object",
-            ));
+            return Err(EnvelopeError::new("conversation_metadata", "must be a JSON object"));
         }
         out.insert("conversation_metadata".into(), v);
     }
     if let Some(v) = map.remove("channel_priority_order") {
         let valid = v.as_array().is_some_and(|order| {
-            !order.is_empty()
-                && order
-                    .iter()
-                    .all(|c| c.as_str().and_then(Channel::parse).is_some())
+            !order.is_empty() && order.iter().all(|c| c.as_str().and_then(Channel::parse).is_some())
         });
         if !valid {
             return Err(EnvelopeError::new(
@@ -571,10 +505,7 @@ fn parse_ttl(value: &Value) -> Result<String, EnvelopeError> {
     }
 }
 
-fn optional_str<'a>(
-    map: &'a Map<String, Value>,
-    field: &str,
-) -> Result<Option<&'a str>, EnvelopeError> {
+fn optional_str<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, EnvelopeError> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
@@ -583,18 +514,11 @@ fn optional_str<'a>(
     }
 }
 
-fn bounded_str(
-    map: &mut Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Option<Value>, EnvelopeError> {
+fn bounded_str(map: &mut Map<String, Value>, field: &str, max: usize) -> Result<Option<Value>, EnvelopeError> {
     match map.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.len() <= max => Ok(Some(Value::String(s))),
-        Some(Value::String(_)) => Err(EnvelopeError::new(
-            field,
-            format!("is longer than {max} characters"),
-        )),
+        Some(Value::String(_)) => Err(EnvelopeError::new(field, format!("is longer than {max} characters"))),
         Some(_) => Err(EnvelopeError::new(field, "must be a string")),
     }
 }

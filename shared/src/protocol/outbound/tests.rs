@@ -23,10 +23,7 @@ fn request(v: Value) -> Value {
 }
 
 fn error_field(v: Value) -> String {
-    parse(v)
-        .err()
-        .map(|e| e.field)
-        .unwrap_or_else(|| "(accepted)".into())
+    parse(v).err().map(|e| e.field).unwrap_or_else(|| "(accepted)".into())
 }
 
 fn text() -> Value {
@@ -69,13 +66,9 @@ fn explicit_channel_identities_pass_through() {
 
 #[test]
 fn sms_without_sender_takes_the_service_default() {
-    let r = request(
-        json!({"from": format!("{APP}@sms.sinchconversation.com"), "to": "+15551234567", "message": text()}),
-    );
-    assert_eq!(
-        r["channel_properties"],
-        json!({"SMS_SENDER": "+15550001111"})
-    );
+    let r =
+        request(json!({"from": format!("{APP}@sms.sinchconversation.com"), "to": "+15551234567", "message": text()}));
+    assert_eq!(r["channel_properties"], json!({"SMS_SENDER": "+15550001111"}));
     let r = request(
         json!({"app_id": "OTHERAPP", "to": {"channel_identities": [{"channel": "SMS", "identity": "1"}]}, "message": text()}),
     );
@@ -96,9 +89,7 @@ fn explicit_sms_sender_is_kept_and_other_channels_get_none() {
         json!({"from": format!("{APP}@sms.sinchconversation.com"), "to": "1", "message": text(), "channel_properties": {"SMS_SENDER": "MINE"}}),
     );
     assert_eq!(r["channel_properties"], json!({"SMS_SENDER": "MINE"}));
-    let r = request(
-        json!({"from": format!("{APP}@whatsapp.sinchconversation.com"), "to": "1", "message": text()}),
-    );
+    let r = request(json!({"from": format!("{APP}@whatsapp.sinchconversation.com"), "to": "1", "message": text()}));
     assert!(r.get("channel_properties").is_none());
 }
 
@@ -118,9 +109,7 @@ fn options_are_validated_and_copied() {
     assert_eq!(r["callback_url"], "https://example.com/cb");
     assert!(r.get("service").is_none(), "service is ours, not Sinch's");
     assert_eq!(
-        request(
-            json!({"app_id": APP, "channel": "SMS", "to": "1", "message": text(), "ttl": "30s"})
-        )["ttl"],
+        request(json!({"app_id": APP, "channel": "SMS", "to": "1", "message": text(), "ttl": "30s"}))["ttl"],
         "30s"
     );
 }
@@ -128,11 +117,8 @@ fn options_are_validated_and_copied() {
 #[test]
 fn all_nine_message_kinds_pass_through_untouched() {
     for kind in MESSAGE_KINDS {
-        let message =
-            json!({kind: {"anything": [1, {"deep": "value"}]}, "agent": {"display_name": "A"}});
-        let r = request(
-            json!({"app_id": APP, "channel": "SMS", "to": "1", "message": message.clone()}),
-        );
+        let message = json!({kind: {"anything": [1, {"deep": "value"}]}, "agent": {"display_name": "A"}});
+        let r = request(json!({"app_id": APP, "channel": "SMS", "to": "1", "message": message.clone()}));
         assert_eq!(r["message"], message, "{kind}");
     }
 }
@@ -162,10 +148,7 @@ fn accessors_report_routing_facts() {
         json!({"app_id": "A", "recipient": {"contact_id": "c"}, "message": text(), "channel_priority_order": ["RCS"]}),
     );
     let raw = raw.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        (raw.app_id(), raw.service(), raw.channel()),
-        ("A", None, Some("RCS"))
-    );
+    assert_eq!((raw.app_id(), raw.service(), raw.channel()), ("A", None, Some("RCS")));
 }
 
 #[test]
@@ -177,10 +160,7 @@ fn every_invalid_envelope_names_its_field() {
             json!({"from": from, "app_id": APP, "to": "1", "message": text()}),
             "from",
         ),
-        (
-            json!({"from": "nonsense", "to": "1", "message": text()}),
-            "from",
-        ),
+        (json!({"from": "nonsense", "to": "1", "message": text()}), "from"),
         (
             json!({"app_id": "a b", "channel": "SMS", "to": "1", "message": text()}),
             "app_id",
@@ -236,10 +216,7 @@ fn every_invalid_envelope_names_its_field() {
             json!({"from": from, "to": "1", "message": text(), "ttl": "1 day"}),
             "ttl",
         ),
-        (
-            json!({"from": from, "to": "1", "message": text(), "ttl": 0}),
-            "ttl",
-        ),
+        (json!({"from": from, "to": "1", "message": text(), "ttl": 0}), "ttl"),
         (
             json!({"from": from, "to": "1", "message": text(), "queue": "URGENT"}),
             "queue",
@@ -281,23 +258,14 @@ fn every_invalid_envelope_names_its_field() {
             json!({"app_id": APP, "recipient": {"contact_id": "c", "identified_by": {}}, "message": text()}),
             "recipient",
         ),
-        (
-            json!({"recipient": {"contact_id": "c"}, "message": text()}),
-            "app_id",
-        ),
-        (
-            json!({"app_id": APP, "recipient": {"contact_id": "c"}}),
-            "message",
-        ),
+        (json!({"recipient": {"contact_id": "c"}, "message": text()}), "app_id"),
+        (json!({"app_id": APP, "recipient": {"contact_id": "c"}}), "message"),
         (json!([1]), "(body)"),
     ];
     for (input, field) in cases {
         assert_eq!(error_field(input.clone()), field, "{input}");
     }
-    assert_eq!(
-        parse_outbound(b"{nope").err().map(|e| e.field),
-        Some("(body)".into())
-    );
+    assert_eq!(parse_outbound(b"{nope").err().map(|e| e.field), Some("(body)".into()));
 }
 
 #[test]
@@ -306,8 +274,5 @@ fn errors_never_quote_message_content() {
         json!({"from": "x@sms.sinchconversation.com", "to": "1", "message": {"text_message": {"text": "private words"}, "media_message": {}}}),
     );
     let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(
-        !msg.contains("private words") && msg.starts_with("message:"),
-        "{msg}"
-    );
+    assert!(!msg.contains("private words") && msg.starts_with("message:"), "{msg}");
 }

@@ -118,20 +118,13 @@ impl MessagingService {
             .ok_or_else(|| err("region", "is required (eu, us or br)"))?
             .parse::<Region>()
             .map_err(|_| err("region", "must be eu, us or br"))?;
-        let project_id = raw
-            .project_id
-            .ok_or_else(|| err("project_id", "is required"))?;
+        let project_id = raw.project_id.ok_or_else(|| err("project_id", "is required"))?;
         if !is_id(&project_id) {
             return Err(err("project_id", "must be letters, digits, '-' or '_'"));
         }
 
         let mut apps: BTreeMap<String, AppSettings> = BTreeMap::new();
-        let (key_id, key_secret) = match (
-            raw.key_id,
-            raw.key_secret,
-            raw.authentication_id,
-            raw.password,
-        ) {
+        let (key_id, key_secret) = match (raw.key_id, raw.key_secret, raw.authentication_id, raw.password) {
             (Some(id), Some(secret), None, None) => (id, secret),
             (None, None, Some(packed), Some(password)) => {
                 let (key, app) = packed
@@ -144,10 +137,7 @@ impl MessagingService {
                 (key.to_owned(), password)
             }
             (None, None, None, None) => {
-                return Err(err(
-                    "key_id",
-                    "is required (or authentication_id + password)",
-                ));
+                return Err(err("key_id", "is required (or authentication_id + password)"));
             }
             (Some(_), None, _, _) => return Err(err("key_secret", "is required with key_id")),
             (None, Some(_), _, _) => return Err(err("key_id", "is required with key_secret")),
@@ -165,10 +155,7 @@ impl MessagingService {
             }
         };
         if key_id.is_empty() || !key_id.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            return Err(err(
-                "key_id",
-                "must be non-empty printable ASCII without ':'",
-            ));
+            return Err(err("key_id", "must be non-empty printable ASCII without ':'"));
         }
         if key_secret.is_empty() {
             return Err(err("key_secret", "must not be empty"));
@@ -184,15 +171,8 @@ impl MessagingService {
             if !is_id(&app_id) {
                 return Err(err("apps", "app ids must be letters and digits"));
             }
-            if app
-                .webhook_secret
-                .as_ref()
-                .is_some_and(SecretString::is_empty)
-            {
-                return Err(err(
-                    &format!("apps.{app_id}.webhook_secret"),
-                    "must not be empty",
-                ));
+            if app.webhook_secret.as_ref().is_some_and(SecretString::is_empty) {
+                return Err(err(&format!("apps.{app_id}.webhook_secret"), "must not be empty"));
             }
             apps.insert(
                 app_id,
@@ -203,9 +183,7 @@ impl MessagingService {
             );
         }
         let webhook_secret = raw.webhook_secret.filter(|s| !s.is_empty());
-        if webhook_secret.is_none()
-            && !raw.allow_unsigned_webhooks
-            && apps.values().all(|a| a.webhook_secret.is_none())
+        if webhook_secret.is_none() && !raw.allow_unsigned_webhooks && apps.values().all(|a| a.webhook_secret.is_none())
         {
             return Err(err(
                 "webhook_secret",
@@ -250,10 +228,7 @@ impl MessagingService {
 
 /// Ids that go into URLs and queue metadata: ASCII letters, digits, `-`, `_`.
 fn is_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Service names as they appear in paths and secret names.

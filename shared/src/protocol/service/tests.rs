@@ -41,8 +41,10 @@ fn parses_a_full_service() {
 
 #[test]
 fn accepts_contact_pro_packed_credentials() {
-    let s = parse(r#"{"region":"us","project_id":"p","authentication_id":"KEYID@01APPID","password":"pw","webhook_secret":"w"}"#)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = parse(
+        r#"{"region":"us","project_id":"p","authentication_id":"KEYID@01APPID","password":"pw","webhook_secret":"w"}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.key_id, "KEYID");
     assert_eq!(s.key_secret.expose(), "pw");
     assert!(s.has_app("01APPID"));
@@ -51,17 +53,15 @@ fn accepts_contact_pro_packed_credentials() {
 
 #[test]
 fn basic_auth_is_an_option() {
-    let s = parse(
-        r#"{"region":"br","project_id":"p","key_id":"k","key_secret":"s","auth":"basic","webhook_secret":"w"}"#,
-    );
+    let s =
+        parse(r#"{"region":"br","project_id":"p","key_id":"k","key_secret":"s","auth":"basic","webhook_secret":"w"}"#);
     assert_eq!(s.map(|s| s.auth), Ok(AuthMode::Basic));
 }
 
 #[test]
 fn errors_name_the_field() {
-    let base = |extra: &str| {
-        format!(r#"{{"project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"w"{extra}}}"#)
-    };
+    let base =
+        |extra: &str| format!(r#"{{"project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"w"{extra}}}"#);
     assert_eq!(field_of(&base("")), "region");
     assert_eq!(field_of(&base(r#","region":"in""#)), "region");
     assert_eq!(
@@ -69,9 +69,7 @@ fn errors_name_the_field() {
         "project_id"
     );
     assert_eq!(
-        field_of(
-            r#"{"region":"eu","project_id":"a/b","key_id":"k","key_secret":"s","webhook_secret":"w"}"#
-        ),
+        field_of(r#"{"region":"eu","project_id":"a/b","key_id":"k","key_secret":"s","webhook_secret":"w"}"#),
         "project_id"
     );
     assert_eq!(
@@ -83,15 +81,11 @@ fn errors_name_the_field() {
         "key_id"
     );
     assert_eq!(
-        field_of(
-            r#"{"region":"eu","project_id":"p","authentication_id":"nope","password":"x","webhook_secret":"w"}"#
-        ),
+        field_of(r#"{"region":"eu","project_id":"p","authentication_id":"nope","password":"x","webhook_secret":"w"}"#),
         "authentication_id"
     );
     assert_eq!(
-        field_of(
-            r#"{"region":"eu","project_id":"p","authentication_id":"K@A","webhook_secret":"w"}"#
-        ),
+        field_of(r#"{"region":"eu","project_id":"p","authentication_id":"K@A","webhook_secret":"w"}"#),
         "password"
     );
     assert_eq!(field_of(&base(r#","region":"eu","auth":"digest""#)), "auth");
@@ -100,27 +94,17 @@ fn errors_name_the_field() {
         "webhook_secret"
     );
     assert_eq!(
-        field_of(&base(
-            r#","region":"eu","apps":{"A":{"webhook_secret":""}}"#
-        )),
+        field_of(&base(r#","region":"eu","apps":{"A":{"webhook_secret":""}}"#)),
         "apps.A.webhook_secret"
     );
-    assert_eq!(
-        field_of(&base(r#","region":"eu","apps":{"bad id":{}}"#)),
-        "apps"
-    );
-    assert_eq!(
-        field_of(&base(r#","region":"eu","regoin":"eu""#)),
-        "(document)"
-    );
+    assert_eq!(field_of(&base(r#","region":"eu","apps":{"bad id":{}}"#)), "apps");
+    assert_eq!(field_of(&base(r#","region":"eu","regoin":"eu""#)), "(document)");
     assert_eq!(field_of("{not json"), "(json)");
 }
 
 #[test]
 fn unsigned_webhooks_need_an_explicit_opt_in() {
-    let s = parse(
-        r#"{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","allow_unsigned_webhooks":true}"#,
-    );
+    let s = parse(r#"{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","allow_unsigned_webhooks":true}"#);
     assert_eq!(
         s.map(|s| (s.allow_unsigned_webhooks, s.webhook_secret)),
         Ok((true, None))
@@ -144,17 +128,7 @@ fn service_names_follow_the_route_charset() {
     for good in ["a", "eu-main", "A_1", &"x".repeat(64)] {
         assert!(is_valid_service_name(good), "{good}");
     }
-    for bad in [
-        "",
-        "-a",
-        "_a",
-        "a/b",
-        "..",
-        "a.b",
-        "%2F",
-        "é",
-        &"x".repeat(65),
-    ] {
+    for bad in ["", "-a", "_a", "a/b", "..", "a.b", "%2F", "é", &"x".repeat(65)] {
         assert!(!is_valid_service_name(bad), "{bad}");
     }
 }

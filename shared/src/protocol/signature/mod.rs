@@ -128,19 +128,12 @@ impl<'a> SignatureHeaders<'a> {
     }
 }
 
-const HEADERS: [&str; 4] = [
-    SIGNATURE_HEADER,
-    NONCE_HEADER,
-    TIMESTAMP_HEADER,
-    ALGORITHM_HEADER,
-];
+/// The four signature headers, lower-case.
+pub const HEADERS: [&str; 4] = [SIGNATURE_HEADER, NONCE_HEADER, TIMESTAMP_HEADER, ALGORITHM_HEADER];
 
 /// Parses the timestamp header: ASCII digits only (no sign, fraction or spaces).
 pub fn parse_timestamp(value: &str) -> Result<i64, Rejection> {
-    if value.is_empty()
-        || value.len() > MAX_TIMESTAMP_DIGITS
-        || !value.bytes().all(|b| b.is_ascii_digit())
-    {
+    if value.is_empty() || value.len() > MAX_TIMESTAMP_DIGITS || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Rejection::MalformedTimestamp);
     }
     value.parse().map_err(|_| Rejection::MalformedTimestamp)
@@ -205,8 +198,8 @@ where
 fn mac(secret: &SecretString, body: &[u8], nonce: &str, timestamp: &str) -> HmacSha256 {
     // HMAC accepts keys of any length, so this constructor cannot fail; the fallback only
     // keeps the function total.
-    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
-        .unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+    let mut mac =
+        HmacSha256::new_from_slice(secret.expose().as_bytes()).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
     mac.update(body);
     mac.update(b".");
     mac.update(nonce.as_bytes());

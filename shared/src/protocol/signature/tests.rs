@@ -61,10 +61,7 @@ fn rejects_one_changed_byte_of_body() {
 
 #[test]
 fn rejects_changed_nonce_or_timestamp() {
-    assert_eq!(
-        check(&headers(SIG, "01HZZZNONCF", TS), BODY),
-        Err(Rejection::Mismatch)
-    );
+    assert_eq!(check(&headers(SIG, "01HZZZNONCF", TS), BODY), Err(Rejection::Mismatch));
     assert_eq!(
         check(&headers(SIG, NONCE, "1700000001"), BODY),
         Err(Rejection::Mismatch)
@@ -87,25 +84,16 @@ fn rejects_nonce_and_timestamp_swapped() {
 #[test]
 fn rejects_stripped_padding_hex_and_whitespace() {
     let unpadded = SIG.trim_end_matches('=');
-    assert_eq!(
-        check(&headers(unpadded, NONCE, TS), BODY),
-        Err(Rejection::Mismatch)
-    );
+    assert_eq!(check(&headers(unpadded, NONCE, TS), BODY), Err(Rejection::Mismatch));
     let hex: String = STANDARD
         .decode(SIG)
         .unwrap_or_default()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    assert_eq!(
-        check(&headers(&hex, NONCE, TS), BODY),
-        Err(Rejection::Mismatch)
-    );
+    assert_eq!(check(&headers(&hex, NONCE, TS), BODY), Err(Rejection::Mismatch));
     let spaced = format!(" {SIG}");
-    assert_eq!(
-        check(&headers(&spaced, NONCE, TS), BODY),
-        Err(Rejection::Mismatch)
-    );
+    assert_eq!(check(&headers(&spaced, NONCE, TS), BODY), Err(Rejection::Mismatch));
     // base64url of the 'hello.n.1' vector ('/' -> '_') is not the standard alphabet.
     let urlsafe = headers("L_dpvPjsAlLp2mEkoDrKwy4xBteiZgFHhzligLuJb80=", "n", "1");
     assert_eq!(
@@ -113,10 +101,7 @@ fn rejects_stripped_padding_hex_and_whitespace() {
         Err(Rejection::Mismatch)
     );
     let truncated = &SIG[..20];
-    assert_eq!(
-        check(&headers(truncated, NONCE, TS), BODY),
-        Err(Rejection::Mismatch)
-    );
+    assert_eq!(check(&headers(truncated, NONCE, TS), BODY), Err(Rejection::Mismatch));
 }
 
 #[test]
@@ -133,26 +118,16 @@ fn accepts_any_candidate_secret_during_rotation() {
     let h = headers(SIG, NONCE, TS);
     let old = secret("old-secret");
     let current = secret(SECRET);
-    assert_eq!(
-        verify(&h, BODY.as_bytes(), [&old, &current], NOW, 600),
-        Ok(1)
-    );
+    assert_eq!(verify(&h, BODY.as_bytes(), [&old, &current], NOW, 600), Ok(1));
 }
 
 #[test]
 fn second_independent_secret_vector_matches_during_rotation() {
     // openssl: '{"a":1}.01NONCE.1700000000' with key rotated-secret.
-    let h = headers(
-        "A261uVp0rHE4EZNxetA4bHQis1AYFDzTz/zamxnAo4g=",
-        "01NONCE",
-        TS,
-    );
+    let h = headers("A261uVp0rHE4EZNxetA4bHQis1AYFDzTz/zamxnAo4g=", "01NONCE", TS);
     let current = secret(SECRET);
     let pending = secret("rotated-secret");
-    assert_eq!(
-        verify(&h, br#"{"a":1}"#, [&current, &pending], NOW, 600),
-        Ok(1)
-    );
+    assert_eq!(verify(&h, br#"{"a":1}"#, [&current, &pending], NOW, 600), Ok(1));
 }
 
 #[test]
@@ -174,10 +149,7 @@ fn window_edges_are_inclusive() {
     let h = headers(SIG, NONCE, TS);
     let s = secret(SECRET);
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], NOW + 600, 600), Ok(0));
-    assert_eq!(
-        verify(&h, BODY.as_bytes(), [&s], NOW + 601, 600),
-        Err(Rejection::Stale)
-    );
+    assert_eq!(verify(&h, BODY.as_bytes(), [&s], NOW + 601, 600), Err(Rejection::Stale));
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], NOW - 600, 600), Ok(0));
     assert_eq!(
         verify(&h, BODY.as_bytes(), [&s], NOW - 601, 600),
@@ -294,11 +266,7 @@ fn rejects_duplicated_headers_in_either_form() {
 
 #[test]
 fn rejects_non_ascii_and_non_utf8_header_values() {
-    let list = [
-        (SIGNATURE_HEADER, "é"),
-        (NONCE_HEADER, NONCE),
-        (TIMESTAMP_HEADER, TS),
-    ];
+    let list = [(SIGNATURE_HEADER, "é"), (NONCE_HEADER, NONCE), (TIMESTAMP_HEADER, TS)];
     assert_eq!(
         SignatureHeaders::extract(pairs(&list)),
         Err(Rejection::MalformedHeader(SIGNATURE_HEADER))
