@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod ports;
 pub mod protocol;
+pub mod send;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -70,3 +70,58 @@ pub trait EventSink: Send + Sync {
 pub fn is_fifo(queue_url: &str) -> bool {
     queue_url.ends_with(".fifo")
 }
+
+/// Changes how long a received message stays hidden: the sender's retry delay.
+pub trait QueueControl: Send + Sync {
+    fn change_visibility(
+        &self,
+        queue_url: &str,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One HTTPS POST to Sinch (token endpoint or Conversation API).
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub url: String,
+    /// The whole `Authorization` header value (`Bearer …` or `Basic …`).
+    pub authorization: SecretString,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// Sinch's answer, whatever the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    /// `Retry-After` in whole seconds, when given.
+    pub retry_after: Option<u64>,
+    pub body: Vec<u8>,
+}
+
+/// No answer at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed")]
+    Connect,
+    #[error("transport error: {0}")]
+    Other(String),
+}
+
+impl TransportError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransportError::Timeout => "timeout",
+            TransportError::Connect => "connection_error",
+            TransportError::Other(_) => "transport_error",
+        }
+    }
+}
+
+/// Posts to Sinch over HTTPS with connection reuse.
+pub trait HttpPost: Send + Sync {
+    fn post(&self, request: HttpRequest) -> impl Future<Output = Result<HttpReply, TransportError>> + Send;
+}

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-use crate::ports::{EventSink, PortError, QueueMessage, SecretStore, Stage};
+use crate::ports::{
+    EventSink, HttpPost, HttpReply, HttpRequest, PortError, QueueControl, QueueMessage, SecretStore, Stage,
+    TransportError,
+};
 use crate::protocol::SecretString;
 
 /// A secret store in memory that counts fetches and can be switched off.
@@ -56,6 +59,8 @@ impl SecretStore for MemorySecrets {
 #[derive(Default, Clone)]
 pub struct MemorySink {
     pub messages: Arc<Mutex<Vec<QueueMessage>>>,
+    /// `(receipt_handle, seconds)` per visibility change.
+    pub visibility: Arc<Mutex<Vec<(String, u32)>>>,
     fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -66,6 +71,64 @@ impl MemorySink {
     pub fn taken(&self) -> Vec<QueueMessage> {
         self.messages.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
+    pub fn visibility_changes(&self) -> Vec<(String, u32)> {
+        self.visibility.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl QueueControl for MemorySink {
+    async fn change_visibility(&self, _queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
+        self.visibility
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((receipt_handle.to_owned(), seconds));
+        Ok(())
+    }
+}
+
+type Responder = dyn Fn(&HttpRequest, usize) -> Result<HttpReply, TransportError> + Send + Sync;
+
+/// An HTTP double: records every request and answers with a closure of (request, index).
+#[derive(Clone)]
+pub struct FakeHttp {
+    pub requests: Arc<Mutex<Vec<HttpRequest>>>,
+    responder: Arc<Responder>,
+}
+
+impl FakeHttp {
+    pub fn new(
+        responder: impl Fn(&HttpRequest, usize) -> Result<HttpReply, TransportError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            requests: Arc::default(),
+            responder: Arc::new(responder),
+        }
+    }
+    pub fn recorded(&self) -> Vec<HttpRequest> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl HttpPost for FakeHttp {
+    async fn post(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
+        let index = {
+            let mut list = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+            list.push(request.clone());
+            list.len() - 1
+        };
+        // Let concurrent callers interleave, as a real network would.
+        tokio::task::yield_now().await;
+        (self.responder)(&request, index)
+    }
+}
+
+/// A JSON reply.
+pub fn reply(status: u16, body: &str) -> Result<HttpReply, TransportError> {
+    Ok(HttpReply {
+        status,
+        retry_after: None,
+        body: body.as_bytes().to_vec(),
+    })
 }
 
 impl EventSink for MemorySink {

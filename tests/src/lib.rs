@@ -170,6 +170,8 @@ pub async fn promote(secrets: &SecretsClient, name: &str, version: &str) {
 /// A received queue message with its string attributes.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub message_id: String,
+    pub receive_count: u32,
     pub body: String,
     pub attributes: HashMap<String, String>,
     pub group_id: Option<String>,
@@ -215,6 +217,11 @@ pub async fn receive(sqs: &SqsClient, queue_url: &str, visibility: i32) -> Vec<R
         .map(|m| {
             let system = m.attributes();
             Received {
+                message_id: m.message_id().unwrap_or_default().to_owned(),
+                receive_count: system
+                    .and_then(|s| s.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
                 body: m.body().unwrap_or_default().to_owned(),
                 attributes: m
                     .message_attributes()
@@ -254,4 +261,42 @@ pub async fn depth(sqs: &SqsClient, queue_url: &str) -> usize {
     .iter()
     .filter_map(|k| map.get(k).and_then(|v| v.parse::<usize>().ok()))
     .sum()
+}
+
+/// The SQS event Lambda's event source mapping would deliver for these received messages.
+pub fn sqs_event(messages: &[Received]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            let mut attributes = serde_json::json!({
+                "ApproximateReceiveCount": m.receive_count.to_string(),
+                "SentTimestamp": "1795692321000",
+            });
+            if let Some(group) = &m.group_id {
+                attributes["MessageGroupId"] = serde_json::Value::String(group.clone());
+            }
+            serde_json::json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+pub async fn send_body(sqs: &SqsClient, queue_url: &str, body: &str, group: Option<&str>) {
+    let mut req = sqs.send_message().queue_url(queue_url).message_body(body);
+    if let Some(group) = group {
+        req = req
+            .message_group_id(group)
+            .message_deduplication_id(format!("{:016x}", fastrand::u64(..)));
+    }
+    req.send().await.expect("send message");
 }

@@ -23,7 +23,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sink = SqsSink::new(aws_sdk_sqs::Client::new(&aws));
     let clock = Arc::new(SystemClock);
     let metrics = Metrics::stdout("webhook-ingest");
-    let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), directory_config).with_metrics(metrics.clone()));
+    let directory =
+        Arc::new(ServiceDirectory::new(secrets, clock.clone(), directory_config).with_metrics(metrics.clone()));
     let ingest = Ingest::new(directory, sink, clock, config, metrics);
     let ingest = &ingest;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {

@@ -2,8 +2,11 @@
 //! the Conversation API over HTTPS. Each is a thin translation of a port call into one SDK or
 //! HTTP call; no business rules live here.
 
+mod http;
 mod secrets_manager;
 mod sqs;
+
+pub use http::ReqwestHttp;
 
 pub use secrets_manager::SecretsManagerStore;
 pub use sqs::SqsSink;

@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use crate::ports::{EventSink, PortError, QueueMessage};
+use crate::ports::{EventSink, PortError, QueueControl, QueueMessage};
 
 #[derive(Clone)]
 pub struct SqsSink {
@@ -59,5 +59,24 @@ impl EventSink for SqsSink {
             .await
             .map(|_| ())
             .map_err(|e| PortError::new("queue_unavailable", format!("SendMessage: {}", describe(&e))))
+    }
+}
+
+impl QueueControl for SqsSink {
+    async fn change_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(i32::try_from(seconds).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                PortError::new(
+                    "queue_unavailable",
+                    format!("ChangeMessageVisibility: {}", describe(&e)),
+                )
+            })
     }
 }

@@ -1,0 +1,60 @@
+//! The sender function's edge: an SQS event in, a partial batch response out. All the work is
+//! [`sinch_bridge::send::Sender`]; this file only translates.
+//!
+//! The event is the raw `SqsEvent` (bodies as strings), never a typed `SqsEventObj`: one
+//! malformed body must fail alone, not the whole batch at deserialisation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{Error, LambdaEvent};
+use sinch_bridge::ports::{EventSink, HttpPost, QueueControl, SecretStore};
+use sinch_bridge::send::{OutboundRecord, Sender};
+
+static COLD: AtomicBool = AtomicBool::new(true);
+
+/// Handles one SQS batch: the same function Lambda and the local runner call.
+pub async fn handle<S, H, Q>(sender: &Sender<S, H, Q>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
+where
+    S: SecretStore,
+    H: HttpPost,
+    Q: EventSink + QueueControl,
+{
+    if COLD.swap(false, Ordering::Relaxed) {
+        sender.metrics().count("ColdStart", &[]);
+    }
+    let records: Vec<OutboundRecord> = event
+        .payload
+        .records
+        .into_iter()
+        .map(record)
+        .collect::<Result<_, _>>()?;
+    let failed = sender.handle_batch(&records).await;
+    let mut response = SqsBatchResponse::default();
+    for id in failed {
+        response.add_failure(id);
+    }
+    Ok(response)
+}
+
+/// A record without a message id could not be reported on its own (an empty
+/// `itemIdentifier` fails the whole batch anyway), so the invocation fails and every record
+/// comes back: nothing is lost.
+fn record(message: SqsMessage) -> Result<OutboundRecord, Error> {
+    let message_id = message
+        .message_id
+        .filter(|id| !id.is_empty())
+        .ok_or("SQS record without messageId")?;
+    let receive_count = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    Ok(OutboundRecord {
+        message_id,
+        receipt_handle: message.receipt_handle,
+        body: message.body,
+        receive_count,
+        group_id: message.attributes.get("MessageGroupId").cloned(),
+    })
+}

@@ -1,0 +1,175 @@
+//! Sender concurrency benchmark: a batch of 10 (and a backlog of 1,000) against a loopback mock
+//! Conversation API that answers after 50 ms, through the real reqwest client and the real
+//! `Sender`, with in-memory queues and secrets. Prints medians and ratios; asserts nothing.
+//!
+//! `cargo bench -p bridge-tests --bench sender_batch`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sinch_bridge::adapters::ReqwestHttp;
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::metrics::Metrics;
+use sinch_bridge::ports::Stage;
+use sinch_bridge::send::{OutboundRecord, Sender, SenderConfig};
+use sinch_bridge::testing::{MemorySecrets, MemorySink};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const RTT: Duration = Duration::from_millis(50);
+const APP: &str = "01BENCHAPP";
+
+fn cpu_time() -> Duration {
+    // getrusage via /proc to avoid a libc dependency: utime + stime in clock ticks (100 Hz).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn records(n: usize) -> Vec<OutboundRecord> {
+    (0..n)
+        .map(|i| OutboundRecord {
+            message_id: format!("m{i}"),
+            receipt_handle: None,
+            body: Some(format!(r#"{{"app_id":"{APP}","channel":"SMS","to":"+1555000{i}","message":{{"text_message":{{"text":"bench {i}"}}}}}}"#)),
+            receive_count: 1,
+            group_id: None,
+        })
+        .collect()
+}
+
+fn sender(mock: &MockServer, max_in_flight: usize) -> Sender<MemorySecrets, ReqwestHttp, MemorySink> {
+    let secrets = MemorySecrets::default();
+    secrets.put("b/svc", Stage::Current, &format!(r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"w","apps":{{"{APP}":{{}}}}}}"#));
+    let clock = Arc::new(SystemClock);
+    let dir = DirectoryConfig {
+        prefix: "b/".into(),
+        ttl: Duration::from_secs(300),
+        refresh_min_interval: Duration::from_secs(30),
+    };
+    let config = SenderConfig {
+        services: vec!["svc".into()],
+        auth_url: format!("{}/oauth2/token", mock.uri()),
+        api_base_override: Some(mock.uri()),
+        max_in_flight,
+        outbound_queue_url: "mem://outbound".into(),
+        dlq_url: "mem://dlq".into(),
+        sent_queue_url: None,
+        retry_base: Duration::from_secs(10),
+        retry_max: Duration::from_secs(900),
+    };
+    let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), dir));
+    Sender::new(
+        directory,
+        ReqwestHttp::new(Duration::from_secs(10)).unwrap(),
+        MemorySink::default(),
+        clock,
+        config,
+        Metrics::discard("bench"),
+    )
+}
+
+async fn run(
+    sender: &Sender<MemorySecrets, ReqwestHttp, MemorySink>,
+    batch: &[OutboundRecord],
+    rounds: usize,
+) -> (Duration, Duration) {
+    assert!(sender.handle_batch(batch).await.is_empty(), "warm-up must succeed");
+    let mut walls = Vec::new();
+    let cpu_start = cpu_time();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let failed = sender.handle_batch(batch).await;
+        walls.push(start.elapsed());
+        assert!(failed.is_empty());
+    }
+    let cpu_per_send = (cpu_time() - cpu_start) / u32::try_from(rounds * batch.len()).unwrap();
+    (median(walls), cpu_per_send)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let mock = MockServer::start().await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(path("/eu/v1/projects/p/messages:send"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"message_id": "x"}))
+                .set_delay(RTT),
+        )
+        .mount(&mock)
+        .await;
+    let batch = records(10);
+    let concurrent = sender(&mock, 64);
+    let sequential = sender(&mock, 1);
+    let (wall_c, cpu_c) = run(&concurrent, &batch, 20).await;
+    let (wall_s, _) = run(&sequential, &batch, 5).await;
+    let backlog = records(1000);
+    let start = Instant::now();
+    for chunk in backlog.chunks(10) {
+        assert!(concurrent.handle_batch(chunk).await.is_empty());
+    }
+    let backlog_wall = start.elapsed();
+    let wide = sender(&mock, 100);
+    let start = Instant::now();
+    for chunk in backlog.chunks(100) {
+        assert!(wide.handle_batch(chunk).await.is_empty());
+    }
+    let wide_wall = start.elapsed();
+
+    println!(
+        "sender batch benchmark (mock latency {} ms, loopback, current-thread runtime)",
+        RTT.as_millis()
+    );
+    println!(
+        "  batch of 10, all in flight : median {:>7.1} ms = {:.2} x one round trip",
+        ms(wall_c),
+        ratio(wall_c, RTT)
+    );
+    println!(
+        "  batch of 10, sequential    : median {:>7.1} ms = {:.2} x one round trip",
+        ms(wall_s),
+        ratio(wall_s, RTT)
+    );
+    println!("  speed-up over sequential   : {:.1} x", ratio(wall_s, wall_c));
+    println!(
+        "  backlog 1,000 in batches of 10  : {:>7.0} ms, {:.0} msg/s",
+        ms(backlog_wall),
+        1000.0 / backlog_wall.as_secs_f64()
+    );
+    println!(
+        "  backlog 1,000 in batches of 100 : {:>7.0} ms, {:.0} msg/s",
+        ms(wide_wall),
+        1000.0 / wide_wall.as_secs_f64()
+    );
+    println!(
+        "  process CPU per send (client + mock, 10 ms tick) : {} us",
+        cpu_c.as_micros()
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
