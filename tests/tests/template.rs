@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 /// The template as JSON, CloudFormation tags turned into `{"!Tag": value}`.
 fn template() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml");
     let yaml: serde_norway::Value = serde_norway::from_str(&text).expect("template parses");
     to_json(yaml)
 }
@@ -22,14 +23,28 @@ fn to_json(v: serde_norway::Value) -> Value {
         Y::String(s) => Value::String(s),
         Y::Sequence(seq) => Value::Array(seq.into_iter().map(to_json).collect()),
         Y::Mapping(map) => Value::Object(
-            map.into_iter().map(|(k, v)| (k.as_str().map(str::to_owned).unwrap_or_else(|| format!("{k:?}")), to_json(v))).collect(),
+            map.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().map(str::to_owned).unwrap_or_else(|| format!("{k:?}")),
+                        to_json(v),
+                    )
+                })
+                .collect(),
         ),
-        Y::Tagged(tagged) => json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) }),
+        Y::Tagged(tagged) => {
+            json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) })
+        }
     }
 }
 
 fn resources(t: &Value) -> Vec<(String, Value)> {
-    t["Resources"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn of_type(t: &Value, ty: &str) -> Vec<(String, Value)> {
@@ -74,7 +89,10 @@ fn wildcard_resources_only_for_xray() {
     for (role, s) in statements(&t) {
         if as_list(&s["Resource"]).iter().any(|r| r == "*") {
             for action in as_list(&s["Action"]) {
-                assert!(action.as_str().unwrap_or_default().starts_with("xray:"), "{role}: {action} on *");
+                assert!(
+                    action.as_str().unwrap_or_default().starts_with("xray:"),
+                    "{role}: {action} on *"
+                );
             }
         }
     }
@@ -86,11 +104,17 @@ fn secrets_are_readable_only_under_the_prefix_and_only_read() {
     let mut seen = 0;
     for (role, s) in statements(&t) {
         let actions = as_list(&s["Action"]);
-        if actions.iter().any(|a| a.as_str().unwrap_or_default().starts_with("secretsmanager:")) {
+        if actions
+            .iter()
+            .any(|a| a.as_str().unwrap_or_default().starts_with("secretsmanager:"))
+        {
             seen += 1;
             assert_eq!(actions, vec![json!("secretsmanager:GetSecretValue")], "{role}");
             let resource = s["Resource"]["!Sub"].as_str().unwrap_or_default();
-            assert!(resource.ends_with(":secret:${ServiceSecretPrefix}*"), "{role}: {resource}");
+            assert!(
+                resource.ends_with(":secret:${ServiceSecretPrefix}*"),
+                "{role}: {resource}"
+            );
         }
     }
     assert_eq!(seen, 2, "both functions read service secrets");
@@ -102,8 +126,14 @@ fn queue_access_is_per_queue_and_minimal() {
     let sqs: Vec<(String, Vec<String>, Value)> = statements(&t)
         .into_iter()
         .filter_map(|(role, s)| {
-            let actions: Vec<String> = as_list(&s["Action"]).iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
-            actions.iter().any(|a| a.starts_with("sqs:")).then(|| (role, actions, s["Resource"].clone()))
+            let actions: Vec<String> = as_list(&s["Action"])
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            actions
+                .iter()
+                .any(|a| a.starts_with("sqs:"))
+                .then(|| (role, actions, s["Resource"].clone()))
         })
         .collect();
     for (role, actions, resource) in &sqs {
@@ -114,11 +144,20 @@ fn queue_access_is_per_queue_and_minimal() {
         }
     }
     let sender: Vec<_> = sqs.iter().filter(|(r, _, _)| r == "SenderRole").collect();
-    let consume = sender.iter().find(|(_, a, _)| a.contains(&"sqs:ReceiveMessage".to_owned())).expect("sender consumes");
+    let consume = sender
+        .iter()
+        .find(|(_, a, _)| a.contains(&"sqs:ReceiveMessage".to_owned()))
+        .expect("sender consumes");
     assert_eq!(consume.2, json!({"!GetAtt": "OutboundQueue.Arn"}));
-    let send = sender.iter().find(|(_, a, _)| a == &vec!["sqs:SendMessage".to_owned()]).expect("sender dead-letters");
+    let send = sender
+        .iter()
+        .find(|(_, a, _)| a == &vec!["sqs:SendMessage".to_owned()])
+        .expect("sender dead-letters");
     assert!(send.2.to_string().contains("OutboundDeadLetterQueue.Arn"));
-    assert!(!send.2.to_string().contains("OutboundQueue.Arn\""), "sender never writes its own source queue");
+    assert!(
+        !send.2.to_string().contains("OutboundQueue.Arn\""),
+        "sender never writes its own source queue"
+    );
 }
 
 #[test]
@@ -133,8 +172,17 @@ fn every_queue_is_encrypted_and_every_source_queue_has_a_redrive() {
             assert_eq!(p["MessageRetentionPeriod"], 1209600, "{name} keeps 14 days");
             assert_eq!(p["RedriveAllowPolicy"]["redrivePermission"], "byQueue", "{name}");
         } else {
-            assert!(p["RedrivePolicy"]["deadLetterTargetArn"]["!GetAtt"].as_str().is_some_and(|a| a.contains("DeadLetter")), "{name} redrives");
-            assert_eq!(p["RedrivePolicy"]["maxReceiveCount"], json!({"!Ref": "MaxReceiveCount"}), "{name}");
+            assert!(
+                p["RedrivePolicy"]["deadLetterTargetArn"]["!GetAtt"]
+                    .as_str()
+                    .is_some_and(|a| a.contains("DeadLetter")),
+                "{name} redrives"
+            );
+            assert_eq!(
+                p["RedrivePolicy"]["maxReceiveCount"],
+                json!({"!Ref": "MaxReceiveCount"}),
+                "{name}"
+            );
         }
     }
 }
@@ -144,8 +192,14 @@ fn sender_reports_partial_batch_failures_with_bounded_concurrency() {
     let t = template();
     let event = &t["Resources"]["SenderFunction"]["Properties"]["Events"]["Outbound"];
     assert_eq!(event["Type"], "SQS");
-    assert_eq!(event["Properties"]["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
-    assert_eq!(event["Properties"]["ScalingConfig"]["MaximumConcurrency"], json!({"!Ref": "SenderMaximumConcurrency"}));
+    assert_eq!(
+        event["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        event["Properties"]["ScalingConfig"]["MaximumConcurrency"],
+        json!({"!Ref": "SenderMaximumConcurrency"})
+    );
 }
 
 #[test]
@@ -156,15 +210,22 @@ fn functions_trace_log_json_and_build_with_cargo_lambda() {
     for (name, f) in of_type(&t, "AWS::Serverless::Function") {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"], "JSON", "{name}");
-        let group = f["Properties"]["LoggingConfig"]["LogGroup"]["!Ref"].as_str().expect("explicit log group");
-        assert!(t["Resources"][group]["Properties"]["RetentionInDays"].is_object(), "{name} log retention");
+        let group = f["Properties"]["LoggingConfig"]["LogGroup"]["!Ref"]
+            .as_str()
+            .expect("explicit log group");
+        assert!(
+            t["Resources"][group]["Properties"]["RetentionInDays"].is_object(),
+            "{name} log retention"
+        );
     }
 }
 
 #[test]
 fn outbound_visibility_covers_six_sender_timeouts() {
     let t = template();
-    let vt = t["Resources"]["OutboundQueue"]["Properties"]["VisibilityTimeout"]["!Sub"].as_str().unwrap_or_default();
+    let vt = t["Resources"]["OutboundQueue"]["Properties"]["VisibilityTimeout"]["!Sub"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(vt, "${SenderTimeoutSeconds}0", "ten times the timeout");
 }
 
@@ -175,5 +236,8 @@ fn webhook_route_is_throttled_and_logged() {
     assert!(api["DefaultRouteSettings"]["ThrottlingRateLimit"].is_object());
     assert!(api["AccessLogSettings"]["DestinationArn"].is_object());
     let route = &t["Resources"]["WebhookIngestFunction"]["Properties"]["Events"]["Webhook"]["Properties"];
-    assert_eq!((route["Method"].as_str(), route["Path"].as_str()), (Some("POST"), Some("/webhooks/{service}")));
+    assert_eq!(
+        (route["Method"].as_str(), route["Path"].as_str()),
+        (Some("POST"), Some("/webhooks/{service}"))
+    );
 }

@@ -9,7 +9,7 @@
 mod config;
 mod nonce;
 
-pub use config::{ConfigError, IngestConfig};
+pub use config::{ConfigError, DEFAULT_MAX_BODY_BYTES, IngestConfig};
 pub use nonce::NonceCache;
 
 use std::sync::{Arc, Mutex, PoisonError};

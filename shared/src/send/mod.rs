@@ -99,6 +99,8 @@ where
     /// order. Never an empty id: the caller guarantees every record has one.
     pub async fn handle_batch(&self, records: &[OutboundRecord]) -> Vec<String> {
         let fifo = is_fifo(&self.config.outbound_queue_url) || records.iter().any(|r| r.group_id.is_some());
+        // Futures are collected before they are polled: the streams then hold no closures
+        // over borrowed records, which keeps this future `Send` for `tokio::spawn`.
         let failed: Vec<&str> = if fifo {
             let mut groups: Vec<(&str, Vec<&OutboundRecord>)> = Vec::new();
             for record in records {
@@ -108,25 +110,35 @@ where
                     None => groups.push((key, vec![record])),
                 }
             }
-            futures::stream::iter(groups)
-                .map(|(_, list)| self.process_group(list))
+            let mut work = Vec::with_capacity(groups.len());
+            for (_, list) in groups {
+                work.push(self.process_group(list));
+            }
+            let done: Vec<Vec<&str>> = futures::stream::iter(work)
                 .buffer_unordered(self.config.max_in_flight)
-                .flat_map(futures::stream::iter)
                 .collect()
-                .await
+                .await;
+            done.into_iter().flatten().collect()
         } else {
-            futures::stream::iter(records)
-                .map(|r| async move { (!self.process_guarded(r).await).then_some(r.message_id.as_str()) })
+            let mut work = Vec::with_capacity(records.len());
+            for record in records {
+                work.push(self.failed_id(record));
+            }
+            let done: Vec<Option<&str>> = futures::stream::iter(work)
                 .buffer_unordered(self.config.max_in_flight)
-                .filter_map(|x| async move { x })
                 .collect()
-                .await
+                .await;
+            done.into_iter().flatten().collect()
         };
         records
             .iter()
             .filter(|r| failed.contains(&r.message_id.as_str()))
             .map(|r| r.message_id.clone())
             .collect()
+    }
+
+    async fn failed_id<'r>(&self, record: &'r OutboundRecord) -> Option<&'r str> {
+        (!self.process_guarded(record).await).then_some(record.message_id.as_str())
     }
 
     async fn process_group<'r>(&self, list: Vec<&'r OutboundRecord>) -> Vec<&'r str> {

@@ -1,0 +1,135 @@
+//! `bridgectl webhook send`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::protocol::{SecretString, Trigger, sign};
+
+use super::{CliError, Output, read_file};
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Sign a callback with a service's secret and POST it; prints the answer's status.
+    Send(SendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// Webhook URL, e.g. http://127.0.0.1:3000/webhooks/demo.
+    #[arg(long)]
+    pub url: String,
+    /// Build a sample body for this trigger (MESSAGE_INBOUND, MESSAGE_DELIVERY, ...).
+    #[arg(long, conflicts_with = "body_file")]
+    pub trigger: Option<String>,
+    /// Send this file's exact bytes instead.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// App id for a built body.
+    #[arg(long, default_value = crate::local::DEMO_APP_ID)]
+    pub app: String,
+    /// Project id for a built body.
+    #[arg(long, default_value = crate::local::DEMO_PROJECT)]
+    pub project: String,
+    /// The webhook secret; without it, read the service's secret from Secrets Manager.
+    #[arg(long, env = "BRIDGE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Service name for the Secrets Manager lookup (default: the URL's last path segment).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Secret name prefix.
+    #[arg(long, default_value = sinch_bridge::config::DEFAULT_SECRET_PREFIX)]
+    pub prefix: String,
+}
+
+pub async fn run<F, Fut>(cmd: WebhookCommand, out: Output, aws: F) -> Result<(), CliError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = aws_config::SdkConfig>,
+{
+    let WebhookCommand::Send(args) = cmd;
+    let body = match (&args.trigger, &args.body_file) {
+        (Some(name), None) => {
+            let trigger = Trigger::from_name(&name.to_ascii_uppercase())
+                .filter(|t| *t != Trigger::Unknown)
+                .ok_or_else(|| {
+                    CliError::new(format!(
+                        "unknown trigger {name:?}; one of: {}",
+                        Trigger::ALL.map(|t| t.as_str()).join(", ")
+                    ))
+                })?;
+            crate::samples::callback(trigger, &args.app, &args.project)
+                .to_string()
+                .into_bytes()
+        }
+        (None, Some(path)) => read_file(path)?,
+        _ => return Err(CliError::new("give --trigger or --body-file")),
+    };
+    let secret = match args.secret {
+        Some(secret) => SecretString::new(secret),
+        None => {
+            let service = args
+                .service
+                .clone()
+                .or_else(|| args.url.trim_end_matches('/').rsplit('/').next().map(str::to_owned))
+                .ok_or_else(|| CliError::new("cannot tell the service from the URL; give --service"))?;
+            let store =
+                sinch_bridge::adapters::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws().await));
+            let config = DirectoryConfig {
+                prefix: args.prefix.clone(),
+                ttl: std::time::Duration::from_secs(60),
+                refresh_min_interval: std::time::Duration::from_secs(60),
+            };
+            let clock = std::sync::Arc::new(sinch_bridge::clock::SystemClock);
+            let versions = ServiceDirectory::new(store, clock, config)
+                .get(&service)
+                .await
+                .map_err(|e| CliError::new(format!("service {service:?}: {e}")))?;
+            let app = sinch_bridge::protocol::classify(&body)
+                .map(|c| c.app_id)
+                .unwrap_or_default();
+            versions
+                .current
+                .webhook_secret_for(&app)
+                .cloned()
+                .ok_or_else(|| CliError::new(format!("service {service:?} has no webhook secret")))?
+        }
+    };
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let signed = sign(
+        &secret,
+        &body,
+        &crate::ulid::generate(),
+        i64::try_from(timestamp).unwrap_or(0),
+    );
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let mut request = client
+        .post(&args.url)
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in signed.pairs() {
+        request = request.header(name, value);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CliError::new(format!("POST {}: {}", args.url, e.without_url())))?;
+    let status = response.status().as_u16();
+    let answer = response.text().await.unwrap_or_default();
+    out.emit(
+        &format!("{status} {answer}"),
+        &json!({"status": status, "body": serde_json::from_str::<serde_json::Value>(&answer).unwrap_or(json!(answer))}),
+    );
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(CliError::new(format!("webhook answered {status}")))
+    }
+}

@@ -1,0 +1,386 @@
+//! The local loop end to end, brought up as `scripts/local.sh` does (moto + `local::start`),
+//! driven through the real `bridgectl` binary: an outbound message enqueued with the CLI reaches
+//! the mock on the right region; its signed MESSAGE_DELIVERY callbacks pass the real webhook
+//! verification and arrive on the events queue with the original correlation id. Plus each CLI
+//! subcommand's happy path and main error.
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use bridge_tests::{Moto, unique};
+use bridge_tools::local::{DEMO_APP_ID, DEMO_WEBHOOK_SECRET, LocalConfig, LocalStack, start};
+use bridge_tools::mock::FaultKind;
+use serde_json::Value;
+
+async fn local(moto: &Moto) -> LocalStack {
+    let config = LocalConfig {
+        endpoint_url: moto.endpoint.clone(),
+        stack_name: unique("local"),
+        webhook_port: 0,
+        mock_port: 0,
+        callback_delay: Duration::from_millis(100),
+        retry_base: Duration::from_secs(1),
+        ..LocalConfig::default()
+    };
+    start(config).await.expect("local stack starts")
+}
+
+/// Runs bridgectl against the emulator, off the async runtime.
+async fn ctl(moto: &Moto, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"));
+    command
+        .arg("--endpoint-url")
+        .arg(&moto.endpoint)
+        .args(args)
+        .env_remove("BRIDGE_WEBHOOK_SECRET");
+    tokio::task::spawn_blocking(move || command.output().expect("bridgectl runs"))
+        .await
+        .expect("join")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_message_round_trips_through_mock_sinch_and_signed_delivery_reports() {
+    let moto = Moto::start();
+    let stack = local(&moto).await;
+    let from = format!("{DEMO_APP_ID}@sms.sinchconversation.com");
+    let sent = ctl(
+        &moto,
+        &[
+            "send",
+            "--queue-url",
+            stack.queue("OutboundQueue"),
+            "--from",
+            &from,
+            "--to",
+            "+15551234567",
+            "--text",
+            "Hello from the test",
+            "--correlation-id",
+            "corr-e2e",
+        ],
+    )
+    .await;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    assert!(!stdout(&sent).trim().is_empty(), "prints the SQS message id");
+
+    let request = wait_for("the mock to receive the send", async || {
+        stack.mock.requests().into_iter().next()
+    })
+    .await;
+    assert_eq!(request["region"], "eu");
+    assert_eq!(request["project"], "demo-project");
+    assert_eq!(request["body"]["app_id"], DEMO_APP_ID);
+    assert_eq!(
+        request["body"]["recipient"]["identified_by"]["channel_identities"][0]["identity"],
+        "+15551234567"
+    );
+    assert_eq!(request["body"]["channel_properties"]["SMS_SENDER"], "+15550001111");
+    assert_eq!(request["body"]["correlation_id"], "corr-e2e");
+
+    let tail = ctl(
+        &moto,
+        &[
+            "--json",
+            "events",
+            "tail",
+            "--queue-url",
+            stack.queue("EventsQueue"),
+            "--delete",
+            "--max",
+            "2",
+            "--idle-exit",
+            "20",
+        ],
+    )
+    .await;
+    assert!(tail.status.success(), "{}", stderr(&tail));
+    let events = json_lines(&tail);
+    assert_eq!(events.len(), 2, "{}", stdout(&tail));
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| {
+            e["body"]["message_delivery_report"]["status"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["QUEUED_ON_CHANNEL", "DELIVERED"],
+        "in order on the FIFO queue"
+    );
+    for e in &events {
+        assert_eq!(e["attributes"]["trigger"], "MESSAGE_DELIVERY");
+        assert_eq!(e["attributes"]["service"], "demo");
+        assert_eq!(e["attributes"]["app_id"], DEMO_APP_ID);
+        assert_eq!(e["attributes"]["channel"], "SMS");
+        assert_eq!(
+            e["body"]["correlation_id"], "corr-e2e",
+            "Sinch echoes the correlation id"
+        );
+        assert!(e["group_id"].as_str().is_some_and(|g| g.starts_with("conversation-")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_message_is_dead_lettered_listed_and_redriven() {
+    let moto = Moto::start();
+    let stack = local(&moto).await;
+    stack.mock.inject(FaultKind::BadRequest, 1);
+    let sent = ctl(
+        &moto,
+        &[
+            "send",
+            "--queue-url",
+            stack.queue("OutboundQueue"),
+            "--app",
+            DEMO_APP_ID,
+            "--channel",
+            "WHATSAPP",
+            "--to",
+            "46732001122",
+            "--text",
+            "poison",
+        ],
+    )
+    .await;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let dlq = stack.queue("OutboundDeadLetterQueue").to_owned();
+    let listed = wait_for("the DLQ to hold the message", async || {
+        let out = ctl(&moto, &["--json", "dlq", "list", "--queue-url", &dlq]).await;
+        json_lines(&out).into_iter().next()
+    })
+    .await;
+    assert_eq!(listed["attributes"]["dead_letter_reason"], "bad_request");
+    assert_eq!(listed["attributes"]["http_status"], "400");
+    assert_eq!(listed["attributes"]["sinch_status"], "INVALID_ARGUMENT");
+    assert_eq!(listed["body"]["message"]["text_message"]["text"], "poison");
+
+    tokio::time::sleep(Duration::from_secs(6)).await; // the listing's 5 s visibility
+    let redrive = ctl(
+        &moto,
+        &[
+            "dlq",
+            "redrive",
+            "--dlq-url",
+            &dlq,
+            "--to-url",
+            stack.queue("OutboundQueue"),
+        ],
+    )
+    .await;
+    assert!(redrive.status.success(), "{}", stderr(&redrive));
+    assert!(stdout(&redrive).contains("1 moved"), "{}", stdout(&redrive));
+    // No fault left: the redriven message is sent this time.
+    wait_for("the redriven message to be accepted", async || {
+        (stack.mock.requests().len() >= 2).then_some(())
+    })
+    .await;
+    let last = stack.mock.requests().pop().unwrap();
+    assert_eq!(last["fault"], Value::Null);
+    assert_eq!(last["body"]["message"]["text_message"]["text"], "poison");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_until_sent() {
+    let moto = Moto::start();
+    let stack = local(&moto).await;
+    stack.mock.inject(FaultKind::RateLimited, 1);
+    stack.mock.inject(FaultKind::ServerError, 1);
+    let sent = ctl(
+        &moto,
+        &[
+            "send",
+            "--queue-url",
+            stack.queue("OutboundQueue"),
+            "--app",
+            DEMO_APP_ID,
+            "--channel",
+            "RCS",
+            "--to",
+            "+46700000000",
+            "--text",
+            "retry me",
+        ],
+    )
+    .await;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let requests = wait_for("a successful attempt after two faults", async || {
+        let r = stack.mock.requests();
+        (r.len() >= 3).then_some(r)
+    })
+    .await;
+    let faults: Vec<&Value> = requests.iter().map(|r| &r["fault"]).collect();
+    assert_eq!(
+        faults[..3],
+        [&Value::from("RateLimited"), &Value::from("ServerError"), &Value::Null]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_send_signs_with_the_service_secret_and_fails_with_a_wrong_one() {
+    let moto = Moto::start();
+    let stack = local(&moto).await;
+    let url = format!("{}demo", stack.webhook_url);
+    let ok = ctl(
+        &moto,
+        &["webhook", "send", "--url", &url, "--trigger", "MESSAGE_INBOUND"],
+    )
+    .await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("200 "), "{}", stdout(&ok));
+    let wrong = ctl(
+        &moto,
+        &[
+            "webhook",
+            "send",
+            "--url",
+            &url,
+            "--trigger",
+            "OPT_IN",
+            "--secret",
+            "not-the-secret",
+        ],
+    )
+    .await;
+    assert!(!wrong.status.success());
+    assert!(stdout(&wrong).contains("invalid_signature"));
+    assert_eq!(stderr(&wrong).trim(), "error: webhook answered 401");
+    let unknown = ctl(&moto, &["webhook", "send", "--url", &url, "--trigger", "NOPE"]).await;
+    assert!(stderr(&unknown).starts_with("error: unknown trigger \"NOPE\""));
+}
+
+#[tokio::test]
+async fn sign_then_verify_and_explain_a_mismatch() {
+    let dir = std::env::temp_dir().join(unique("ctl"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = dir.join("body.json");
+    std::fs::write(&body, br#"{"app_id":"A","message":{}}"#).unwrap();
+    let run = |args: Vec<String>| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"))
+            .args(args)
+            .env("BRIDGE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let s = |v: &str| v.to_owned();
+    let (ok, signed, _) = run(vec![
+        s("sign"),
+        s("--body-file"),
+        body.display().to_string(),
+        s("--nonce"),
+        s("N1"),
+        s("--timestamp"),
+        s("1700000000"),
+    ]);
+    assert!(ok);
+    assert!(
+        signed.contains("x-sinch-webhook-signature-nonce: N1")
+            && signed.contains("x-sinch-webhook-signature-algorithm: HmacSHA256")
+    );
+    let headers = dir.join("headers.txt");
+    std::fs::write(&headers, &signed).unwrap();
+    let verify = |body_path: &std::path::Path| {
+        run(vec![
+            s("verify"),
+            s("--headers-file"),
+            headers.display().to_string(),
+            s("--body-file"),
+            body_path.display().to_string(),
+            s("--now"),
+            s("1700000000"),
+        ])
+    };
+    let (ok, text, _) = verify(&body);
+    assert!(ok, "{text}");
+    assert!(text.starts_with("valid"));
+    let tampered = dir.join("tampered.json");
+    std::fs::write(&tampered, br#"{"app_id":"B","message":{}}"#).unwrap();
+    let (ok, text, err) = verify(&tampered);
+    assert!(!ok);
+    assert!(text.contains("signature_mismatch"), "{text}");
+    assert_eq!(err.trim(), "error: signature is not valid: signature_mismatch");
+    let (ok, _, err) = run(vec![s("sign"), s("--body-file"), s("/nonexistent/body")]);
+    assert!(!ok && err.starts_with("error: cannot read /nonexistent/body"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_commands_fail_with_one_clear_line() {
+    let moto = Moto::start();
+    let stack = local(&moto).await;
+    let outbound = stack.queue("OutboundQueue").to_owned();
+    let bad = ctl(
+        &moto,
+        &[
+            "send",
+            "--queue-url",
+            &outbound,
+            "--app",
+            DEMO_APP_ID,
+            "--to",
+            "+1555",
+            "--text",
+            "no channel",
+        ],
+    )
+    .await;
+    assert!(!bad.status.success());
+    assert_eq!(
+        stderr(&bad).trim(),
+        "error: invalid envelope: to: a bare identity needs a channel: give from (queue address) or channel"
+    );
+    let missing = format!("{}/123456789012/{}", moto.endpoint, unique("missing"));
+    for args in [
+        vec!["events", "tail", "--queue-url", &missing, "--max", "1"],
+        vec!["dlq", "list", "--queue-url", &missing],
+    ] {
+        let out = ctl(&moto, &args).await;
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: ReceiveMessage") && err.trim().lines().count() == 1,
+            "{err}"
+        );
+    }
+    let no_target = ctl(
+        &moto,
+        &["dlq", "redrive", "--dlq-url", stack.queue("OutboundDeadLetterQueue")],
+    )
+    .await;
+    assert_eq!(
+        stderr(&no_target).trim(),
+        "error: --to-url is required for a manual redrive"
+    );
+    let help = ctl(&moto, &["dlq", "redrive", "--help"]).await;
+    assert!(help.status.success() && stdout(&help).contains("--to-url"));
+}
