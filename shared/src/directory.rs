@@ -50,6 +50,14 @@ impl ServiceVersions {
     }
 }
 
+/// What [`ServiceDirectory::refresh_after_mismatch`] knows after it ran.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub versions: ServiceVersions,
+    /// True when this call reloaded from the store (false: rate limited, the cache returned).
+    pub fetched: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
     #[error("service not found")]
@@ -129,9 +137,10 @@ impl<S: SecretStore> ServiceDirectory<S> {
     }
 
     /// Called when a signature failed against every cached secret. Reloads all stages unless
-    /// this service was force-refreshed less than `refresh_min_interval` ago; returns the new
-    /// versions only when a refresh happened.
-    pub async fn refresh_after_mismatch(&self, name: &str) -> Option<ServiceVersions> {
+    /// this service was force-refreshed less than `refresh_min_interval` ago, and returns the
+    /// freshest versions known either way: a request that waited while another one reloaded
+    /// must see what that reload found. [`Refreshed::fetched`] says whether this call reloaded.
+    pub async fn refresh_after_mismatch(&self, name: &str) -> Option<Refreshed> {
         let _guard = self.fetch_lock.lock().await;
         let now = self.clock.now();
         {
@@ -141,7 +150,10 @@ impl<S: SecretStore> ServiceDirectory<S> {
                 .last_forced
                 .is_some_and(|t| now.duration_since(t) < self.config.refresh_min_interval)
             {
-                return None;
+                return Some(Refreshed {
+                    versions: entry.versions.clone(),
+                    fetched: false,
+                });
             }
             entry.last_forced = Some(now);
         }
@@ -160,7 +172,10 @@ impl<S: SecretStore> ServiceDirectory<S> {
         entry.versions = ServiceVersions { current, others };
         entry.fetched_at = now;
         entry.others_fetched_at = Some(now);
-        Some(entry.versions.clone())
+        Some(Refreshed {
+            versions: entry.versions.clone(),
+            fetched: true,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

@@ -71,8 +71,11 @@ pub fn is_fifo(queue_url: &str) -> bool {
     queue_url.ends_with(".fifo")
 }
 
-/// Changes how long a received message stays hidden: the sender's retry delay.
+/// Controls received messages: the sender's retry delay, and deleting finished work at once.
 pub trait QueueControl: Send + Sync {
+    /// Deletes a finished message now, so a crash later in the batch cannot bring it back.
+    fn delete(&self, queue_url: &str, receipt_handle: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+
     fn change_visibility(
         &self,
         queue_url: &str,

@@ -61,6 +61,8 @@ pub struct MemorySink {
     pub messages: Arc<Mutex<Vec<QueueMessage>>>,
     /// `(receipt_handle, seconds)` per visibility change.
     pub visibility: Arc<Mutex<Vec<(String, u32)>>>,
+    /// Receipt handles deleted by the sender.
+    pub deleted: Arc<Mutex<Vec<String>>>,
     fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -74,9 +76,20 @@ impl MemorySink {
     pub fn visibility_changes(&self) -> Vec<(String, u32)> {
         self.visibility.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
+    pub fn deleted_handles(&self) -> Vec<String> {
+        self.deleted.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 impl QueueControl for MemorySink {
+    async fn delete(&self, _queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
+        self.deleted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(receipt_handle.to_owned());
+        Ok(())
+    }
+
     async fn change_visibility(&self, _queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
         self.visibility
             .lock()

@@ -22,13 +22,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const RTT: Duration = Duration::from_millis(50);
 const APP: &str = "01BENCHAPP";
 
+/// CPU time of the calling thread (the client: the mock runs on another thread), in
+/// nanoseconds from the scheduler's accounting (`/proc/thread-self/schedstat`).
 fn cpu_time() -> Duration {
-    // getrusage via /proc to avoid a libc dependency: utime + stime in clock ticks (100 Hz).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(stat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -48,7 +46,7 @@ fn records(n: usize) -> Vec<OutboundRecord> {
         .collect()
 }
 
-fn sender(mock: &MockServer, max_in_flight: usize) -> Sender<MemorySecrets, ReqwestHttp, MemorySink> {
+fn sender(mock_uri: &str, max_in_flight: usize) -> Sender<MemorySecrets, ReqwestHttp, MemorySink> {
     let secrets = MemorySecrets::default();
     secrets.put("b/svc", Stage::Current, &format!(r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"w","apps":{{"{APP}":{{}}}}}}"#));
     let clock = Arc::new(SystemClock);
@@ -59,8 +57,8 @@ fn sender(mock: &MockServer, max_in_flight: usize) -> Sender<MemorySecrets, Reqw
     };
     let config = SenderConfig {
         services: vec!["svc".into()],
-        auth_url: format!("{}/oauth2/token", mock.uri()),
-        api_base_override: Some(mock.uri()),
+        auth_url: format!("{mock_uri}/oauth2/token"),
+        api_base_override: Some(mock_uri.to_owned()),
         max_in_flight,
         outbound_queue_url: "mem://outbound".into(),
         dlq_url: "mem://dlq".into(),
@@ -102,24 +100,39 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let mock = MockServer::start().await;
-    Mock::given(path("/oauth2/token"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),
-        )
-        .mount(&mock)
-        .await;
-    Mock::given(path("/eu/v1/projects/p/messages:send"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"message_id": "x"}))
-                .set_delay(RTT),
-        )
-        .mount(&mock)
-        .await;
+    // The mock lives on its own thread and runtime, so the client thread's CPU is the client's.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mock = MockServer::start().await;
+            Mock::given(path("/oauth2/token"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),
+                )
+                .mount(&mock)
+                .await;
+            Mock::given(path("/eu/v1/projects/p/messages:send"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({"message_id": "x"}))
+                        .set_delay(RTT),
+                )
+                .mount(&mock)
+                .await;
+            tx.send(mock.uri()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let mock_uri = rx.recv().unwrap();
     let batch = records(10);
-    let concurrent = sender(&mock, 64);
-    let sequential = sender(&mock, 1);
+    let concurrent = sender(&mock_uri, 64);
+    let sequential = sender(&mock_uri, 1);
     let (wall_c, cpu_c) = run(&concurrent, &batch, 20).await;
     let (wall_s, _) = run(&sequential, &batch, 5).await;
     let backlog = records(1000);
@@ -128,7 +141,7 @@ async fn main() {
         assert!(concurrent.handle_batch(chunk).await.is_empty());
     }
     let backlog_wall = start.elapsed();
-    let wide = sender(&mock, 100);
+    let wide = sender(&mock_uri, 100);
     let start = Instant::now();
     for chunk in backlog.chunks(100) {
         assert!(wide.handle_batch(chunk).await.is_empty());

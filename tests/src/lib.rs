@@ -17,6 +17,7 @@ use aws_sdk_sqs::Client as SqsClient;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 pub mod apigw;
+pub mod fault_proxy;
 
 pub struct Moto {
     pub endpoint: String,
@@ -49,6 +50,13 @@ impl Moto {
         moto
     }
 
+    pub fn socket_addr(&self) -> std::net::SocketAddr {
+        self.endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .expect("moto endpoint is host:port")
+    }
+
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         sdk_config_for(&self.endpoint).await
     }
@@ -73,10 +81,16 @@ impl Drop for Moto {
 
 /// SDK configuration for an emulator (or a dead port) with dummy credentials.
 pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    sdk_config_with_timeout(endpoint, Duration::from_secs(10)).await
+}
+
+/// As [`sdk_config_for`], with a whole-operation timeout (each attempt gets a third of it).
+pub async fn sdk_config_with_timeout(endpoint: &str, operation: Duration) -> aws_config::SdkConfig {
     let creds = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "static");
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(operation / 3)
+        .operation_timeout(operation)
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))

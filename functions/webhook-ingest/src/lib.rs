@@ -77,21 +77,28 @@ pub async fn entry<S: SecretStore, Q: EventSink>(
         ingest.metrics().count("ColdStart", &[]);
     }
     let lambda_http::LambdaEvent { payload, context } = event;
-    if let Some(error) = precheck(&payload) {
-        ingest.record_rejection(&error);
-        return Ok(json!({
-            "statusCode": error.status(),
-            "headers": { "content-type": "application/json" },
-            "body": json!({ "error": error.code() }).to_string(),
-            "isBase64Encoded": false,
-        }));
-    }
-    let request: LambdaRequest = serde_json::from_value(payload)?;
-    let mut adapter = lambda_http::Adapter::from(service_fn(|req: Request| async move {
-        Ok::<_, lambda_http::Error>(handle(ingest, req).await)
-    }));
-    let response = adapter.call(lambda_http::LambdaEvent::new(request, context)).await?;
-    Ok(serde_json::to_value(response)?)
+    let error = match precheck(&payload) {
+        Some(error) => error,
+        None => match serde_json::from_value::<LambdaRequest>(payload) {
+            Ok(request) => {
+                let mut adapter = lambda_http::Adapter::from(service_fn(|req: Request| async move {
+                    Ok::<_, lambda_http::Error>(handle(ingest, req).await)
+                }));
+                let response = adapter.call(lambda_http::LambdaEvent::new(request, context)).await?;
+                return Ok(serde_json::to_value(response)?);
+            }
+            // API Gateway would not send this (e.g. a header value with control characters);
+            // answer it like any other bad request instead of failing the invocation.
+            Err(_) => IngestError::InvalidRequest,
+        },
+    };
+    ingest.record_rejection(&error);
+    Ok(json!({
+        "statusCode": error.status(),
+        "headers": { "content-type": "application/json" },
+        "body": json!({ "error": error.code() }).to_string(),
+        "isBase64Encoded": false,
+    }))
 }
 
 /// What `lambda_http`'s conversion would lose or panic on, checked on the raw event.

@@ -63,6 +63,17 @@ impl EventSink for SqsSink {
 }
 
 impl QueueControl for SqsSink {
+    async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
+        self.client
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| PortError::new("queue_unavailable", format!("DeleteMessage: {}", describe(&e))))
+    }
+
     async fn change_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
         self.client
             .change_message_visibility()

@@ -71,13 +71,20 @@ async fn mismatch_refresh_loads_pending_and_previous_once_per_interval() {
     let (store, clock, dir) = setup();
     assert!(dir.get("eu1").await.is_ok());
     store.put(NAME, Stage::Pending, &service_json("two"));
-    let refreshed = dir.refresh_after_mismatch("eu1").await.map(|v| secrets(&v));
-    assert_eq!(refreshed, Some(vec!["one".to_owned(), "two".to_owned()]));
+    let refreshed = dir
+        .refresh_after_mismatch("eu1")
+        .await
+        .map(|r| (r.fetched, secrets(&r.versions)));
+    assert_eq!(refreshed, Some((true, vec!["one".to_owned(), "two".to_owned()])));
     let fetches = store.fetch_count();
+    let again = dir
+        .refresh_after_mismatch("eu1")
+        .await
+        .map(|r| (r.fetched, secrets(&r.versions)));
     assert_eq!(
-        dir.refresh_after_mismatch("eu1").await.map(|_| ()),
-        None,
-        "rate limited"
+        again,
+        Some((false, vec!["one".to_owned(), "two".to_owned()])),
+        "rate limited: the cache, no fetch"
     );
     assert_eq!(store.fetch_count(), fetches, "no fetch while rate limited");
     // The pending version is served from cache now.
@@ -86,7 +93,7 @@ async fn mismatch_refresh_loads_pending_and_previous_once_per_interval() {
         Ok(vec!["one".into(), "two".into()])
     );
     clock.advance(Duration::from_secs(31));
-    assert!(dir.refresh_after_mismatch("eu1").await.is_some());
+    assert_eq!(dir.refresh_after_mismatch("eu1").await.map(|r| r.fetched), Some(true));
 }
 
 #[tokio::test]
@@ -126,4 +133,18 @@ fn webhook_secrets_prefer_app_override_and_skip_repeats() {
         others: vec![Arc::new(b.clone()), Arc::new(b)],
     };
     assert_eq!(secrets(&v), vec!["app".to_owned(), "base".to_owned()]);
+}
+
+#[tokio::test]
+async fn requests_waiting_on_a_reload_see_what_it_found() {
+    let (store, _clock, dir) = setup();
+    assert!(dir.get("eu1").await.is_ok());
+    store.put(NAME, Stage::Pending, &service_json("two"));
+    let (a, b) = tokio::join!(dir.refresh_after_mismatch("eu1"), dir.refresh_after_mismatch("eu1"));
+    for r in [a, b] {
+        assert_eq!(
+            r.map(|r| secrets(&r.versions)),
+            Some(vec!["one".to_owned(), "two".to_owned()])
+        );
+    }
 }

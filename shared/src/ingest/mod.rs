@@ -41,6 +41,8 @@ pub enum IngestError {
     BodyTooLarge,
     #[error("body is not valid base64")]
     InvalidBase64,
+    #[error("request is not a valid API Gateway event")]
+    InvalidRequest,
     #[error("service is not configured")]
     UnknownService,
     #[error("signature rejected: {0}")]
@@ -64,6 +66,7 @@ impl IngestError {
         match self {
             IngestError::InvalidServiceName
             | IngestError::InvalidBase64
+            | IngestError::InvalidRequest
             | IngestError::InvalidCallback(_)
             | IngestError::UnstorableCharacters => 400,
             IngestError::BodyTooLarge => 413,
@@ -89,6 +92,7 @@ impl IngestError {
             IngestError::InvalidServiceName => "invalid_service_name",
             IngestError::BodyTooLarge => "body_too_large",
             IngestError::InvalidBase64 => "invalid_base64",
+            IngestError::InvalidRequest => "invalid_request",
             IngestError::UnknownService => "unknown_service",
             IngestError::Signature(r) => r.code(),
             IngestError::Replay => "replayed_nonce",
@@ -143,6 +147,11 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Nonces remembered for replay protection (bounded by `NONCE_CACHE_CAPACITY`).
+    pub fn remembered_nonces(&self) -> usize {
+        self.nonces.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Handles one webhook, logs the outcome and records its metrics.
@@ -260,8 +269,16 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
         if verdict == Err(Rejection::Mismatch)
             && let Some(refreshed) = self.directory.refresh_after_mismatch(service).await
         {
-            self.metrics.count("SecretRefresh", &[("Cause", "signature_mismatch")]);
-            verdict = verify(&headers, request.body, candidates(&refreshed).iter(), now, window);
+            if refreshed.fetched {
+                self.metrics.count("SecretRefresh", &[("Cause", "signature_mismatch")]);
+            }
+            verdict = verify(
+                &headers,
+                request.body,
+                candidates(&refreshed.versions).iter(),
+                now,
+                window,
+            );
         }
         verdict.map_err(IngestError::Signature)?;
 

@@ -162,7 +162,18 @@ where
     /// record is contained here and reported as that record's failure only.
     async fn process_guarded(&self, record: &OutboundRecord) -> bool {
         match AssertUnwindSafe(self.process(record)).catch_unwind().await {
-            Ok(done) => done,
+            Ok(true) => {
+                // Finished work leaves the queue now: if the invocation crashes or times out
+                // later in the batch, only unfinished records come back. Lambda's own delete
+                // after the batch response is then a no-op.
+                if let Some(handle) = record.receipt_handle.as_deref()
+                    && let Err(e) = self.queues.delete(&self.config.outbound_queue_url, handle).await
+                {
+                    tracing::warn!(sqs_message_id = %record.message_id, error = %e, "early delete failed; Lambda deletes it after the batch");
+                }
+                true
+            }
+            Ok(false) => false,
             Err(_) => {
                 tracing::error!(sqs_message_id = %record.message_id, outcome = "panic", "record processing panicked");
                 self.metrics.count("MessageRetried", &[("Cause", "panic")]);

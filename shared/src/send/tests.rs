@@ -439,3 +439,32 @@ async fn explicit_service_must_be_configured() {
     assert_eq!(reasons, vec!["unknown_service".to_owned()]);
     assert!(api_requests(&w).is_empty());
 }
+
+#[tokio::test]
+async fn finished_records_are_deleted_at_once_and_failed_ones_are_not() {
+    let http = FakeHttp::new(|req, _| {
+        if req.url == TOKEN_URL {
+            return reply(200, r#"{"access_token":"t","expires_in":3600}"#);
+        }
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        match body["message"]["text_message"]["text"].as_str() {
+            Some("later") => reply(503, ""),
+            Some("never") => reply(400, "{}"),
+            _ => reply(200, "{}"),
+        }
+    });
+    let w = world_with("http://q/outbound", http);
+    let batch = vec![
+        record("a", &envelope(APP_EU, "ok")),
+        record("b", &envelope(APP_EU, "later")),
+        record("c", &envelope(APP_EU, "never")),
+    ];
+    assert_eq!(w.sender.handle_batch(&batch).await, vec!["b".to_owned()]);
+    let mut deleted = w.sink.deleted_handles();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        vec!["rh-a".to_owned(), "rh-c".to_owned()],
+        "sent and dead-lettered are finished"
+    );
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md in one run on this machine and prints a summary.
+# Installs what it needs: moto (.venv, PyPI) and the official Sinch Node SDK plus the AWS SDK
+# SQS client (target/bench-node, npm; never committed). Release builds make it take 15 to 30
+# minutes on 2 cores. Results: target/bench-results/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+out="$root/target/bench-results"
+mkdir -p "$out"
+rm -f "$out"/*.jsonl "$out"/*.txt
+pin=""
+if command -v taskset >/dev/null; then pin="taskset -c 1"; fi
+bin="$("$root/scripts/python-tools.sh")"
+
+echo "== node: @sinch/sdk-core (brings @sinch/sdk-client) and @aws-sdk/client-sqs into target/bench-node"
+node_dir="$root/target/bench-node"
+mkdir -p "$node_dir"
+if [ ! -d "$node_dir/node_modules/@sinch/sdk-client" ]; then
+  # sdk-core 1.5.0 does not install from the registry (its @sinch/conversation 1.5.0 is missing);
+  # 1.4.0 brings @sinch/sdk-client 1.5.0, where validateWebhookSignature lives.
+  (cd "$node_dir" && npm init -y >/dev/null && npm install --no-audit --no-fund --silent @sinch/sdk-core@1.4.0 @aws-sdk/client-sqs@3)
+fi
+export NODE_PATH="$node_dir/node_modules"
+
+echo "== 1. criterion (verify 1/16/256 KiB, classify, ingest path, envelope)"
+cargo bench -p sinch-bridge --bench protocol -- --noplot 2>&1 | grep -E "^[a-z_]+/|time:|thrpt:" | tee "$out/criterion.txt"
+
+echo "== 2. verification side by side, per CPU-second, pinned to one core"
+$pin cargo bench -q -p sinch-bridge --bench verify_throughput 2>/dev/null | tee "$out/verify.jsonl"
+$pin node scripts/bench/node/verify.js | tee -a "$out/verify.jsonl"
+for size in 1024 16384 262144; do
+  kbps="$($pin openssl speed -seconds 3 -bytes "$size" -hmac sha256 2>/dev/null | awk '/^hmac\(sha256\)/ {print $2}' | tr -d k)"
+  python3 -c "import json,sys; print(json.dumps({'impl':'openssl-ceiling','bytes':$size,'ops_per_cpu_second':round(float('$kbps')*1000/$size)}))" | tee -a "$out/verify.jsonl"
+done
+
+echo "== 3. cold start to the first Runtime API 'next'"
+cargo build -q --release -p webhook-ingest -p sender
+cargo build -q --release -p bridge-tools --example hello_lambda
+COLDSTART_ENV='{"EVENTS_QUEUE_URL":"http://127.0.0.1:9/q","SERVICES":"s","OUTBOUND_QUEUE_URL":"http://127.0.0.1:9/o","DLQ_URL":"http://127.0.0.1:9/d"}' \
+  "$bin/python" scripts/bench/coldstart.py 20 \
+  "hello-world=target/release/examples/hello_lambda" \
+  "webhook-ingest=target/release/webhook-ingest" \
+  "sender=target/release/sender" \
+  "node-sinch-sdk=node scripts/bench/node/coldstart.js" | tee "$out/coldstart.jsonl"
+
+echo "== 4. sender throughput (batch of 10 and a backlog of 1,000 at 50 ms latency)"
+cargo bench -q -p bridge-tests --bench sender_batch 2>/dev/null | tee "$out/sender.txt"
+
+echo "== 5. footprint: peak RSS over 10,000 invocations, binary and zip sizes"
+state="$(mktemp -d)"
+trap '"$root/scripts/moto.sh" stop "$state"' EXIT
+MOTO_ENDPOINT="$("$root/scripts/moto.sh" start "$state")"
+export MOTO_ENDPOINT
+"$bin/python" scripts/bench/footprint.py webhook target/release/webhook-ingest 10000 | tee "$out/footprint.jsonl"
+"$bin/python" scripts/bench/footprint.py sender target/release/sender 10000 | tee -a "$out/footprint.jsonl"
+for f in webhook-ingest sender; do
+  tmp="$(mktemp -d)"; cp "target/release/$f" "$tmp/bootstrap"
+  (cd "$tmp" && python3 -c "import zipfile; z=zipfile.ZipFile('f.zip','w',zipfile.ZIP_DEFLATED,compresslevel=9); z.write('bootstrap'); z.close()")
+  python3 -c "import json,os; print(json.dumps({'function':'$f','binary_mb':round(os.path.getsize('$tmp/bootstrap')/1e6,2),'zip_mb':round(os.path.getsize('$tmp/f.zip')/1e6,2)}))" | tee -a "$out/sizes.jsonl"
+  rm -rf "$tmp"
+done
+
+echo "== summary"
+python3 scripts/bench/summarize.py "$out"

@@ -1,0 +1,82 @@
+"""Summarises target/bench-results into the figures and the P1-P8 budget of BENCHMARKS.md."""
+import json
+import os
+import re
+import sys
+
+out = sys.argv[1]
+
+
+def jsonl(name):
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        return []
+    return [json.loads(l) for l in open(path) if l.strip().startswith("{")]
+
+
+def text(name):
+    path = os.path.join(out, name)
+    return open(path).read() if os.path.exists(path) else ""
+
+
+budget = []
+
+
+def check(pid, measure, value, target, ok):
+    budget.append((pid, measure, value, target, "PASS" if ok else "FAIL"))
+
+
+verify = {(v["impl"], v["bytes"]): v["ops_per_cpu_second"] for v in jsonl("verify.jsonl")}
+print("verification, ops per CPU-second (median of 3):")
+for size in (1024, 16384, 262144):
+    rust, node, ceil = (verify.get((i, size)) for i in ("rust", "node-sdk", "openssl-ceiling"))
+    if rust and node and ceil:
+        print(f"  {size:>7} B  rust {rust:>9,}  node SDK {node:>9,}  openssl {ceil:>9,}  rust/node {rust/node:5.2f}x  rust/ceiling {100*rust/ceil:5.1f}%")
+for pid, size, ratio_t, ceil_t in (("P1", 1024, 6.0, 0.85), ("P2", 16384, 1.6, 0.90)):
+    rust, node, ceil = (verify.get((i, size)) for i in ("rust", "node-sdk", "openssl-ceiling"))
+    if rust and node and ceil:
+        check(pid, f"verification {size // 1024} KiB", f"{rust/node:.2f}x node, {100*rust/ceil:.0f}% of ceiling",
+              f">= {ratio_t}x, >= {int(ceil_t*100)}%", rust / node >= ratio_t and rust / ceil >= ceil_t)
+
+crit = text("criterion.txt")
+m = re.search(r"ingest_path/1024\s+time:\s+\[([\d.]+) (\w+) ([\d.]+) (\w+)", crit)
+if m:
+    value, unit = float(m.group(3)), m.group(4)
+    us = value / 1000 if unit == "ns" else value * (1000 if unit == "ms" else 1)
+    check("P3", "in-process ingest path, 1 KiB", f"{us:.2f} us median", "<= 10 us", us <= 10)
+
+sender = text("sender.txt")
+m1 = re.search(r"all in flight\s*:\s*median\s+([\d.]+) ms = ([\d.]+) x", sender)
+m2 = re.search(r"speed-up over sequential\s*:\s*([\d.]+) x", sender)
+m3 = re.search(r"client CPU per send[^:]*:\s*([\d.]+) us", sender)
+if m1 and m2:
+    ratio, speedup = float(m1.group(2)), float(m2.group(1))
+    cpu = float(m3.group(1)) if m3 else float("nan")
+    check("P4", "sender batch of 10 at 50 ms", f"{ratio:.2f} RTT, {speedup:.1f}x sequential, {cpu:.1f} us CPU/send",
+          "<= 1.5 RTT, >= 6.5x, <= 25 us", ratio <= 1.5 and speedup >= 6.5 and cpu <= 25)
+
+cold = {c["target"]: c["median_ms"] for c in jsonl("coldstart.jsonl")}
+print("cold start to first 'next', median ms:", cold)
+if all(k in cold for k in ("hello-world", "webhook-ingest", "sender", "node-sinch-sdk")):
+    worst = max(cold["webhook-ingest"], cold["sender"])
+    check("P5", "cold start", f"{worst/cold['hello-world']:.2f}x hello world, node SDK {cold['node-sinch-sdk']/worst:.1f}x slower",
+          "<= 3x hello, >= 10x faster than node", worst <= 3 * cold["hello-world"] and cold["node-sinch-sdk"] >= 10 * worst)
+
+foot = jsonl("footprint.jsonl")
+print("footprint:", foot)
+if foot:
+    peak = max(f["peak_rss_mb"] for f in foot)
+    check("P6", "peak RSS over 10,000 invocations", f"{peak:.1f} MB (max of both)", "<= 30 MB", peak <= 30)
+    fetches = [f["secret_fetches"] for f in foot]
+    check("P8", "Secrets Manager calls under load", f"{fetches} (per function, one service, run < TTL)", "exactly 1", all(f == 1 for f in fetches))
+
+sizes = jsonl("sizes.jsonl")
+print("sizes:", sizes)
+if sizes:
+    b = max(s["binary_mb"] for s in sizes)
+    z = max(s["zip_mb"] for s in sizes)
+    check("P7", "stripped binary / zip (x86_64)", f"{b:.1f} MB / {z:.1f} MB", "<= 8 MB / <= 4 MB", b <= 8 and z <= 4)
+
+print("\nbudget:")
+for row in sorted(budget):
+    print("  " + " | ".join(str(c) for c in row))

@@ -1,0 +1,569 @@
+//! Hostile input against webhook-ingest: a table of requests, each with its expected status
+//! and code, and nothing enqueued for any of them; plus bounded memory under a flood.
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bridge_tests::apigw::{Payload, webhook_event};
+use bridge_tests::*;
+use serde_json::{Value, json};
+use sinch_bridge::adapters::{SecretsManagerStore, SqsSink};
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::ingest::{Ingest, IngestConfig};
+use sinch_bridge::metrics::Metrics;
+use sinch_bridge::protocol::{SecretString, sign};
+
+const PREFIX: &str = "sinch-bridge/services/";
+const SECRET: &str = "hostile-test-secret";
+const LIMIT: usize = 8 * 1024;
+
+struct Target {
+    _moto: Moto,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+    service: String,
+    ingest: Ingest<SecretsManagerStore, SqsSink>,
+}
+
+async fn target(nonce_capacity: usize) -> Target {
+    let moto = Moto::start();
+    let sqs = moto.sqs().await;
+    let secrets = moto.secrets().await;
+    let service = unique("svc");
+    create_secret(
+        &secrets,
+        &format!("{PREFIX}{service}"),
+        &json!({"region": "eu", "project_id": "p", "key_id": "k", "key_secret": "s", "webhook_secret": SECRET})
+            .to_string(),
+    )
+    .await;
+    let queue = create_queue(&sqs, &unique("events")).await;
+    let dir = DirectoryConfig {
+        prefix: PREFIX.into(),
+        ttl: Duration::from_secs(300),
+        refresh_min_interval: Duration::from_secs(30),
+    };
+    let directory = Arc::new(ServiceDirectory::new(
+        SecretsManagerStore::new(secrets),
+        Arc::new(SystemClock),
+        dir,
+    ));
+    let config = IngestConfig {
+        allowed_services: None,
+        tolerance_seconds: 300,
+        max_body_bytes: LIMIT,
+        events_queue_url: queue.clone(),
+        trigger_queue_urls: HashMap::new(),
+        nonce_capacity,
+    };
+    let ingest = Ingest::new(
+        directory,
+        SqsSink::new(sqs.clone()),
+        Arc::new(SystemClock),
+        config,
+        Metrics::discard("t"),
+    );
+    Target {
+        _moto: moto,
+        sqs,
+        queue,
+        service,
+        ingest,
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+const BODY: &str = r#"{"app_id":"01EB37HMH1M6SV18ASNS3G135H","message":{"id":"M1","conversation_id":"C1"}}"#;
+
+fn headers(secret: &str, body: &[u8], nonce: &str, ts: i64) -> Vec<(String, String)> {
+    sign(&SecretString::new(secret), body, nonce, ts)
+        .pairs()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn good(body: &[u8]) -> Vec<(String, String)> {
+    headers(SECRET, body, &unique("n"), now())
+}
+
+/// The signed headers with one header replaced (or removed with `None`).
+fn with(name: &str, value: Option<&str>) -> Vec<(String, String)> {
+    let mut h = good(BODY.as_bytes());
+    h.retain(|(k, _)| k != name);
+    if let Some(v) = value {
+        h.push((name.to_owned(), v.to_owned()));
+    }
+    h
+}
+
+fn sig() -> String {
+    good(BODY.as_bytes())[0].1.clone()
+}
+
+struct Case {
+    name: &'static str,
+    event: Value,
+    status: u16,
+    code: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    service: &str,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    status: u16,
+    code: &'static str,
+) -> Case {
+    let b64 = std::str::from_utf8(body).is_err();
+    Case {
+        name,
+        event: webhook_event(Payload::HttpApiV2, service, &headers, body, b64),
+        status,
+        code,
+    }
+}
+
+#[tokio::test]
+async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
+    let t = target(1000).await;
+    let s = t.service.as_str();
+    let ts = now();
+    let replayed = good(BODY.as_bytes());
+    let body = BODY.as_bytes();
+    let sig_value = sig();
+    let b = |text: &str| text.as_bytes().to_vec();
+    let over = format!(r#"{{"app_id":"A","pad":"{}"}}"#, "x".repeat(LIMIT));
+    let exactly_over = &over.as_bytes()[..LIMIT + 1];
+    let deep = format!(r#"{{"app_id":"A","x":{}1{}}}"#, "[".repeat(5000), "]".repeat(5000));
+    let mut cases = vec![
+        // Signature headers: missing, empty, duplicated, oversized, odd bytes.
+        case(
+            "no signature headers at all",
+            s,
+            vec![],
+            body,
+            401,
+            "missing_signature_header",
+        ),
+        case(
+            "signature missing",
+            s,
+            with("x-sinch-webhook-signature", None),
+            body,
+            401,
+            "missing_signature_header",
+        ),
+        case(
+            "nonce missing",
+            s,
+            with("x-sinch-webhook-signature-nonce", None),
+            body,
+            401,
+            "missing_signature_header",
+        ),
+        case(
+            "timestamp missing",
+            s,
+            with("x-sinch-webhook-signature-timestamp", None),
+            body,
+            401,
+            "missing_signature_header",
+        ),
+        case(
+            "signature empty",
+            s,
+            with("x-sinch-webhook-signature", Some("")),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "nonce empty",
+            s,
+            with("x-sinch-webhook-signature-nonce", Some("")),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "timestamp empty",
+            s,
+            with("x-sinch-webhook-signature-timestamp", Some("")),
+            body,
+            401,
+            "malformed_timestamp",
+        ),
+        case(
+            "signature folded twice",
+            s,
+            with("x-sinch-webhook-signature", Some(&format!("{sig_value},{sig_value}"))),
+            body,
+            401,
+            "duplicate_signature_header",
+        ),
+        case(
+            "signature oversized",
+            s,
+            with("x-sinch-webhook-signature", Some(&"A".repeat(4096))),
+            body,
+            401,
+            "malformed_signature_header",
+        ),
+        case(
+            "nonce oversized",
+            s,
+            with("x-sinch-webhook-signature-nonce", Some(&"N".repeat(129))),
+            body,
+            401,
+            "malformed_signature_header",
+        ),
+        case(
+            "non-ASCII nonce",
+            s,
+            with("x-sinch-webhook-signature-nonce", Some("nönce")),
+            body,
+            401,
+            "malformed_signature_header",
+        ),
+        case(
+            "control character in signature",
+            s,
+            with("x-sinch-webhook-signature", Some("abc\u{7}def")),
+            body,
+            400,
+            "invalid_request",
+        ),
+        // Algorithm variants.
+        case(
+            "algorithm lower-case",
+            s,
+            with("x-sinch-webhook-signature-algorithm", Some("hmacsha256")),
+            body,
+            401,
+            "unsupported_algorithm",
+        ),
+        case(
+            "algorithm HmacSHA1",
+            s,
+            with("x-sinch-webhook-signature-algorithm", Some("HmacSHA1")),
+            body,
+            401,
+            "unsupported_algorithm",
+        ),
+        case(
+            "algorithm empty",
+            s,
+            with("x-sinch-webhook-signature-algorithm", Some("")),
+            body,
+            401,
+            "unsupported_algorithm",
+        ),
+        case(
+            "algorithm none",
+            s,
+            with("x-sinch-webhook-signature-algorithm", Some("none")),
+            body,
+            401,
+            "unsupported_algorithm",
+        ),
+        // Timestamps.
+        case(
+            "timestamp negative",
+            s,
+            with("x-sinch-webhook-signature-timestamp", Some("-1700000000")),
+            body,
+            401,
+            "malformed_timestamp",
+        ),
+        case(
+            "timestamp fractional",
+            s,
+            with("x-sinch-webhook-signature-timestamp", Some(&format!("{ts}.5"))),
+            body,
+            401,
+            "malformed_timestamp",
+        ),
+        case(
+            "timestamp huge",
+            s,
+            with("x-sinch-webhook-signature-timestamp", Some("99999999999999999999")),
+            body,
+            401,
+            "malformed_timestamp",
+        ),
+        case(
+            "timestamp in milliseconds",
+            s,
+            headers(SECRET, body, "n-ms", ts * 1000),
+            body,
+            401,
+            "malformed_timestamp",
+        ),
+        case(
+            "timestamp far past",
+            s,
+            headers(SECRET, body, "n-past", ts - 86_400),
+            body,
+            401,
+            "stale_timestamp",
+        ),
+        case(
+            "timestamp just outside window",
+            s,
+            headers(SECRET, body, "n-edge", ts - 400),
+            body,
+            401,
+            "stale_timestamp",
+        ),
+        case(
+            "timestamp far future",
+            s,
+            headers(SECRET, body, "n-future", ts + 86_400),
+            body,
+            401,
+            "future_timestamp",
+        ),
+        case(
+            "timestamp zero",
+            s,
+            headers(SECRET, body, "n-zero", 0),
+            body,
+            401,
+            "stale_timestamp",
+        ),
+        // Signatures.
+        case(
+            "different secret",
+            s,
+            headers("another-secret", body, "n-other", ts),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "signature truncated",
+            s,
+            with("x-sinch-webhook-signature", Some(&sig_value[..20])),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "signature unpadded",
+            s,
+            with("x-sinch-webhook-signature", Some(sig_value.trim_end_matches('='))),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "signature hex",
+            s,
+            with("x-sinch-webhook-signature", Some(&"ab".repeat(32))),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "signature of another body",
+            s,
+            headers(SECRET, b"{}", "n-body", ts),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "empty secret signature",
+            s,
+            headers("", body, "n-empty", ts),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        // Bodies.
+        case("body empty, signed", s, good(b""), b"", 400, "invalid_json"),
+        case(
+            "body one byte over the limit",
+            s,
+            good(exactly_over),
+            exactly_over,
+            413,
+            "body_too_large",
+        ),
+        case(
+            "body not UTF-8, signed",
+            s,
+            good(&[0xff, 0xfe, 0x7b]),
+            &[0xff, 0xfe, 0x7b],
+            400,
+            "invalid_json",
+        ),
+        case(
+            "body deeply nested JSON, signed",
+            s,
+            good(deep.as_bytes()),
+            deep.as_bytes(),
+            413,
+            "body_too_large",
+        ),
+        case("JSON array, signed", s, good(b"[1,2]"), b"[1,2]", 400, "invalid_json"),
+        case(
+            "valid signature, no app_id",
+            s,
+            good(&b(r#"{"message":{"id":"x"}}"#)),
+            &b(r#"{"message":{"id":"x"}}"#),
+            400,
+            "missing_app_id",
+        ),
+        case(
+            "unsigned invalid JSON",
+            s,
+            vec![],
+            b"{nope",
+            401,
+            "missing_signature_header",
+        ),
+        // Service names.
+        case("service ..", "..", good(body), body, 400, "invalid_service_name"),
+        case(
+            "service with slash",
+            "a/b",
+            good(body),
+            body,
+            400,
+            "invalid_service_name",
+        ),
+        case("service %2F", "a%2Fb", good(body), body, 400, "invalid_service_name"),
+        case(
+            "service unicode",
+            "sérvice",
+            good(body),
+            body,
+            400,
+            "invalid_service_name",
+        ),
+        case(
+            "service 65 characters",
+            &"s".repeat(65),
+            good(body),
+            body,
+            400,
+            "invalid_service_name",
+        ),
+        case(
+            "service leading dash",
+            "-svc",
+            good(body),
+            body,
+            400,
+            "invalid_service_name",
+        ),
+        case(
+            "service unknown",
+            "ghost-service",
+            good(body),
+            body,
+            401,
+            "invalid_signature",
+        ),
+        case("service empty", "", good(body), body, 400, "invalid_service_name"),
+    ];
+    // Base64 flag with a body that is not base64.
+    let mut bad_b64 = webhook_event(Payload::HttpApiV2, s, &good(body), body, false);
+    bad_b64["body"] = json!("!!not base64!!");
+    bad_b64["isBase64Encoded"] = json!(true);
+    cases.push(Case {
+        name: "invalid base64 with the base64 flag",
+        event: bad_b64,
+        status: 400,
+        code: "invalid_base64",
+    });
+    // Deep nesting that fits the limit: parsed without trouble, then refused for having no app_id.
+    let small_deep = format!(r#"{{"x":{}1{}}}"#, "[".repeat(3000), "]".repeat(3000));
+    cases.push(case(
+        "deep nesting within the limit, no app_id",
+        s,
+        good(small_deep.as_bytes()),
+        small_deep.as_bytes(),
+        400,
+        "missing_app_id",
+    ));
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+
+    // One real delivery first, so its nonce can be replayed.
+    let first = webhook_event(Payload::HttpApiV2, s, &replayed, body, false);
+    assert_eq!(call(&t, first).await.0, 200);
+    let _ = drain(&t.sqs, &t.queue, 30).await;
+    cases.push(Case {
+        name: "nonce reuse",
+        event: webhook_event(Payload::HttpApiV2, s, &replayed, body, false),
+        status: 401,
+        code: "replayed_nonce",
+    });
+
+    let total = cases.len();
+    for c in cases {
+        let (status, answer) = call(&t, c.event).await;
+        assert_eq!(
+            (status, answer.clone()),
+            (c.status, json!({"error": c.code})),
+            "{}",
+            c.name
+        );
+    }
+    assert_eq!(
+        depth(&t.sqs, &t.queue).await,
+        0,
+        "none of the {total} hostile requests was enqueued"
+    );
+}
+
+async fn call(t: &Target, event: Value) -> (u16, Value) {
+    let r = webhook_ingest::entry(
+        &t.ingest,
+        lambda_http::LambdaEvent::new(event, lambda_http::Context::default()),
+    )
+    .await
+    .unwrap();
+    (
+        r["statusCode"].as_u64().unwrap() as u16,
+        serde_json::from_str(r["body"].as_str().unwrap()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn replay_memory_stays_bounded_under_a_flood() {
+    let t = target(500).await;
+    let body = BODY.as_bytes();
+    // Forged requests never enter the nonce cache.
+    for i in 0..2000 {
+        let h = headers("forged", body, &format!("forged-{i}"), now());
+        let (status, _) = call(&t, webhook_event(Payload::HttpApiV2, &t.service, &h, body, false)).await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(t.ingest.remembered_nonces(), 0);
+    // Valid ones do, up to the capacity and no further.
+    for i in 0..800 {
+        let b = format!(r#"{{"app_id":"A","message":{{"id":"M{i}"}}}}"#);
+        let h = headers(SECRET, b.as_bytes(), &format!("real-{i}"), now());
+        let (status, _) = call(
+            &t,
+            webhook_event(Payload::HttpApiV2, &t.service, &h, b.as_bytes(), false),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(t.ingest.remembered_nonces(), 500);
+}

@@ -1,0 +1,266 @@
+//! Security checks that span the whole bridge: nothing secret reaches the logs or metrics, and
+//! no native TLS or OpenSSL is linked into the function binaries.
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use bridge_tests::apigw::{Payload, webhook_event};
+use bridge_tests::*;
+use serde_json::json;
+use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink};
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::ingest::{Ingest, IngestConfig};
+use sinch_bridge::metrics::Metrics;
+use sinch_bridge::protocol::{SecretString, sign};
+use sinch_bridge::send::{Sender, SenderConfig};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const WEBHOOK_SECRET: &str = "WEBHOOK-SECRET-CANARY-7f3a";
+const KEY_SECRET: &str = "KEY-SECRET-CANARY-91bd";
+const TOKEN: &str = "TOKEN-CANARY-c0ffee";
+const TEXT: &str = "MESSAGE-TEXT-CANARY-5e1f";
+const INBOUND_TEXT: &str = "INBOUND-TEXT-CANARY-0a7d";
+const APP: &str = "01EUAPPAAAAAAAAAAAAAAAAAAA";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Answers by text: a 400 whose message echoes the request (as an API might), a 401 once, else 200.
+struct Echo;
+
+impl Respond for Echo {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        if body.contains("reject-me") {
+            return ResponseTemplate::new(400).set_body_json(
+                json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad request"}}),
+            );
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"message_id": "m1"}))
+    }
+}
+
+#[tokio::test]
+async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let metrics_out = Captured::default();
+    let sink = metrics_out.clone();
+    let metrics = Metrics::with_writer(
+        "test",
+        Arc::new(move |line: &str| {
+            let _ = writeln!(sink.clone(), "{line}");
+        }),
+    );
+
+    let moto = Moto::start();
+    let sqs = moto.sqs().await;
+    let secrets = moto.secrets().await;
+    let service = unique("svc");
+    let prefix = "sinch-bridge/services/";
+    create_secret(&secrets, &format!("{prefix}{service}"), &json!({
+        "region": "eu", "project_id": "proj", "key_id": "key-id", "key_secret": KEY_SECRET, "webhook_secret": WEBHOOK_SECRET, "apps": {APP: {}}
+    }).to_string()).await;
+    let events = create_queue(&sqs, &unique("events")).await;
+    let outbound = create_queue(&sqs, &unique("outbound")).await;
+    let dlq = create_queue(&sqs, &unique("dlq")).await;
+    let dir = || DirectoryConfig {
+        prefix: prefix.into(),
+        ttl: Duration::from_secs(300),
+        refresh_min_interval: Duration::from_secs(30),
+    };
+
+    // Ingest: a valid callback, a forged one, a signed non-JSON body carrying the canary.
+    let directory = Arc::new(
+        ServiceDirectory::new(SecretsManagerStore::new(secrets.clone()), Arc::new(SystemClock), dir())
+            .with_metrics(metrics.clone()),
+    );
+    let config = IngestConfig {
+        allowed_services: None,
+        tolerance_seconds: 600,
+        max_body_bytes: 65536,
+        events_queue_url: events.clone(),
+        trigger_queue_urls: HashMap::new(),
+        nonce_capacity: 100,
+    };
+    let ingest = Ingest::new(
+        directory,
+        SqsSink::new(sqs.clone()),
+        Arc::new(SystemClock),
+        config,
+        metrics.clone(),
+    );
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let mut signatures = Vec::new();
+    let valid =
+        json!({"app_id": APP, "message": {"id": "M", "contact_message": {"text_message": {"text": INBOUND_TEXT}}}})
+            .to_string();
+    let not_json = format!("{{{INBOUND_TEXT}");
+    for (secret, body) in [
+        (WEBHOOK_SECRET, &valid),
+        ("forged", &valid),
+        (WEBHOOK_SECRET, &not_json),
+    ] {
+        let signed = sign(&SecretString::new(secret), body.as_bytes(), &unique("n"), now);
+        signatures.push(signed.signature.clone());
+        let headers: Vec<(String, String)> = signed
+            .pairs()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let event = webhook_event(Payload::HttpApiV2, &service, &headers, body.as_bytes(), false);
+        webhook_ingest::entry(
+            &ingest,
+            lambda_http::LambdaEvent::new(event, lambda_http::Context::default()),
+        )
+        .await
+        .unwrap();
+    }
+
+    // Sender: a sent message, a 400 dead-letter, with OAuth2 tokens.
+    let mock = MockServer::start().await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": TOKEN, "expires_in": 3600})))
+        .mount(&mock)
+        .await;
+    Mock::given(path("/eu/v1/projects/proj/messages:send"))
+        .respond_with(Echo)
+        .mount(&mock)
+        .await;
+    let config = SenderConfig {
+        services: vec![service.clone()],
+        auth_url: format!("{}/oauth2/token", mock.uri()),
+        api_base_override: Some(mock.uri()),
+        max_in_flight: 4,
+        outbound_queue_url: outbound.clone(),
+        dlq_url: dlq,
+        sent_queue_url: None,
+        retry_base: Duration::from_secs(1),
+        retry_max: Duration::from_secs(2),
+    };
+    let directory = Arc::new(
+        ServiceDirectory::new(SecretsManagerStore::new(secrets), Arc::new(SystemClock), dir())
+            .with_metrics(metrics.clone()),
+    );
+    let sender = Sender::new(
+        directory,
+        ReqwestHttp::new(Duration::from_secs(5)).unwrap(),
+        SqsSink::new(sqs.clone()),
+        Arc::new(SystemClock),
+        config,
+        metrics,
+    );
+    for text in [TEXT.to_owned(), format!("reject-me {TEXT}")] {
+        send_body(
+            &sqs,
+            &outbound,
+            &json!({"app_id": APP, "channel": "SMS", "to": "+15550001", "message": {"text_message": {"text": text}}})
+                .to_string(),
+            None,
+        )
+        .await;
+    }
+    let batch = drain(&sqs, &outbound, 30).await;
+    let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
+    sender::handle(
+        &sender,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    // An envelope error must not quote the message either.
+    let bad = json!({"app_id": APP, "to": "+1", "message": {"text_message": {"text": TEXT}}}).to_string();
+    send_body(&sqs, &outbound, &bad, None).await;
+    let batch = drain(&sqs, &outbound, 30).await;
+    let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
+    sender::handle(
+        &sender,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let emf = String::from_utf8(metrics_out.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("webhook stored") && logs.contains("message sent") && logs.contains("dead-lettered"),
+        "the flows ran and logged:\n{logs}"
+    );
+    assert!(emf.contains("WebhookAccepted") && emf.contains("MessageSent"));
+    let mut canaries = vec![WEBHOOK_SECRET, KEY_SECRET, TOKEN, TEXT, INBOUND_TEXT];
+    let sig_refs: Vec<&str> = signatures.iter().map(String::as_str).collect();
+    canaries.extend(sig_refs);
+    for canary in canaries {
+        assert!(!logs.contains(canary), "{canary} leaked into the logs");
+        assert!(!emf.contains(canary), "{canary} leaked into the metrics");
+    }
+}
+
+#[test]
+fn function_binaries_link_no_native_tls_or_openssl() {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    for package in ["webhook-ingest", "sender"] {
+        let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "tree",
+                "--offline",
+                "--locked",
+                "--manifest-path",
+                manifest,
+                "-p",
+                package,
+                "-e",
+                "normal,build",
+                "--prefix",
+                "none",
+                "--format",
+                "{p}",
+            ])
+            .output()
+            .expect("cargo tree runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let tree = String::from_utf8(out.stdout).unwrap();
+        let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        assert!(crates.contains(&"rustls"), "{package}: expected rustls in the tree");
+        for forbidden in [
+            "openssl",
+            "openssl-sys",
+            "native-tls",
+            "hyper-tls",
+            "tokio-native-tls",
+            "schannel",
+            "security-framework",
+        ] {
+            assert!(!crates.contains(&forbidden), "{package} depends on {forbidden}");
+        }
+    }
+}
