@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 pub const NAMESPACE: &str = "SinchBridge";
 
@@ -40,36 +40,45 @@ impl Metrics {
     }
 
     fn emit(&self, metric: &str, value: f64, unit: &str, dimensions: &[(&str, &str)]) {
+        use std::fmt::Write as _;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        let mut names = vec![Value::from("Function")];
-        names.extend(dimensions.iter().map(|(k, _)| Value::from(*k)));
-        let mut line = Map::new();
-        line.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": u64::try_from(timestamp).unwrap_or(u64::MAX),
-                "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [names],
-                    "Metrics": [{"Name": metric, "Unit": unit}],
-                }],
-            }),
+        // Written by hand rather than through a JSON tree: this runs on every request. Every
+        // name and value goes through `quote`, so the line is valid JSON whatever they hold.
+        let mut line = String::with_capacity(256);
+        let _ = write!(
+            line,
+            r#"{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":[{{"Namespace":"{NAMESPACE}","Dimensions":[["Function""#
         );
-        line.insert("Function".into(), Value::from(self.function));
-        for (k, v) in dimensions {
-            line.insert((*k).into(), Value::from(*v));
+        for (name, _) in dimensions {
+            let _ = write!(line, ",{}", quote(name));
         }
-        line.insert(metric.into(), Value::from(value));
-        (self.writer)(&Value::Object(line).to_string());
+        let _ = write!(
+            line,
+            r#"]],"Metrics":[{{"Name":{},"Unit":{}}}]}}]}},"Function":{}"#,
+            quote(metric),
+            quote(unit),
+            quote(self.function)
+        );
+        for (name, v) in dimensions {
+            let _ = write!(line, ",{}:{}", quote(name), quote(v));
+        }
+        let _ = write!(line, ",{}:{}}}", quote(metric), Value::from(value));
+        (self.writer)(&line);
     }
+}
+
+/// A JSON string literal.
+fn quote(text: &str) -> String {
+    Value::from(text).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::sync::Mutex;
 
     #[test]
@@ -95,6 +104,26 @@ mod tests {
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
             json!({"Name": "Accepted", "Unit": "Count"})
+        );
+        assert!(v["_aws"]["Timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000));
+    }
+
+    #[test]
+    fn odd_names_and_values_still_make_valid_json() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let metrics = Metrics::with_writer(
+            "f",
+            Arc::new(move |l: &str| sink.lock().map(|mut v| v.push(l.to_owned())).unwrap_or(())),
+        );
+        metrics.milliseconds("Latency", 1.5, &[("Channel", "quo\"te\\n\u{1}")]);
+        let line = lines.lock().map(|v| v[0].clone()).unwrap_or_default();
+        let v: Value = serde_json::from_str(&line).unwrap_or_default();
+        assert_eq!(v["Channel"], "quo\"te\\n\u{1}");
+        assert_eq!(v["Latency"], 1.5);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "Channel"]])
         );
     }
 }

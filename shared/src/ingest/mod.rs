@@ -258,14 +258,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             return self.store(service, request.body, &callback).await;
         };
 
-        let candidates = |v: &ServiceVersions| -> Vec<SecretString> {
-            match &classified {
-                Ok(callback) => v.webhook_secrets(&callback.app_id).into_iter().cloned().collect(),
-                // Without an app id, any of the service's secrets may prove the sender's identity.
-                Err(_) => all_secrets(v),
-            }
-        };
-        let mut verdict = verify(&headers, request.body, candidates(&versions).iter(), now, window);
+        let mut verdict = verify(&headers, request.body, candidates(&classified, &versions), now, window);
         if verdict == Err(Rejection::Mismatch)
             && let Some(refreshed) = self.directory.refresh_after_mismatch(service).await
         {
@@ -275,7 +268,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             verdict = verify(
                 &headers,
                 request.body,
-                candidates(&refreshed.versions).iter(),
+                candidates(&classified, &refreshed.versions),
                 now,
                 window,
             );
@@ -333,13 +326,18 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
     }
 }
 
-fn all_secrets(v: &ServiceVersions) -> Vec<SecretString> {
-    let mut out: Vec<SecretString> = Vec::new();
+/// The secrets that may have signed this body: the app's (override, else the service's) when
+/// the body names its app; without an app id, any of the service's secrets.
+fn candidates<'v>(classified: &Result<Callback, CallbackError>, v: &'v ServiceVersions) -> Vec<&'v SecretString> {
+    if let Ok(callback) = classified {
+        return v.webhook_secrets(&callback.app_id);
+    }
+    let mut out: Vec<&SecretString> = Vec::new();
     for service in std::iter::once(&v.current).chain(&v.others) {
         let app_secrets = service.apps.values().filter_map(|a| a.webhook_secret.as_ref());
         for secret in service.webhook_secret.iter().chain(app_secrets) {
-            if !out.contains(secret) {
-                out.push(secret.clone());
+            if !out.contains(&secret) {
+                out.push(secret);
             }
         }
     }
