@@ -47,13 +47,13 @@ COLDSTART_ENV='{"EVENTS_QUEUE_URL":"http://127.0.0.1:9/q","SERVICES":"s","OUTBOU
 echo "== 4. sender throughput (batch of 10 and a backlog of 1,000 at 50 ms latency)"
 cargo bench -q -p bridge-tests --bench sender_batch 2>/dev/null | tee "$out/sender.txt"
 
-echo "== 5. footprint: peak RSS over 2,000 webhook and 1,000 sender invocations (10,000 sends), binary and zip sizes"
+echo "== 5. footprint: peak RSS over 1,000 webhook and 300 sender invocations (3,000 sends), binary and zip sizes"
 state="$(mktemp -d)"
 trap '"$root/scripts/moto.sh" stop "$state"' EXIT
 MOTO_ENDPOINT="$("$root/scripts/moto.sh" start "$state")"
 export MOTO_ENDPOINT
-"$bin/python" scripts/bench/footprint.py webhook target/release/webhook-ingest 2000 | tee "$out/footprint.jsonl"
-"$bin/python" scripts/bench/footprint.py sender target/release/sender 1000 | tee -a "$out/footprint.jsonl"
+"$bin/python" scripts/bench/footprint.py webhook target/release/webhook-ingest 1000 | tee "$out/footprint.jsonl"
+"$bin/python" scripts/bench/footprint.py sender target/release/sender 300 | tee -a "$out/footprint.jsonl"
 for f in webhook-ingest sender; do
   tmp="$(mktemp -d)"; cp "target/release/$f" "$tmp/bootstrap"
   (cd "$tmp" && python3 -c "import zipfile; z=zipfile.ZipFile('f.zip','w',zipfile.ZIP_DEFLATED,compresslevel=9); z.write('bootstrap'); z.close()")
