@@ -84,3 +84,11 @@ impl DirectoryConfig {
         })
     }
 }
+
+/// A lookup over fixed pairs, for tests of the configuration parsers.
+#[cfg(test)]
+pub(crate) fn map_env(pairs: &[(&str, &str)]) -> impl Lookup {
+    let map: std::collections::HashMap<String, String> =
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    move |k: &str| map.get(k).cloned()
+}

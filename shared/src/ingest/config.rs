@@ -74,10 +74,7 @@ impl IngestConfig {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Lookup {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        move |k: &str| map.get(k).cloned()
-    }
+    use crate::config::map_env as env;
 
     #[test]
     fn defaults_apply_and_routes_resolve() {

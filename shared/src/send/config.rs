@@ -57,12 +57,8 @@ impl SenderConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Lookup {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        move |k: &str| map.get(k).cloned()
-    }
+    use crate::config::map_env as env;
 
     #[test]
     fn reads_defaults_and_required_values() {
