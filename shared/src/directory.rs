@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::ports::{PortError, SecretStore, Stage};
-use crate::protocol::SecretString;
 use crate::protocol::service::{MessagingService, ServiceConfigError};
+use crate::protocol::signature::WebhookSecret;
 
 #[derive(Debug, Clone)]
 pub struct DirectoryConfig {
@@ -37,8 +37,8 @@ pub struct ServiceVersions {
 
 impl ServiceVersions {
     /// Every webhook secret that may sign a callback from `app_id`, current first, no repeats.
-    pub fn webhook_secrets(&self, app_id: &str) -> Vec<&SecretString> {
-        let mut out: Vec<&SecretString> = Vec::with_capacity(1 + self.others.len());
+    pub fn webhook_secrets(&self, app_id: &str) -> Vec<&WebhookSecret> {
+        let mut out: Vec<&WebhookSecret> = Vec::with_capacity(1 + self.others.len());
         for service in std::iter::once(&self.current).chain(&self.others) {
             if let Some(secret) = service.webhook_secret_for(app_id)
                 && !out.contains(&secret)

@@ -21,7 +21,10 @@ fn setup() -> (MemorySecrets, Arc<ManualClock>, ServiceDirectory<MemorySecrets>)
 }
 
 fn secrets(v: &ServiceVersions) -> Vec<String> {
-    v.webhook_secrets("APP").iter().map(|s| s.expose().to_owned()).collect()
+    v.webhook_secrets("APP")
+        .iter()
+        .map(|s| s.secret().expose().to_owned())
+        .collect()
 }
 
 #[tokio::test]

@@ -21,8 +21,8 @@ use crate::metrics::Metrics;
 use crate::ports::{EventSink, QueueMessage, SecretStore, is_fifo};
 use crate::protocol::callback::{Callback, CallbackError};
 use crate::protocol::service::is_valid_service_name;
-use crate::protocol::signature::{Rejection, SignatureHeaders};
-use crate::protocol::{SecretString, classify, verify};
+use crate::protocol::signature::{Rejection, SignatureHeaders, WebhookSecret};
+use crate::protocol::{classify, verify};
 
 /// One webhook request as the handler received it; `body` is already base64-decoded.
 pub struct WebhookRequest<'a> {
@@ -328,11 +328,11 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
 
 /// The secrets that may have signed this body: the app's (override, else the service's) when
 /// the body names its app; without an app id, any of the service's secrets.
-fn candidates<'v>(classified: &Result<Callback, CallbackError>, v: &'v ServiceVersions) -> Vec<&'v SecretString> {
+fn candidates<'v>(classified: &Result<Callback, CallbackError>, v: &'v ServiceVersions) -> Vec<&'v WebhookSecret> {
     if let Ok(callback) = classified {
         return v.webhook_secrets(&callback.app_id);
     }
-    let mut out: Vec<&SecretString> = Vec::new();
+    let mut out: Vec<&WebhookSecret> = Vec::new();
     for service in std::iter::once(&v.current).chain(&v.others) {
         let app_secrets = service.apps.values().filter_map(|a| a.webhook_secret.as_ref());
         for secret in service.webhook_secret.iter().chain(app_secrets) {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::directory::DirectoryConfig;
 use crate::ports::Stage;
-use crate::protocol::sign;
+use crate::protocol::{SecretString, sign};
 use crate::testing::{ManualClock, MemorySecrets, MemorySink};
 use std::collections::HashMap;
 use std::time::Duration;

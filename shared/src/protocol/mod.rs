@@ -18,4 +18,4 @@ pub use outbound::{EnvelopeError, OutboundMessage, parse_outbound};
 pub use region::Region;
 pub use secret::SecretString;
 pub use service::{MessagingService, ServiceConfigError};
-pub use signature::{Rejection, SignatureHeaders, sign, verify};
+pub use signature::{Rejection, SignatureHeaders, WebhookSecret, sign, verify};

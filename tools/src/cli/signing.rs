@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use serde_json::json;
-use sinch_bridge::protocol::signature::{self, SignatureHeaders};
+use sinch_bridge::protocol::signature::{self, SignatureHeaders, WebhookSecret};
 use sinch_bridge::protocol::{SecretString, sign as sign_body};
 
 use super::{CliError, Output, read_file};
@@ -85,7 +85,7 @@ pub fn verify(args: VerifyArgs, out: Output) -> Result<(), CliError> {
         .filter_map(|line| line.split_once(':'))
         .map(|(k, v)| (k.trim(), v.trim().as_bytes()))
         .collect();
-    let secret = SecretString::new(args.secret);
+    let secret = WebhookSecret::new(SecretString::new(args.secret));
     let now = args.now.unwrap_or_else(unix_now);
     let result = SignatureHeaders::extract(headers.iter().copied())
         .and_then(|h| signature::verify(&h, &body, [&secret], now, args.window));

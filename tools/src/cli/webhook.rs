@@ -92,7 +92,7 @@ where
             versions
                 .current
                 .webhook_secret_for(&app)
-                .cloned()
+                .map(|w| w.secret().clone())
                 .ok_or_else(|| CliError::new(format!("service {service:?} has no webhook secret")))?
         }
     };

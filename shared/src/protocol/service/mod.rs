@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::region::Region;
 use super::secret::SecretString;
+use super::signature::WebhookSecret;
 
 /// How the sender authenticates to the Conversation API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub enum AuthMode {
 /// Per-app settings inside a service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppSettings {
-    pub webhook_secret: Option<SecretString>,
+    pub webhook_secret: Option<WebhookSecret>,
     pub sms_sender: Option<String>,
 }
 
@@ -47,7 +48,7 @@ pub struct MessagingService {
     pub key_id: String,
     pub key_secret: SecretString,
     pub auth: AuthMode,
-    pub webhook_secret: Option<SecretString>,
+    pub webhook_secret: Option<WebhookSecret>,
     pub sms_sender: Option<String>,
     pub apps: BTreeMap<String, AppSettings>,
     pub allow_unsigned_webhooks: bool,
@@ -177,12 +178,12 @@ impl MessagingService {
             apps.insert(
                 app_id,
                 AppSettings {
-                    webhook_secret: app.webhook_secret,
+                    webhook_secret: app.webhook_secret.map(WebhookSecret::new),
                     sms_sender: app.sms_sender,
                 },
             );
         }
-        let webhook_secret = raw.webhook_secret.filter(|s| !s.is_empty());
+        let webhook_secret = raw.webhook_secret.filter(|s| !s.is_empty()).map(WebhookSecret::new);
         if webhook_secret.is_none() && !raw.allow_unsigned_webhooks && apps.values().all(|a| a.webhook_secret.is_none())
         {
             return Err(err(
@@ -206,7 +207,7 @@ impl MessagingService {
     }
 
     /// The webhook secret for a callback from `app_id`: the app's override, else the service's.
-    pub fn webhook_secret_for(&self, app_id: &str) -> Option<&SecretString> {
+    pub fn webhook_secret_for(&self, app_id: &str) -> Option<&WebhookSecret> {
         self.apps
             .get(app_id)
             .and_then(|a| a.webhook_secret.as_ref())

@@ -24,15 +24,15 @@ fn parses_a_full_service() {
     assert_eq!(s.auth, AuthMode::OAuth2);
     assert!(s.has_app("APP1") && s.has_app("APP2") && !s.has_app("APP3"));
     assert_eq!(
-        s.webhook_secret_for("APP1").map(SecretString::expose),
+        s.webhook_secret_for("APP1").map(|w| w.secret().expose()),
         Some("APP1-override")
     );
     assert_eq!(
-        s.webhook_secret_for("APP2").map(SecretString::expose),
+        s.webhook_secret_for("APP2").map(|w| w.secret().expose()),
         Some("WH-do-not-print")
     );
     assert_eq!(
-        s.webhook_secret_for("OTHER").map(SecretString::expose),
+        s.webhook_secret_for("OTHER").map(|w| w.secret().expose()),
         Some("WH-do-not-print")
     );
     assert_eq!(s.sms_sender_for("APP1"), Some("APPSENDER"));

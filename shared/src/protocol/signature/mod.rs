@@ -13,6 +13,9 @@ use sha2::Sha256;
 
 use super::secret::SecretString;
 
+mod webhook_secret;
+pub use webhook_secret::WebhookSecret;
+
 pub const SIGNATURE_HEADER: &str = "x-sinch-webhook-signature";
 pub const NONCE_HEADER: &str = "x-sinch-webhook-signature-nonce";
 pub const TIMESTAMP_HEADER: &str = "x-sinch-webhook-signature-timestamp";
@@ -86,26 +89,23 @@ impl<'a> SignatureHeaders<'a> {
     {
         let mut found: [Option<&'a str>; 4] = [None; 4];
         for (name, value) in headers {
-            let Some(slot) = HEADERS.iter().position(|h| name.eq_ignore_ascii_case(h)) else {
+            let Some(slot) = slot_of(name) else {
                 continue;
             };
             let which = HEADERS[slot];
             if found[slot].is_some() {
                 return Err(Rejection::DuplicateHeader(which));
             }
-            let text = std::str::from_utf8(value)
-                .ok()
-                .filter(|v| v.bytes().all(|b| (0x20..0x7f).contains(&b)))
-                .ok_or(Rejection::MalformedHeader(which))?;
             // Sinch's values are short (44-char signature, 26-char ULID nonce); a bound here
             // keeps the replay cache's memory bounded whatever a caller sends.
-            if text.len() > MAX_HEADER_VALUE {
+            if value.len() > MAX_HEADER_VALUE || !value.iter().all(|b| (0x20..0x7f).contains(b)) {
                 return Err(Rejection::MalformedHeader(which));
             }
-            if text.contains(',') {
+            if value.contains(&b',') {
                 return Err(Rejection::DuplicateHeader(which));
             }
-            found[slot] = Some(text);
+            // Printable ASCII is UTF-8, so this cannot fail; the error arm keeps it total.
+            found[slot] = Some(std::str::from_utf8(value).map_err(|_| Rejection::MalformedHeader(which))?);
         }
         let [signature, nonce, timestamp, algorithm] = found;
         Ok(Self {
@@ -122,10 +122,23 @@ impl<'a> SignatureHeaders<'a> {
     where
         I: IntoIterator<Item = (&'a str, &'a [u8])>,
     {
-        !headers
-            .into_iter()
-            .any(|(name, _)| HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)))
+        !headers.into_iter().any(|(name, _)| slot_of(name).is_some())
     }
+}
+
+/// Which of [`HEADERS`] `name` is, compared case-insensitively. All four share the signature
+/// header as a prefix, so every other header of a request costs one comparison. API Gateway
+/// (HTTP API) lower-cases names, so an exact match is tried before the byte-wise folding one.
+fn slot_of(name: &str) -> Option<usize> {
+    let prefix = name.get(..SIGNATURE_HEADER.len())?;
+    if prefix != SIGNATURE_HEADER && !prefix.eq_ignore_ascii_case(SIGNATURE_HEADER) {
+        return None;
+    }
+    let rest = name.get(SIGNATURE_HEADER.len()..)?;
+    HEADERS.iter().position(|h| {
+        let suffix = &h[SIGNATURE_HEADER.len()..];
+        suffix == rest || suffix.eq_ignore_ascii_case(rest)
+    })
 }
 
 /// The four signature headers, lower-case.
@@ -155,7 +168,7 @@ pub fn verify<'s, S>(
     window_seconds: u64,
 ) -> Result<usize, Rejection>
 where
-    S: IntoIterator<Item = &'s SecretString>,
+    S: IntoIterator<Item = &'s WebhookSecret>,
 {
     if let Some(algorithm) = headers.algorithm
         && algorithm != ALGORITHM
@@ -185,7 +198,7 @@ where
         _ => return Err(Rejection::Mismatch),
     }
     for (index, secret) in candidates.enumerate() {
-        if mac(secret, body, headers.nonce, headers.timestamp)
+        if mac(secret.mac(), body, headers.nonce, headers.timestamp)
             .verify_slice(&expected)
             .is_ok()
         {
@@ -195,11 +208,14 @@ where
     Err(Rejection::Mismatch)
 }
 
-fn mac(secret: &SecretString, body: &[u8], nonce: &str, timestamp: &str) -> HmacSha256 {
+/// A MAC keyed with `secret`, ready for data.
+fn keyed(secret: &SecretString) -> HmacSha256 {
     // HMAC accepts keys of any length, so this constructor cannot fail; the fallback only
     // keeps the function total.
-    let mut mac =
-        HmacSha256::new_from_slice(secret.expose().as_bytes()).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+    HmacSha256::new_from_slice(secret.expose().as_bytes()).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+}
+
+fn mac(mut mac: HmacSha256, body: &[u8], nonce: &str, timestamp: &str) -> HmacSha256 {
     mac.update(body);
     mac.update(b".");
     mac.update(nonce.as_bytes());
@@ -230,7 +246,7 @@ impl SignedHeaders {
 /// Signs `body` the way Sinch does.
 pub fn sign(secret: &SecretString, body: &[u8], nonce: &str, timestamp: i64) -> SignedHeaders {
     let timestamp = timestamp.to_string();
-    let tag = mac(secret, body, nonce, &timestamp).finalize().into_bytes();
+    let tag = mac(keyed(secret), body, nonce, &timestamp).finalize().into_bytes();
     SignedHeaders {
         signature: STANDARD.encode(tag),
         nonce: nonce.to_owned(),

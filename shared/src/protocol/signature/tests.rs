@@ -14,6 +14,10 @@ fn secret(s: &str) -> SecretString {
     SecretString::new(s)
 }
 
+fn key(s: &str) -> WebhookSecret {
+    WebhookSecret::new(secret(s))
+}
+
 fn headers<'a>(sig: &'a str, nonce: &'a str, ts: &'a str) -> SignatureHeaders<'a> {
     SignatureHeaders {
         signature: sig,
@@ -24,7 +28,7 @@ fn headers<'a>(sig: &'a str, nonce: &'a str, ts: &'a str) -> SignatureHeaders<'a
 }
 
 fn check(h: &SignatureHeaders<'_>, body: &str) -> Result<usize, Rejection> {
-    verify(h, body.as_bytes(), [&secret(SECRET)], NOW, 600)
+    verify(h, body.as_bytes(), [&key(SECRET)], NOW, 600)
 }
 
 #[test]
@@ -35,7 +39,7 @@ fn accepts_independently_computed_vector() {
 #[test]
 fn accepts_second_independent_vectors() {
     // openssl, as above, for 'hello.n.1' and '.n.5' (empty body) with key topsecret.
-    let s = secret(SECRET);
+    let s = key(SECRET);
     let h = headers("L/dpvPjsAlLp2mEkoDrKwy4xBteiZgFHhzligLuJb80=", "n", "1");
     assert_eq!(verify(&h, b"hello", [&s], 1, 0), Ok(0));
     let h = headers("jQs9QiYMYmrTqNXfFztkL81k0hIZ+yfTXquUWY50c3k=", "n", "5");
@@ -97,7 +101,7 @@ fn rejects_stripped_padding_hex_and_whitespace() {
     // base64url of the 'hello.n.1' vector ('/' -> '_') is not the standard alphabet.
     let urlsafe = headers("L_dpvPjsAlLp2mEkoDrKwy4xBteiZgFHhzligLuJb80=", "n", "1");
     assert_eq!(
-        verify(&urlsafe, b"hello", [&secret(SECRET)], 1, 0),
+        verify(&urlsafe, b"hello", [&key(SECRET)], 1, 0),
         Err(Rejection::Mismatch)
     );
     let truncated = &SIG[..20];
@@ -108,7 +112,7 @@ fn rejects_stripped_padding_hex_and_whitespace() {
 fn rejects_wrong_secret() {
     let h = headers(SIG, NONCE, TS);
     assert_eq!(
-        verify(&h, BODY.as_bytes(), [&secret("other")], NOW, 600),
+        verify(&h, BODY.as_bytes(), [&key("other")], NOW, 600),
         Err(Rejection::Mismatch)
     );
 }
@@ -116,8 +120,8 @@ fn rejects_wrong_secret() {
 #[test]
 fn accepts_any_candidate_secret_during_rotation() {
     let h = headers(SIG, NONCE, TS);
-    let old = secret("old-secret");
-    let current = secret(SECRET);
+    let old = key("old-secret");
+    let current = key(SECRET);
     assert_eq!(verify(&h, BODY.as_bytes(), [&old, &current], NOW, 600), Ok(1));
 }
 
@@ -125,15 +129,15 @@ fn accepts_any_candidate_secret_during_rotation() {
 fn second_independent_secret_vector_matches_during_rotation() {
     // openssl: '{"a":1}.01NONCE.1700000000' with key rotated-secret.
     let h = headers("A261uVp0rHE4EZNxetA4bHQis1AYFDzTz/zamxnAo4g=", "01NONCE", TS);
-    let current = secret(SECRET);
-    let pending = secret("rotated-secret");
+    let current = key(SECRET);
+    let pending = key("rotated-secret");
     assert_eq!(verify(&h, br#"{"a":1}"#, [&current, &pending], NOW, 600), Ok(1));
 }
 
 #[test]
 fn empty_or_missing_secrets_are_no_secret() {
     let h = headers(SIG, NONCE, TS);
-    let empty = secret("");
+    let empty = key("");
     assert_eq!(
         verify(&h, BODY.as_bytes(), [&empty], NOW, 600),
         Err(Rejection::NoSecret)
@@ -147,7 +151,7 @@ fn empty_or_missing_secrets_are_no_secret() {
 #[test]
 fn window_edges_are_inclusive() {
     let h = headers(SIG, NONCE, TS);
-    let s = secret(SECRET);
+    let s = key(SECRET);
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], NOW + 600, 600), Ok(0));
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], NOW + 601, 600), Err(Rejection::Stale));
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], NOW - 600, 600), Ok(0));
@@ -160,14 +164,14 @@ fn window_edges_are_inclusive() {
 #[test]
 fn zero_window_disables_the_freshness_check() {
     let h = headers(SIG, NONCE, TS);
-    let s = secret(SECRET);
+    let s = key(SECRET);
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], i64::MAX, 0), Ok(0));
     assert_eq!(verify(&h, BODY.as_bytes(), [&s], i64::MIN, 0), Ok(0));
 }
 
 #[test]
 fn rejects_malformed_timestamps() {
-    let s = secret(SECRET);
+    let s = key(SECRET);
     for ts in [
         "",
         "-1",
@@ -190,7 +194,7 @@ fn rejects_malformed_timestamps() {
 
 #[test]
 fn algorithm_is_pinned_but_may_be_absent() {
-    let s = secret(SECRET);
+    let s = key(SECRET);
     for alg in ["hmacsha256", "HmacSHA1", "", "HmacSHA256 "] {
         let mut h = headers(SIG, NONCE, TS);
         h.algorithm = Some(alg);
@@ -224,6 +228,22 @@ fn extracts_header_names_case_insensitively() {
             h.algorithm = None;
             h
         })
+    );
+}
+
+#[test]
+fn ignores_other_headers_that_share_the_prefix() {
+    let list = [
+        ("x-sinch-webhook-signature", SIG),
+        ("x-sinch-webhook-signature-nonce", NONCE),
+        ("x-sinch-webhook-signature-timestamp", TS),
+        ("X-Sinch-Webhook-Signature-Version", "2,3"),
+        ("x-sinch-webhook-signaturex", "\u{7f}"),
+        ("x-sinch-webhook", "1"),
+    ];
+    assert_eq!(
+        SignatureHeaders::extract(pairs(&list)).map(|h| (h.signature, h.nonce, h.timestamp)),
+        Ok((SIG, NONCE, TS))
     );
 }
 
@@ -293,6 +313,24 @@ fn rejects_oversized_header_values() {
 }
 
 #[test]
+fn header_values_must_be_printable_ascii_at_both_ends_of_the_range() {
+    let nonce = |value: &'static [u8]| -> Result<String, Rejection> {
+        let raw: [(&str, &[u8]); 3] = [
+            (SIGNATURE_HEADER, SIG.as_bytes()),
+            (NONCE_HEADER, value),
+            (TIMESTAMP_HEADER, TS.as_bytes()),
+        ];
+        SignatureHeaders::extract(raw).map(|h| h.nonce.to_owned())
+    };
+    assert_eq!(nonce(b" ~"), Ok(" ~".to_owned()));
+    assert_eq!(nonce(b"a\x1fb"), Err(Rejection::MalformedHeader(NONCE_HEADER)));
+    assert_eq!(nonce(b"a\x7fb"), Err(Rejection::MalformedHeader(NONCE_HEADER)));
+    // A control byte outranks a comma: the value is malformed, not merely folded.
+    assert_eq!(nonce(b"a,\x00"), Err(Rejection::MalformedHeader(NONCE_HEADER)));
+    assert_eq!(nonce(b"a,b"), Err(Rejection::DuplicateHeader(NONCE_HEADER)));
+}
+
+#[test]
 fn absent_means_no_signature_header_at_all() {
     assert!(SignatureHeaders::absent(pairs(&[("content-type", "x")])));
     assert!(!SignatureHeaders::absent(pairs(&[(
@@ -328,8 +366,8 @@ proptest! {
         nonce in "[0-9A-Z]{26}",
         ts in 0i64..4_000_000_000,
     ) {
-        let s = secret(&key);
-        let signed = sign(&s, &body, &nonce, ts);
+        let s = WebhookSecret::new(secret(&key));
+        let signed = sign(s.secret(), &body, &nonce, ts);
         let h = SignatureHeaders { signature: &signed.signature, nonce: &signed.nonce, timestamp: &signed.timestamp, algorithm: Some(ALGORITHM) };
         prop_assert_eq!(verify(&h, &body, [&s], ts, 600), Ok(0));
     }
@@ -341,8 +379,8 @@ proptest! {
         flip in 1u8..=255,
         target in 0usize..3,
     ) {
-        let s = secret(SECRET);
-        let signed = sign(&s, &body, NONCE, NOW);
+        let s = key(SECRET);
+        let signed = sign(s.secret(), &body, NONCE, NOW);
         let mut body2 = body.clone();
         let mut nonce2 = NONCE.as_bytes().to_vec();
         let mut ts2 = signed.timestamp.as_bytes().to_vec();
