@@ -69,7 +69,7 @@ fn sender(mock_uri: &str, max_in_flight: usize) -> Sender<MemorySecrets, Reqwest
     let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), dir));
     Sender::new(
         directory,
-        ReqwestHttp::new(Duration::from_secs(10)).unwrap(),
+        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(10)),
         MemorySink::default(),
         clock,
         config,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sqs::Client as SqsClient;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use sinch_bridge::adapters::{AwsSettings, SdkConfig, https_client, sdk_config};
 
 pub mod apigw;
 pub mod fault_proxy;
@@ -57,7 +58,7 @@ impl Moto {
             .expect("moto endpoint is host:port")
     }
 
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+    pub async fn sdk_config(&self) -> SdkConfig {
         sdk_config_for(&self.endpoint).await
     }
 
@@ -79,26 +80,22 @@ impl Drop for Moto {
     }
 }
 
-/// SDK configuration for an emulator (or a dead port) with dummy credentials.
-pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+/// SDK configuration for an emulator (or a dead port) with dummy credentials, built the way
+/// the functions build theirs: every integration test's AWS call goes through the bridge's own
+/// HTTPS client and SDK connector.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     sdk_config_with_timeout(endpoint, Duration::from_secs(10)).await
 }
 
-/// As [`sdk_config_for`], with a whole-operation timeout (each attempt gets a third of it).
-pub async fn sdk_config_with_timeout(endpoint: &str, operation: Duration) -> aws_config::SdkConfig {
-    let creds = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "static");
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(operation / 3)
-        .operation_timeout(operation)
-        .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
-        .timeout_config(timeouts)
-        .load()
-        .await
+/// As [`sdk_config_for`], with a whole-operation timeout (each attempt gets half of it).
+pub async fn sdk_config_with_timeout(endpoint: &str, operation: Duration) -> SdkConfig {
+    let settings = AwsSettings {
+        region: "us-east-1".into(),
+        credentials: aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "static"),
+        endpoint_url: Some(endpoint.to_owned()),
+        operation_timeout: operation,
+    };
+    sdk_config(settings, https_client().expect("https client"))
 }
 
 pub fn free_port() -> u16 {

@@ -293,7 +293,7 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
     ));
     // Well above a normal answer's time even on a loaded machine, so the only answers lost to
     // the timeout are the ones the mock delays on purpose (and records as lost).
-    let http = ReqwestHttp::new(Duration::from_secs(2)).unwrap();
+    let http = ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2));
     let sender = Sender::new(
         directory,
         http,
@@ -503,7 +503,7 @@ async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_d
     ));
     let sender = Sender::new(
         directory,
-        ReqwestHttp::new(Duration::from_secs(2)).unwrap(),
+        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2)),
         SqsSink::new(sqs.clone()),
         Arc::new(SystemClock),
         config,
@@ -659,7 +659,7 @@ async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
     ));
     let sender = Sender::new(
         directory,
-        ReqwestHttp::new(Duration::from_secs(30)).unwrap(),
+        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(30)),
         SqsSink::new(sqs.clone()),
         Arc::new(SystemClock),
         config,

@@ -173,7 +173,7 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
     );
     let sender = Sender::new(
         directory,
-        ReqwestHttp::new(Duration::from_secs(5)).unwrap(),
+        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5)),
         SqsSink::new(sqs.clone()),
         Arc::new(SystemClock),
         config,

@@ -78,7 +78,10 @@ async fn stack(fifo: bool) -> Stack {
         clock.clone(),
         dir,
     ));
-    let http = ReqwestHttp::new(Duration::from_millis(800)).expect("http client");
+    let http = ReqwestHttp::new(
+        sinch_bridge::adapters::https_client().expect("https client"),
+        Duration::from_millis(800),
+    );
     let sender = Sender::new(
         directory,
         http,

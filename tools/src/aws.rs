@@ -9,6 +9,11 @@ pub async fn sdk_config(endpoint_url: Option<&str>, region: Option<&str>) -> aws
         .operation_timeout(Duration::from_secs(30))
         .build();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
+    // The bridge's one HTTPS stack (the SDK's own client is not compiled in); should it fail to
+    // build, the SDK reports the missing client on the first call.
+    if let Ok(client) = sinch_bridge::adapters::https_client() {
+        loader = loader.http_client(sinch_bridge::adapters::AwsHttpClient::new(client));
+    }
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }

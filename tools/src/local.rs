@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink};
+use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink, https_client};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
@@ -213,7 +213,8 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         callback_delay: config.callback_delay,
         send_callbacks: true,
     };
-    let (mock_task, mock) = crate::mock::spawn(mock_listener, mock_config);
+    let https = https_client().map_err(|e| LocalError::Config(e.to_string()))?;
+    let (mock_task, mock) = crate::mock::spawn(mock_listener, mock_config, https.clone());
 
     let clock = Arc::new(SystemClock);
     let directory_config = DirectoryConfig {
@@ -254,7 +255,7 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         retry_base: config.retry_base,
         retry_max: Duration::from_secs(60),
     };
-    let http = ReqwestHttp::new(config.send_timeout).map_err(|e| LocalError::Config(e.to_string()))?;
+    let http = ReqwestHttp::new(https, config.send_timeout);
     let sender = Arc::new(Sender::new(
         directory,
         http,

@@ -88,11 +88,8 @@ impl MockState {
     }
 }
 
-pub fn router(config: MockConfig) -> (axum::Router, Arc<MockState>) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
+/// `http` delivers the mock's delivery-report callbacks to the bridge.
+pub fn router(config: MockConfig, http: reqwest::Client) -> (axum::Router, Arc<MockState>) {
     let state = Arc::new(MockState {
         config,
         tokens: Mutex::default(),
@@ -111,8 +108,12 @@ pub fn router(config: MockConfig) -> (axum::Router, Arc<MockState>) {
 }
 
 /// Serves the mock on `listener` until the task is dropped or aborted.
-pub fn spawn(listener: tokio::net::TcpListener, config: MockConfig) -> (tokio::task::JoinHandle<()>, Arc<MockState>) {
-    let (router, state) = router(config);
+pub fn spawn(
+    listener: tokio::net::TcpListener,
+    config: MockConfig,
+    http: reqwest::Client,
+) -> (tokio::task::JoinHandle<()>, Arc<MockState>) {
+    let (router, state) = router(config, http);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "mock Conversation API stopped");
@@ -323,6 +324,7 @@ async fn deliver(state: Arc<MockState>, app: MockApp, message_id: String, reques
         let mut post = state
             .http
             .post(&app.webhook_url)
+            .timeout(Duration::from_secs(10))
             .header("content-type", "application/json")
             .body(bytes);
         for (name, value) in signed.pairs() {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink, aws_config};
+use sinch_bridge::adapters::{AwsSettings, ReqwestHttp, SecretsManagerStore, SqsSink, https_client, sdk_config};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::{number, process_env};
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
@@ -18,14 +18,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = SenderConfig::from_env(&env)?;
     let directory_config = DirectoryConfig::from_env(&env)?;
     let send_timeout = Duration::from_millis(number(&env, "SEND_TIMEOUT_MS", 10_000)?);
-    let aws = aws_config(Duration::from_millis(number(&env, "AWS_TIMEOUT_MS", 5_000)?)).await;
+    let aws_timeout = Duration::from_millis(number(&env, "AWS_TIMEOUT_MS", 5_000)?);
+    let https = https_client()?;
+    let aws = sdk_config(AwsSettings::from_env(&env, aws_timeout)?, https.clone());
     let metrics = Metrics::stdout("sender");
     let clock = Arc::new(SystemClock);
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
     let directory =
         Arc::new(ServiceDirectory::new(secrets, clock.clone(), directory_config).with_metrics(metrics.clone()));
     let queues = SqsSink::new(aws_sdk_sqs::Client::new(&aws));
-    let http = ReqwestHttp::new(send_timeout)?;
+    let http = ReqwestHttp::new(https, send_timeout);
     let sender = Sender::new(directory, http, queues, clock, config, metrics);
     let sender = &sender;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| sender::handle(sender, event))).await

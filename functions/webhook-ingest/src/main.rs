@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sinch_bridge::adapters::{SecretsManagerStore, SqsSink, aws_config};
+use sinch_bridge::adapters::{AwsSettings, SecretsManagerStore, SqsSink, https_client, sdk_config};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::{number, process_env};
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = IngestConfig::from_env(&env)?;
     let directory_config = DirectoryConfig::from_env(&env)?;
     let timeout = Duration::from_millis(number(&env, "AWS_TIMEOUT_MS", 5_000)?);
-    let aws = aws_config(timeout).await;
+    let aws = sdk_config(AwsSettings::from_env(&env, timeout)?, https_client()?);
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
     let sink = SqsSink::new(aws_sdk_sqs::Client::new(&aws));
     let clock = Arc::new(SystemClock);

@@ -1,5 +1,5 @@
-//! [`HttpPost`] over reqwest with rustls: one client per execution environment, connections
-//! kept alive across invocations, a per-request timeout.
+//! [`HttpPost`] over the function's shared HTTPS client (`https.rs`): connections kept alive
+//! across invocations, a per-request timeout.
 
 use std::time::Duration;
 
@@ -13,17 +13,13 @@ const MAX_REPLY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ReqwestHttp {
     client: reqwest::Client,
+    timeout: Duration,
 }
 
 impl ReqwestHttp {
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("sinch-bridge/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client })
+    /// `timeout` bounds each request from connect to the last byte of the answer.
+    pub fn new(client: reqwest::Client, timeout: Duration) -> Self {
+        Self { client, timeout }
     }
 }
 
@@ -35,6 +31,7 @@ impl HttpPost for ReqwestHttp {
         let response = self
             .client
             .post(&request.url)
+            .timeout(self.timeout)
             .header(AUTHORIZATION, authorization)
             .header(CONTENT_TYPE, request.content_type)
             .body(request.body)

@@ -2,28 +2,18 @@
 //! the Conversation API over HTTPS. Each is a thin translation of a port call into one SDK or
 //! HTTP call; no business rules live here.
 
+mod aws_env;
+mod aws_http;
 mod http;
+mod https;
 mod secrets_manager;
 mod sqs;
 
+pub use aws_env::{AwsSettings, sdk_config};
+pub use aws_http::AwsHttpClient;
+pub use aws_types::SdkConfig;
 pub use http::ReqwestHttp;
+pub use https::{HttpsError, https_client};
 
 pub use secrets_manager::SecretsManagerStore;
 pub use sqs::SqsSink;
-
-use std::time::Duration;
-
-/// Shared AWS configuration: default credential chain and region, `AWS_ENDPOINT_URL` honoured
-/// (emulators), and timeouts that keep a slow AWS call well inside API Gateway's 30 s and the
-/// function's own timeout.
-pub async fn aws_config(operation_timeout: Duration) -> aws_config::SdkConfig {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(operation_timeout / 2)
-        .operation_timeout(operation_timeout)
-        .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await
-}

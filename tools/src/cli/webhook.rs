@@ -106,12 +106,10 @@ where
         &crate::ulid::generate(),
         i64::try_from(timestamp).unwrap_or(0),
     );
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| CliError::new(e.to_string()))?;
+    let client = sinch_bridge::adapters::https_client().map_err(|e| CliError::new(e.to_string()))?;
     let mut request = client
         .post(&args.url)
+        .timeout(std::time::Duration::from_secs(30))
         .header("content-type", "application/json")
         .body(body);
     for (name, value) in signed.pairs() {

@@ -1,0 +1,141 @@
+//! AWS SDK configuration from what Lambda puts in a function's environment: the region, the
+//! execution role's credentials and, for emulators, `AWS_ENDPOINT_URL`.
+//!
+//! Lambda always provides these, so the functions skip `aws-config`'s provider chains (profile
+//! files, SSO, web identity, container and instance metadata), which cost start-up time and a
+//! third SDK client (STS) in every binary. The operator tools still use `aws-config`.
+
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+use super::aws_http::AwsHttpClient;
+use crate::config::{ConfigError, Lookup, required};
+
+/// Where and as whom the AWS clients call. `Debug` never prints the credentials.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: String,
+    pub credentials: Credentials,
+    pub endpoint_url: Option<String>,
+    /// Bounds one SDK call, retries included; each attempt gets half of it.
+    pub operation_timeout: Duration,
+}
+
+impl AwsSettings {
+    /// `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// optional `AWS_SESSION_TOKEN` and `AWS_ENDPOINT_URL`.
+    pub fn from_env(env: &impl Lookup, operation_timeout: Duration) -> Result<Self, ConfigError> {
+        let region = env
+            .get("AWS_REGION")
+            .or_else(|| env.get("AWS_DEFAULT_REGION"))
+            .ok_or(ConfigError {
+                variable: "AWS_REGION",
+                problem: "is required (Lambda sets it)".into(),
+            })?;
+        let credentials = Credentials::new(
+            required(env, "AWS_ACCESS_KEY_ID")?,
+            required(env, "AWS_SECRET_ACCESS_KEY")?,
+            env.get("AWS_SESSION_TOKEN"),
+            None,
+            "lambda-environment",
+        );
+        Ok(Self {
+            region,
+            credentials,
+            endpoint_url: env.get("AWS_ENDPOINT_URL"),
+            operation_timeout,
+        })
+    }
+}
+
+/// The configuration both SDK clients are built from, sending through `http`.
+pub fn sdk_config(settings: AwsSettings, http: reqwest::Client) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .operation_attempt_timeout(settings.operation_timeout / 2)
+        .operation_timeout(settings.operation_timeout)
+        .build();
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(settings.region))
+        .credentials_provider(SharedCredentialsProvider::new(settings.credentials))
+        .http_client(SharedHttpClient::new(AwsHttpClient::new(http)))
+        .retry_config(RetryConfig::standard())
+        .timeout_config(timeouts)
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::new(SystemTimeSource::new()));
+    if let Some(url) = settings.endpoint_url {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::map_env;
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn lambda_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret-do-not-print"),
+            ("AWS_SESSION_TOKEN", "token-do-not-print"),
+        ]
+    }
+
+    #[test]
+    fn reads_the_region_and_role_credentials_lambda_provides() {
+        let settings = AwsSettings::from_env(&map_env(&lambda_env()), TIMEOUT);
+        let Ok(settings) = settings else {
+            panic!("a full Lambda environment is valid: {settings:?}")
+        };
+        assert_eq!(settings.region, "eu-west-1");
+        assert_eq!(settings.credentials.access_key_id(), "AKIAEXAMPLE");
+        assert_eq!(settings.credentials.secret_access_key(), "secret-do-not-print");
+        assert_eq!(settings.credentials.session_token(), Some("token-do-not-print"));
+        assert_eq!(settings.endpoint_url, None);
+    }
+
+    #[test]
+    fn falls_back_to_the_default_region_and_honours_an_endpoint_override() {
+        let mut env = lambda_env();
+        env.retain(|(k, _)| *k != "AWS_REGION");
+        env.push(("AWS_DEFAULT_REGION", "us-east-1"));
+        env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
+        let settings = AwsSettings::from_env(&map_env(&env), TIMEOUT).map(|s| (s.region, s.endpoint_url));
+        assert_eq!(
+            settings,
+            Ok(("us-east-1".to_owned(), Some("http://127.0.0.1:5000".to_owned())))
+        );
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let mut env = lambda_env();
+            env.retain(|(k, _)| *k != missing);
+            let err = AwsSettings::from_env(&map_env(&env), TIMEOUT).map(|_| ());
+            assert_eq!(err.map_err(|e| e.variable), Err(missing));
+        }
+    }
+
+    #[test]
+    fn debug_output_never_holds_the_secret_key_or_token() {
+        let settings = AwsSettings::from_env(&map_env(&lambda_env()), TIMEOUT);
+        let text = format!("{settings:?}");
+        assert!(!text.contains("secret-do-not-print"), "{text}");
+        assert!(!text.contains("token-do-not-print"), "{text}");
+    }
+}
