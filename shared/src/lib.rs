@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod ports;
 pub mod protocol;

@@ -8,13 +8,14 @@ use sinch_bridge::adapters::{AwsSettings, ReqwestHttp, SecretsManagerStore, SqsS
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::{number, process_env};
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::send::{Sender, SenderConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
     let env = process_env;
+    logging::init(LogSettings::from_env(&env));
     let config = SenderConfig::from_env(&env)?;
     let directory_config = DirectoryConfig::from_env(&env)?;
     let send_timeout = Duration::from_millis(number(&env, "SEND_TIMEOUT_MS", 10_000)?);

@@ -9,12 +9,13 @@ use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::{number, process_env};
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
+use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
     let env = process_env;
+    logging::init(LogSettings::from_env(&env));
     let config = IngestConfig::from_env(&env)?;
     let directory_config = DirectoryConfig::from_env(&env)?;
     let timeout = Duration::from_millis(number(&env, "AWS_TIMEOUT_MS", 5_000)?);
