@@ -46,9 +46,10 @@ fn records(n: usize) -> Vec<OutboundRecord> {
         .collect()
 }
 
-fn sender(mock_uri: &str, max_in_flight: usize) -> Sender<MemorySecrets, ReqwestHttp, MemorySink> {
+/// A sender for project `p` (answers after [`RTT`]) or `fast` (answers at once).
+fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> Sender<MemorySecrets, ReqwestHttp, MemorySink> {
     let secrets = MemorySecrets::default();
-    secrets.put("b/svc", Stage::Current, &format!(r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"w","apps":{{"{APP}":{{}}}}}}"#));
+    secrets.put("b/svc", Stage::Current, &format!(r#"{{"region":"eu","project_id":"{project}","key_id":"k","key_secret":"s","webhook_secret":"w","apps":{{"{APP}":{{}}}}}}"#));
     let clock = Arc::new(SystemClock);
     let dir = DirectoryConfig {
         prefix: "b/".into(),
@@ -95,6 +96,31 @@ async fn run(
     (median(walls), cpu_per_send)
 }
 
+/// The same sends as bare reqwest calls (one JSON body, bearer header, answer read), all 10 in
+/// flight: the HTTP client's share of the sender's CPU, comparable to the performance anchor.
+async fn bare_client(mock_uri: &str, project: &str, rounds: usize) -> Duration {
+    let client = sinch_bridge::adapters::https_client().unwrap();
+    let url = format!("{mock_uri}/eu/v1/projects/{project}/messages:send");
+    let body = r#"{"app_id":"01BENCHAPP","recipient":{"identified_by":{"channel_identities":[{"channel":"SMS","identity":"+15550001"}]}},"message":{"text_message":{"text":"bench"}}}"#;
+    let send = || async {
+        let answer = client
+            .post(&url)
+            .bearer_auth("t")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        answer.bytes().await.unwrap()
+    };
+    futures::future::join_all((0..10).map(|_| send())).await;
+    let cpu_start = cpu_time();
+    for _ in 0..rounds {
+        futures::future::join_all((0..10).map(|_| send())).await;
+    }
+    (cpu_time() - cpu_start) / u32::try_from(rounds * 10).unwrap()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -125,23 +151,31 @@ async fn main() {
                 )
                 .mount(&mock)
                 .await;
+            Mock::given(path("/eu/v1/projects/fast/messages:send"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"message_id": "x"})))
+                .mount(&mock)
+                .await;
             tx.send(mock.uri()).unwrap();
             std::future::pending::<()>().await;
         });
     });
     let mock_uri = rx.recv().unwrap();
     let batch = records(10);
-    let concurrent = sender(&mock_uri, 64);
-    let sequential = sender(&mock_uri, 1);
+    let concurrent = sender(&mock_uri, 64, "p");
+    let sequential = sender(&mock_uri, 1, "p");
     let (wall_c, cpu_c) = run(&concurrent, &batch, 20).await;
     let (wall_s, _) = run(&sequential, &batch, 5).await;
+    let cpu_bare = bare_client(&mock_uri, "p", 20).await;
+    // The performance anchor's condition: no server delay, 10 in flight.
+    let (_, cpu_fast) = run(&sender(&mock_uri, 64, "fast"), &batch, 100).await;
+    let cpu_fast_bare = bare_client(&mock_uri, "fast", 100).await;
     let backlog = records(1000);
     let start = Instant::now();
     for chunk in backlog.chunks(10) {
         assert!(concurrent.handle_batch(chunk).await.is_empty());
     }
     let backlog_wall = start.elapsed();
-    let wide = sender(&mock_uri, 100);
+    let wide = sender(&mock_uri, 100, "p");
     let start = Instant::now();
     for chunk in backlog.chunks(100) {
         assert!(wide.handle_batch(chunk).await.is_empty());
@@ -176,6 +210,15 @@ async fn main() {
     println!(
         "  client CPU per send (client thread only, 200 sends) : {:.1} us",
         cpu_c.as_secs_f64() * 1e6
+    );
+    println!(
+        "  of which the HTTP client (bare reqwest, same mock)  : {:.1} us",
+        cpu_bare.as_secs_f64() * 1e6
+    );
+    println!(
+        "  at 0 ms latency (1,000 sends): sender {:.1} us, bare reqwest {:.1} us per send",
+        cpu_fast.as_secs_f64() * 1e6,
+        cpu_fast_bare.as_secs_f64() * 1e6
     );
 }
 
