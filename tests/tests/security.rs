@@ -262,5 +262,84 @@ fn function_binaries_link_no_native_tls_or_openssl() {
         ] {
             assert!(!crates.contains(&forbidden), "{package} depends on {forbidden}");
         }
+        // One HTTPS stack: the SDK's own client and aws-config's provider chains (with STS)
+        // are what made start-up slow and the binaries large; they must not come back.
+        for second_stack in ["aws-smithy-http-client", "aws-config", "aws-sdk-sts"] {
+            assert!(!crates.contains(&second_stack), "{package} depends on {second_stack}");
+        }
     }
+}
+
+/// A TLS server on loopback presenting `tests/fixtures/tls/localhost.pem` (SAN `localhost`,
+/// issued by the fixture's throwaway test CA); it answers any request that completes a handshake with `200 ok`. Returns its
+/// port and the number of completed handshakes.
+async fn self_signed_server() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls");
+    let cert = CertificateDer::from_pem_file(format!("{dir}/localhost.pem")).expect("fixture cert");
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/localhost.key")).expect("fixture key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, counter) = (acceptor.clone(), counter.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, handshakes)
+}
+
+#[tokio::test]
+async fn https_client_refuses_a_certificate_outside_its_root_store() {
+    let (port, handshakes) = self_signed_server().await;
+    let url = format!("https://localhost:{port}/");
+
+    let refused = sinch_bridge::adapters::https_client().unwrap().get(&url).send().await;
+    let err = refused.expect_err("a certificate from a CA outside the root store must not be trusted");
+    assert!(err.is_connect(), "refused during the handshake, not after: {err}");
+    assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // Control: the same server is reachable by a client that trusts the test CA, so the
+    // refusal above is about trust, not about a broken server.
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let ca = CertificateDer::from_pem_file(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/test-ca.pem"))
+        .expect("fixture CA");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).expect("fixture CA is a valid anchor");
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let trusting = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .expect("client");
+    let answer = trusting.get(&url).send().await.expect("trusted handshake succeeds");
+    assert_eq!(answer.status().as_u16(), 200);
+    assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
