@@ -66,7 +66,7 @@ foot = jsonl("footprint.jsonl")
 print("footprint:", foot)
 if foot:
     peak = max(f["peak_rss_mb"] for f in foot)
-    check("P6", "peak RSS over 10,000 invocations", f"{peak:.1f} MB (max of both)", "<= 30 MB", peak <= 30)
+    check("P6", "peak RSS (1,000 webhook, 300 sender invocations)", f"{peak:.1f} MB (max of both)", "<= 30 MB", peak <= 30)
     fetches = [f["secret_fetches"] for f in foot]
     check("P8", "Secrets Manager calls under load", f"{fetches} (per function, one service, run < TTL)", "exactly 1", all(f == 1 for f in fetches))
 
