@@ -343,3 +343,34 @@ async fn https_client_refuses_a_certificate_outside_its_root_store() {
     assert_eq!(answer.status().as_u16(), 200);
     assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn https_client_never_follows_redirects() {
+    let mock = MockServer::start().await;
+    Mock::given(path("/v1/projects/p/messages:send"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/elsewhere", mock.uri())))
+        .mount(&mock)
+        .await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&mock)
+        .await;
+    let http = ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
+    let reply = sinch_bridge::ports::HttpPost::post(
+        &http,
+        sinch_bridge::ports::HttpRequest {
+            url: format!("{}/v1/projects/p/messages:send", mock.uri()),
+            authorization: SecretString::new("Bearer canary-token"),
+            content_type: "application/json",
+            body: b"{}".to_vec(),
+        },
+    )
+    .await
+    .expect("the 307 itself is the answer");
+    assert_eq!(reply.status, 307);
+    let requests = mock.received_requests().await.unwrap_or_default();
+    assert!(
+        requests.iter().all(|r| r.url.path() != "/elsewhere"),
+        "the redirect was followed"
+    );
+}

@@ -30,6 +30,10 @@ pub fn https_client() -> Result<reqwest::Client, HttpsError> {
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        // Neither AWS nor Sinch redirects these calls, and the AWS SDK's own client never
+        // follows one (a signed request must not be replayed elsewhere): a 3xx is the answer.
+        // It also spares every request a second pass over its URL.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("sinch-bridge/", env!("CARGO_PKG_VERSION")))
