@@ -36,12 +36,6 @@ impl WebhookSecret {
     }
 }
 
-impl From<SecretString> for WebhookSecret {
-    fn from(secret: SecretString) -> Self {
-        Self::new(secret)
-    }
-}
-
 /// Two webhook secrets are the same when their configured values are.
 impl PartialEq for WebhookSecret {
     fn eq(&self, other: &Self) -> bool {
