@@ -45,7 +45,9 @@ COLDSTART_ENV='{"EVENTS_QUEUE_URL":"http://127.0.0.1:9/q","SERVICES":"s","OUTBOU
   "node-sinch-sdk=node scripts/bench/node/coldstart.js" | tee "$out/coldstart.jsonl"
 
 echo "== 4. sender throughput (batch of 10 and a backlog of 1,000 at 50 ms latency)"
-cargo bench -q -p bridge-tests --bench sender_batch 2>/dev/null | tee "$out/sender.txt"
+# The bench starts its mock Conversation API in a child process on core 0; the client runs on core 1.
+cargo bench -q -p bridge-tests --bench sender_batch --no-run 2>/dev/null
+$pin cargo bench -q -p bridge-tests --bench sender_batch 2>/dev/null | tee "$out/sender.txt"
 
 echo "== 5. footprint: peak RSS over 1,000 webhook and 300 sender invocations (3,000 sends), binary and zip sizes"
 state="$(mktemp -d)"

@@ -54,6 +54,10 @@ if m1 and m2:
     cpu = float(m3.group(1)) if m3 else float("nan")
     check("P4", "sender batch of 10 at 50 ms", f"{ratio:.2f} RTT, {speedup:.1f}x sequential, {cpu:.1f} us CPU/send",
           "<= 1.5 RTT, >= 6.5x, <= 25 us", ratio <= 1.5 and speedup >= 6.5 and cpu <= 25)
+m4 = re.search(r"at 0 ms latency[^:]*: sender ([\d.]+) us, bare HTTPS client ([\d.]+) us, bare reqwest ([\d.]+) us", sender)
+if m4:
+    print(f"sender CPU per send at 0 ms (the anchors' condition): pipeline {m4.group(1)} us, "
+          f"bare HTTPS client {m4.group(2)} us, bare reqwest {m4.group(3)} us")
 
 cold = {c["target"]: c["median_ms"] for c in jsonl("coldstart.jsonl")}
 print("cold start to first 'next', median ms:", cold)

@@ -1,15 +1,25 @@
 //! Sender concurrency benchmark: a batch of 10 (and a backlog of 1,000) against a loopback mock
-//! Conversation API that answers after 50 ms, through the real reqwest client and the real
+//! Conversation API that answers after 50 ms, through the functions' HTTPS client and the real
 //! `Sender`, with in-memory queues and secrets. Prints medians and ratios; asserts nothing.
+//!
+//! The mock runs in a child process (this binary with `--serve-mock`, pinned to core 0 when
+//! `taskset` exists), as in the performance anchors, so every CPU nanosecond this process
+//! spends is the client's.
+//!
+//! For profiling, `SENDER_BENCH_ONLY=pipeline|bare|reqwest` runs only `SENDER_BENCH_ROUNDS`
+//! (default 100) batches of 10 at 0 ms latency (`pipeline-50ms`: at 50 ms). Under `valgrind
+//! --tool=callgrind`, the difference between two round counts is the cost of the sends.
 //!
 //! `cargo bench -p bridge-tests --bench sender_batch`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sinch_bridge::adapters::ReqwestHttp;
+use sinch_bridge::adapters::HttpsPost;
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::metrics::Metrics;
@@ -22,11 +32,23 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const RTT: Duration = Duration::from_millis(50);
 const APP: &str = "01BENCHAPP";
 
-/// CPU time of the calling thread (the client: the mock runs on another thread), in
-/// nanoseconds from the scheduler's accounting (`/proc/thread-self/schedstat`).
+type BenchSender = Sender<MemorySecrets, HttpsPost, MemorySink>;
+
+/// CPU time of this whole process (every thread, from the scheduler's nanosecond accounting):
+/// with the mock in another process, that is the client's.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    Duration::from_nanos(stat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0))
+    let mut total = 0u64;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(total)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -47,7 +69,7 @@ fn records(n: usize) -> Vec<OutboundRecord> {
 }
 
 /// A sender for project `p` (answers after [`RTT`]) or `fast` (answers at once).
-fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> Sender<MemorySecrets, ReqwestHttp, MemorySink> {
+fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> BenchSender {
     let secrets = MemorySecrets::default();
     secrets.put("b/svc", Stage::Current, &format!(r#"{{"region":"eu","project_id":"{project}","key_id":"k","key_secret":"s","webhook_secret":"w","apps":{{"{APP}":{{}}}}}}"#));
     let clock = Arc::new(SystemClock);
@@ -70,7 +92,7 @@ fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> Sender<MemoryS
     let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), dir));
     Sender::new(
         directory,
-        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(10)),
+        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(10)),
         MemorySink::default(),
         clock,
         config,
@@ -78,11 +100,7 @@ fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> Sender<MemoryS
     )
 }
 
-async fn run(
-    sender: &Sender<MemorySecrets, ReqwestHttp, MemorySink>,
-    batch: &[OutboundRecord],
-    rounds: usize,
-) -> (Duration, Duration) {
+async fn run(sender: &BenchSender, batch: &[OutboundRecord], rounds: usize) -> (Duration, Duration) {
     assert!(sender.handle_batch(batch).await.is_empty(), "warm-up must succeed");
     let mut walls = Vec::new();
     let cpu_start = cpu_time();
@@ -96,23 +114,51 @@ async fn run(
     (median(walls), cpu_per_send)
 }
 
-/// The same sends as bare reqwest calls (one JSON body, bearer header, answer read), all 10 in
-/// flight: the HTTP client's share of the sender's CPU, comparable to the performance anchor.
-async fn bare_client(mock_uri: &str, project: &str, rounds: usize) -> Duration {
+const BARE_BODY: &str = r#"{"app_id":"01BENCHAPP","recipient":{"identified_by":{"channel_identities":[{"channel":"SMS","identity":"+15550001"}]}},"message":{"text_message":{"text":"bench"}}}"#;
+
+/// The same sends as bare calls on the functions' HTTPS client (one JSON body, bearer header,
+/// answer read), all 10 in flight: the HTTP client's share of the sender's CPU.
+async fn bare_https(mock_uri: &str, project: &str, rounds: usize) -> Duration {
     let client = sinch_bridge::adapters::https_client().unwrap();
     let url = format!("{mock_uri}/eu/v1/projects/{project}/messages:send");
-    let body = r#"{"app_id":"01BENCHAPP","recipient":{"identified_by":{"channel_identities":[{"channel":"SMS","identity":"+15550001"}]}},"message":{"text_message":{"text":"bench"}}}"#;
+    let send = || async {
+        let request = http::Request::post(url.as_str())
+            .header("authorization", "Bearer t")
+            .header("content-type", "application/json")
+            .body(bytes::Bytes::from_static(BARE_BODY.as_bytes()))
+            .unwrap();
+        client.send(request, 64 * 1024).await.unwrap()
+    };
+    bare_rounds(send, rounds).await
+}
+
+/// The same again on reqwest 0.13 (the anchors' Rust client), for comparison.
+async fn bare_reqwest(mock_uri: &str, project: &str, rounds: usize) -> Duration {
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(sinch_bridge::adapters::tls_config().unwrap())
+        .build()
+        .unwrap();
+    let url = format!("{mock_uri}/eu/v1/projects/{project}/messages:send");
     let send = || async {
         let answer = client
             .post(&url)
             .bearer_auth("t")
             .header("content-type", "application/json")
-            .body(body)
+            .body(BARE_BODY)
             .send()
             .await
             .unwrap();
         answer.bytes().await.unwrap()
     };
+    bare_rounds(send, rounds).await
+}
+
+/// `rounds` times 10 concurrent `send`s after one warm-up round; CPU per send.
+async fn bare_rounds<F, Fut, T>(send: F, rounds: usize) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
     futures::future::join_all((0..10).map(|_| send())).await;
     let cpu_start = cpu_time();
     for _ in 0..rounds {
@@ -121,61 +167,133 @@ async fn bare_client(mock_uri: &str, project: &str, rounds: usize) -> Duration {
     (cpu_time() - cpu_start) / u32::try_from(rounds * 10).unwrap()
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    if std::env::args().any(|a| a == "--list") {
+/// `--serve-mock`: the mock Conversation API, until stdin closes (the parent exits).
+fn serve_mock() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mock = MockServer::start().await;
+        Mock::given(path("/oauth2/token"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),
+            )
+            .mount(&mock)
+            .await;
+        Mock::given(path("/eu/v1/projects/p/messages:send"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"message_id": "x"}))
+                    .set_delay(RTT),
+            )
+            .mount(&mock)
+            .await;
+        Mock::given(path("/eu/v1/projects/fast/messages:send"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"message_id": "x"})))
+            .mount(&mock)
+            .await;
+        println!("{}", mock.uri());
+        let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+    });
+}
+
+/// Starts the mock in a child process, on core 0 when `taskset` exists (bench.sh pins this
+/// process to core 1), and returns it with its base URI.
+fn spawn_mock() -> (Child, String) {
+    let exe = std::env::current_exe().unwrap();
+    let pinned = Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut command = if pinned {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg("0").arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let mut child = command
+        .arg("--serve-mock")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut uri = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut uri)
+        .unwrap();
+    (child, uri.trim().to_owned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return;
     }
-    // The mock lives on its own thread and runtime, so the client thread's CPU is the client's.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mock = MockServer::start().await;
-            Mock::given(path("/oauth2/token"))
-                .respond_with(
-                    ResponseTemplate::new(200)
-                        .set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),
-                )
-                .mount(&mock)
-                .await;
-            Mock::given(path("/eu/v1/projects/p/messages:send"))
-                .respond_with(
-                    ResponseTemplate::new(200)
-                        .set_body_json(serde_json::json!({"message_id": "x"}))
-                        .set_delay(RTT),
-                )
-                .mount(&mock)
-                .await;
-            Mock::given(path("/eu/v1/projects/fast/messages:send"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"message_id": "x"})))
-                .mount(&mock)
-                .await;
-            tx.send(mock.uri()).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    let mock_uri = rx.recv().unwrap();
+    if args.iter().any(|a| a == "--serve-mock") {
+        serve_mock();
+        return;
+    }
+    let (mut mock, mock_uri) = spawn_mock();
+    // `SENDER_BENCH_RUNTIME=multi`: tokio's default multi-thread runtime, for comparison.
+    let rt = match std::env::var("SENDER_BENCH_RUNTIME").as_deref() {
+        Ok("multi") => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+    };
+    rt.unwrap().block_on(client(&mock_uri));
+    drop(mock.stdin.take());
+    let _ = mock.wait();
+}
+
+/// Everything measured runs here, on one current-thread runtime.
+async fn client(mock_uri: &str) {
+    let mock_uri = mock_uri.to_owned();
+    let rounds = std::env::var("SENDER_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100);
+    match std::env::var("SENDER_BENCH_ONLY").as_deref() {
+        Ok("pipeline") => {
+            let (_, cpu) = run(&sender(&mock_uri, 64, "fast"), &records(10), rounds).await;
+            println!("pipeline, 0 ms: {:.1} us per send", cpu.as_secs_f64() * 1e6);
+        }
+        Ok("pipeline-50ms") => {
+            let (_, cpu) = run(&sender(&mock_uri, 64, "p"), &records(10), rounds).await;
+            println!("pipeline, 50 ms: {:.1} us per send", cpu.as_secs_f64() * 1e6);
+        }
+        Ok("bare") => {
+            let cpu = bare_https(&mock_uri, "fast", rounds).await;
+            println!("bare HTTPS client, 0 ms: {:.1} us per send", cpu.as_secs_f64() * 1e6);
+        }
+        Ok("reqwest") => {
+            let cpu = bare_reqwest(&mock_uri, "fast", rounds).await;
+            println!("bare reqwest, 0 ms: {:.1} us per send", cpu.as_secs_f64() * 1e6);
+        }
+        _ => full(&mock_uri).await,
+    }
+}
+
+async fn full(mock_uri: &str) {
     let batch = records(10);
-    let concurrent = sender(&mock_uri, 64, "p");
-    let sequential = sender(&mock_uri, 1, "p");
+    let concurrent = sender(mock_uri, 64, "p");
+    let sequential = sender(mock_uri, 1, "p");
     let (wall_c, cpu_c) = run(&concurrent, &batch, 20).await;
     let (wall_s, _) = run(&sequential, &batch, 5).await;
-    let cpu_bare = bare_client(&mock_uri, "p", 20).await;
+    let cpu_bare = bare_https(mock_uri, "p", 20).await;
+    let cpu_reqwest = bare_reqwest(mock_uri, "p", 20).await;
     // The performance anchor's condition: no server delay, 10 in flight.
-    let (_, cpu_fast) = run(&sender(&mock_uri, 64, "fast"), &batch, 100).await;
-    let cpu_fast_bare = bare_client(&mock_uri, "fast", 100).await;
+    let (_, cpu_fast) = run(&sender(mock_uri, 64, "fast"), &batch, 100).await;
+    let cpu_fast_bare = bare_https(mock_uri, "fast", 100).await;
+    let cpu_fast_reqwest = bare_reqwest(mock_uri, "fast", 100).await;
     let backlog = records(1000);
     let start = Instant::now();
     for chunk in backlog.chunks(10) {
         assert!(concurrent.handle_batch(chunk).await.is_empty());
     }
     let backlog_wall = start.elapsed();
-    let wide = sender(&mock_uri, 100, "p");
+    let wide = sender(mock_uri, 100, "p");
     let start = Instant::now();
     for chunk in backlog.chunks(100) {
         assert!(wide.handle_batch(chunk).await.is_empty());
@@ -183,7 +301,7 @@ async fn main() {
     let wide_wall = start.elapsed();
 
     println!(
-        "sender batch benchmark (mock latency {} ms, loopback, current-thread runtime)",
+        "sender batch benchmark (mock latency {} ms in its own process, loopback, current-thread runtime)",
         RTT.as_millis()
     );
     println!(
@@ -208,17 +326,19 @@ async fn main() {
         1000.0 / wide_wall.as_secs_f64()
     );
     println!(
-        "  client CPU per send (client thread only, 200 sends) : {:.1} us",
+        "  client CPU per send (client process, 200 sends) : {:.1} us",
         cpu_c.as_secs_f64() * 1e6
     );
     println!(
-        "  of which the HTTP client (bare reqwest, same mock)  : {:.1} us",
-        cpu_bare.as_secs_f64() * 1e6
+        "  of which the HTTP client (bare sends, same mock)    : {:.1} us (reqwest 0.13: {:.1} us)",
+        cpu_bare.as_secs_f64() * 1e6,
+        cpu_reqwest.as_secs_f64() * 1e6
     );
     println!(
-        "  at 0 ms latency (1,000 sends): sender {:.1} us, bare reqwest {:.1} us per send",
+        "  at 0 ms latency (1,000 sends): sender {:.1} us, bare HTTPS client {:.1} us, bare reqwest {:.1} us per send",
         cpu_fast.as_secs_f64() * 1e6,
-        cpu_fast_bare.as_secs_f64() * 1e6
+        cpu_fast_bare.as_secs_f64() * 1e6,
+        cpu_fast_reqwest.as_secs_f64() * 1e6
     );
 }
 

@@ -16,7 +16,7 @@ use bridge_tests::fault_proxy::{FaultMix, FaultProxy};
 use bridge_tests::*;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
-use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink};
+use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
@@ -293,7 +293,7 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
     ));
     // Well above a normal answer's time even on a loaded machine, so the only answers lost to
     // the timeout are the ones the mock delays on purpose (and records as lost).
-    let http = ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2));
+    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2));
     let sender = Sender::new(
         directory,
         http,
@@ -503,7 +503,7 @@ async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_d
     ));
     let sender = Sender::new(
         directory,
-        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2)),
+        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2)),
         SqsSink::new(sqs.clone()),
         Arc::new(SystemClock),
         config,
@@ -659,7 +659,7 @@ async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
     ));
     let sender = Sender::new(
         directory,
-        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(30)),
+        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(30)),
         SqsSink::new(sqs.clone()),
         Arc::new(SystemClock),
         config,

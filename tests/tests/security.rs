@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use bridge_tests::apigw::{Payload, webhook_event};
 use bridge_tests::*;
 use serde_json::json;
-use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink};
+use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
@@ -173,7 +173,7 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
     );
     let sender = Sender::new(
         directory,
-        ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5)),
+        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5)),
         SqsSink::new(sqs.clone()),
         Arc::new(SystemClock),
         config,
@@ -263,8 +263,9 @@ fn function_binaries_link_no_native_tls_or_openssl() {
             assert!(!crates.contains(&forbidden), "{package} depends on {forbidden}");
         }
         // One HTTPS stack: the SDK's own client and aws-config's provider chains (with STS)
-        // are what made start-up slow and the binaries large; they must not come back.
-        for second_stack in ["aws-smithy-http-client", "aws-config", "aws-sdk-sts"] {
+        // are what made start-up slow and the binaries large, and reqwest's layers most of a
+        // send's CPU; they must not come back.
+        for second_stack in ["aws-smithy-http-client", "aws-config", "aws-sdk-sts", "reqwest"] {
             assert!(!crates.contains(&second_stack), "{package} depends on {second_stack}");
         }
     }
@@ -317,9 +318,16 @@ async fn https_client_refuses_a_certificate_outside_its_root_store() {
     let (port, handshakes) = self_signed_server().await;
     let url = format!("https://localhost:{port}/");
 
-    let refused = sinch_bridge::adapters::https_client().unwrap().get(&url).send().await;
+    let request = http::Request::get(url.as_str()).body(bytes::Bytes::new()).unwrap();
+    let refused = sinch_bridge::adapters::https_client()
+        .unwrap()
+        .send(request, 1024)
+        .await;
     let err = refused.expect_err("a certificate from a CA outside the root store must not be trusted");
-    assert!(err.is_connect(), "refused during the handshake, not after: {err}");
+    assert!(
+        matches!(err, sinch_bridge::adapters::HttpsFailure::Connect(_)),
+        "refused during the handshake, not after: {err}"
+    );
     assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 0);
 
     // Control: the same server is reachable by a client that trusts the test CA, so the
@@ -355,7 +363,7 @@ async fn https_client_never_follows_redirects() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&mock)
         .await;
-    let http = ReqwestHttp::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
+    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
     let reply = sinch_bridge::ports::HttpPost::post(
         &http,
         sinch_bridge::ports::HttpRequest {

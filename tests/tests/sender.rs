@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsEvent;
 use bridge_tests::*;
 use serde_json::{Value, json};
-use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink};
+use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::metrics::Metrics;
@@ -28,7 +28,7 @@ struct Stack {
     dlq: String,
     sent: String,
     eu: String,
-    sender: Sender<SecretsManagerStore, ReqwestHttp, SqsSink>,
+    sender: Sender<SecretsManagerStore, HttpsPost, SqsSink>,
 }
 
 async fn stack(fifo: bool) -> Stack {
@@ -78,7 +78,7 @@ async fn stack(fifo: bool) -> Stack {
         clock.clone(),
         dir,
     ));
-    let http = ReqwestHttp::new(
+    let http = HttpsPost::new(
         sinch_bridge::adapters::https_client().expect("https client"),
         Duration::from_millis(800),
     );

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod http;
 pub mod local;
 pub mod mock;
 pub mod samples;

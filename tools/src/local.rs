@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use sinch_bridge::adapters::{ReqwestHttp, SecretsManagerStore, SqsSink, https_client};
+use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink, https_client};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
@@ -214,7 +214,8 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         send_callbacks: true,
     };
     let https = https_client().map_err(|e| LocalError::Config(e.to_string()))?;
-    let (mock_task, mock) = crate::mock::spawn(mock_listener, mock_config, https.clone());
+    let callbacks = crate::http::client().map_err(LocalError::Config)?;
+    let (mock_task, mock) = crate::mock::spawn(mock_listener, mock_config, callbacks);
 
     let clock = Arc::new(SystemClock);
     let directory_config = DirectoryConfig {
@@ -255,7 +256,7 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         retry_base: config.retry_base,
         retry_max: Duration::from_secs(60),
     };
-    let http = ReqwestHttp::new(https, config.send_timeout);
+    let http = HttpsPost::new(https, config.send_timeout);
     let sender = Arc::new(Sender::new(
         directory,
         http,
@@ -301,7 +302,7 @@ async fn webhook(
     axum::response::Response::from_parts(parts, axum::body::Body::from(body.to_vec()))
 }
 
-type LocalSender = Sender<SecretsManagerStore, ReqwestHttp, SqsSink>;
+type LocalSender = Sender<SecretsManagerStore, HttpsPost, SqsSink>;
 
 /// Lambda's SQS event source, in miniature: long-poll up to 10 messages, run the handler,
 /// delete what it did not report as failed (failed ones keep the visibility it gave them).

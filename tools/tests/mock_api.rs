@@ -27,7 +27,7 @@ async fn mock() -> String {
         callback_delay: Duration::from_millis(10),
         send_callbacks: false,
     };
-    let (task, _state) = spawn(listener, config, sinch_bridge::adapters::https_client().unwrap());
+    let (task, _state) = spawn(listener, config, bridge_tools::http::client().unwrap());
     std::mem::forget(task); // lives for the test process
     url
 }
@@ -46,7 +46,7 @@ async fn token(client: &reqwest::Client, url: &str, secret: &str) -> (u16, Value
 #[tokio::test]
 async fn issues_tokens_only_for_known_keys() {
     let url = mock().await;
-    let client = sinch_bridge::adapters::https_client().unwrap();
+    let client = bridge_tools::http::client().unwrap();
     let (status, body) = token(&client, &url, "secret").await;
     assert_eq!(status, 200);
     assert_eq!(body["expires_in"], 3600);
@@ -57,7 +57,7 @@ async fn issues_tokens_only_for_known_keys() {
 #[tokio::test]
 async fn validates_send_requests_like_the_api() {
     let url = mock().await;
-    let client = sinch_bridge::adapters::https_client().unwrap();
+    let client = bridge_tools::http::client().unwrap();
     let (_, t) = token(&client, &url, "secret").await;
     let bearer = format!("Bearer {}", t["access_token"].as_str().unwrap());
     let send = |region: &str, body: Value, auth: &str| {
@@ -120,7 +120,7 @@ async fn validates_send_requests_like_the_api() {
 #[tokio::test]
 async fn injects_faults_in_order_then_recovers() {
     let url = mock().await;
-    let client = sinch_bridge::adapters::https_client().unwrap();
+    let client = bridge_tools::http::client().unwrap();
     for kind in ["429", "500"] {
         let r = client
             .post(format!("{url}/_mock/faults"))

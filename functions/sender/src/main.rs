@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sinch_bridge::adapters::{AwsSettings, ReqwestHttp, SecretsManagerStore, SqsSink, https_client, sdk_config};
+use sinch_bridge::adapters::{AwsSettings, HttpsPost, SecretsManagerStore, SqsSink, https_client, sdk_config};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::{number, process_env};
 use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
@@ -28,7 +28,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let directory =
         Arc::new(ServiceDirectory::new(secrets, clock.clone(), directory_config).with_metrics(metrics.clone()));
     let queues = SqsSink::new(aws_sdk_sqs::Client::new(&aws));
-    let http = ReqwestHttp::new(https, send_timeout);
+    let http = HttpsPost::new(https, send_timeout);
     let sender = Sender::new(directory, http, queues, clock, config, metrics);
     let sender = &sender;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| sender::handle(sender, event))).await

@@ -19,6 +19,7 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use super::aws_http::AwsHttpClient;
+use super::https::HttpsClient;
 use crate::config::{ConfigError, Lookup, required};
 
 /// Where and as whom the AWS clients call. `Debug` never prints the credentials.
@@ -59,7 +60,7 @@ impl AwsSettings {
 }
 
 /// The configuration both SDK clients are built from, sending through `http`.
-pub fn sdk_config(settings: AwsSettings, http: reqwest::Client) -> SdkConfig {
+pub fn sdk_config(settings: AwsSettings, http: HttpsClient) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .operation_attempt_timeout(settings.operation_timeout / 2)
         .operation_timeout(settings.operation_timeout)

@@ -1,4 +1,4 @@
-//! The AWS SDK's HTTP client, on the function's shared reqwest client: one TLS configuration
+//! The AWS SDK's HTTP client, on the function's shared HTTPS client: one TLS configuration
 //! and one connection pool for SQS, Secrets Manager and Sinch, instead of a second HTTP and TLS
 //! stack (and a second root store load) inside the SDK.
 //!
@@ -11,16 +11,21 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use bytes::Bytes;
+
+use super::https::HttpsClient;
+
+/// AWS answers the functions read (queue writes, secrets of at most 64 KiB) are far below this.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct AwsHttpClient {
-    client: reqwest::Client,
+    client: HttpsClient,
 }
 
 impl AwsHttpClient {
-    pub fn new(client: reqwest::Client) -> Self {
+    pub fn new(client: HttpsClient) -> Self {
         Self { client }
     }
 }
@@ -43,45 +48,18 @@ impl HttpConnector for AwsHttpClient {
     }
 }
 
-async fn send(client: &reqwest::Client, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
-    let method = reqwest::Method::from_bytes(request.method().as_bytes()).map_err(|e| user(e.to_string()))?;
-    let body = request
-        .body()
+async fn send(client: &HttpsClient, request: HttpRequest) -> Result<HttpResponse, ConnectorError> {
+    let (parts, body) = request.try_into_http1x().map_err(|e| user(e.to_string()))?.into_parts();
+    let body = body
         .bytes()
-        .ok_or_else(|| user("streaming request bodies are not supported".to_owned()))?
-        .to_vec();
-    let mut outgoing = client.request(method, request.uri()).body(body);
-    for (name, value) in request.headers().iter() {
-        outgoing = outgoing.header(name, value);
-    }
-    let response = outgoing.send().await.map_err(connector_error)?;
-    let status = StatusCode::try_from(response.status().as_u16()).map_err(|e| user(e.to_string()))?;
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-        .collect();
-    let body = response.bytes().await.map_err(connector_error)?;
-    let mut answer = HttpResponse::new(status, SdkBody::from(body));
-    for (name, value) in headers {
-        answer.headers_mut().append(name, value);
-    }
-    Ok(answer)
-}
-
-/// Timeouts and connection failures are transient to the SDK's retry strategy, as with its
-/// own client; anything else is reported as is.
-fn connector_error(e: reqwest::Error) -> ConnectorError {
-    let timeout = e.is_timeout();
-    let io = e.is_connect() || e.is_request() || e.is_body();
-    let source = Box::new(e.without_url());
-    if timeout {
-        ConnectorError::timeout(source)
-    } else if io {
-        ConnectorError::io(source)
-    } else {
-        ConnectorError::other(source, None)
-    }
+        .map(Bytes::copy_from_slice)
+        .ok_or_else(|| user("streaming request bodies are not supported".to_owned()))?;
+    // Connection failures are transient to the SDK's retry strategy, as with its own client.
+    let response = client
+        .send(http::Request::from_parts(parts, body), MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| ConnectorError::io(Box::new(e)))?;
+    HttpResponse::try_from(response.map(SdkBody::from)).map_err(|e| user(e.to_string()))
 }
 
 fn user(message: String) -> ConnectorError {

@@ -12,8 +12,8 @@ mod sqs;
 pub use aws_env::{AwsSettings, sdk_config};
 pub use aws_http::AwsHttpClient;
 pub use aws_types::SdkConfig;
-pub use http::ReqwestHttp;
-pub use https::{HttpsError, https_client};
+pub use http::HttpsPost;
+pub use https::{HttpsClient, HttpsError, HttpsFailure, https_client, tls_config};
 
 pub use secrets_manager::SecretsManagerStore;
 pub use sqs::SqsSink;

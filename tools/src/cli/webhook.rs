@@ -106,7 +106,7 @@ where
         &crate::ulid::generate(),
         i64::try_from(timestamp).unwrap_or(0),
     );
-    let client = sinch_bridge::adapters::https_client().map_err(|e| CliError::new(e.to_string()))?;
+    let client = crate::http::client().map_err(CliError::new)?;
     let mut request = client
         .post(&args.url)
         .timeout(std::time::Duration::from_secs(30))
