@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 pub const NAMESPACE: &str = "SinchBridge";
 
 type Writer = Arc<dyn Fn(&str) + Send + Sync>;
@@ -40,57 +38,75 @@ impl Metrics {
     }
 
     fn emit(&self, metric: &str, value: f64, unit: &str, dimensions: &[(&str, &str)]) {
-        use std::fmt::Write as _;
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        // Written by hand rather than through a JSON tree: this runs on every request. Every
-        // name and value goes through `quote`, so the line is valid JSON whatever they hold.
-        let mut line = String::with_capacity(256);
-        let _ = write!(
-            line,
-            r#"{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":[{{"Namespace":"{NAMESPACE}","Dimensions":[["Function""#
-        );
+        // Written by hand rather than through a JSON tree: this runs twice per message sent.
+        // Every name and value goes through `quote`, so the line is valid JSON whatever they hold.
+        let mut line = Vec::with_capacity(320);
+        line.extend_from_slice(br#"{"_aws":{"Timestamp":"#);
+        line.extend_from_slice(timestamp.to_string().as_bytes());
+        line.extend_from_slice(br#","CloudWatchMetrics":[{"Namespace":""#);
+        line.extend_from_slice(NAMESPACE.as_bytes());
+        line.extend_from_slice(br#"","Dimensions":[["Function""#);
         for (name, _) in dimensions {
-            let _ = write!(line, ",{}", quote(name));
+            line.push(b',');
+            quote(&mut line, name);
         }
-        let _ = write!(
-            line,
-            r#"]],"Metrics":[{{"Name":{},"Unit":{}}}]}}]}},"Function":{}"#,
-            quote(metric),
-            quote(unit),
-            quote(self.function)
-        );
+        line.extend_from_slice(br#"]],"Metrics":[{"Name":"#);
+        quote(&mut line, metric);
+        line.extend_from_slice(br#","Unit":"#);
+        quote(&mut line, unit);
+        line.extend_from_slice(br#"}]}]},"Function":"#);
+        quote(&mut line, self.function);
         for (name, v) in dimensions {
-            let _ = write!(line, ",{}:{}", quote(name), quote(v));
+            line.push(b',');
+            quote(&mut line, name);
+            line.push(b':');
+            quote(&mut line, v);
         }
-        let _ = write!(line, ",{}:{}}}", quote(metric), Value::from(value));
-        (self.writer)(&line);
+        line.push(b',');
+        quote(&mut line, metric);
+        line.push(b':');
+        // A non-finite value becomes `null`, as serde_json writes it.
+        let _ = serde_json::to_writer(&mut line, &value);
+        line.push(b'}');
+        // Only `quote`d strings and ASCII were written, so the line is UTF-8.
+        if let Ok(line) = std::str::from_utf8(&line) {
+            (self.writer)(line);
+        }
     }
 }
 
-/// A JSON string literal.
-fn quote(text: &str) -> String {
-    Value::from(text).to_string()
+/// Appends `text` as a JSON string literal.
+fn quote(line: &mut Vec<u8>, text: &str) {
+    // Writing a `&str` into a `Vec` cannot fail; serde_json escapes what JSON requires.
+    let _ = serde_json::to_writer(&mut *line, text);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use std::sync::Mutex;
 
-    #[test]
-    fn writes_one_emf_line_per_point() {
+    /// Metrics for `function` that keep their lines, and a way to read them.
+    fn collected(function: &'static str) -> (Metrics, impl Fn() -> Vec<String>) {
         let lines = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = lines.clone();
         let metrics = Metrics::with_writer(
-            "webhook-ingest",
+            function,
             Arc::new(move |l: &str| sink.lock().map(|mut v| v.push(l.to_owned())).unwrap_or(())),
         );
+        (metrics, move || lines.lock().map(|v| v.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn writes_one_emf_line_per_point() {
+        let (metrics, lines) = collected("webhook-ingest");
         metrics.count("Accepted", &[("Trigger", "MESSAGE_DELIVERY")]);
-        let lines = lines.lock().map(|v| v.clone()).unwrap_or_default();
+        let lines = lines();
         assert_eq!(lines.len(), 1);
         let v: Value = serde_json::from_str(&lines[0]).unwrap_or_default();
         assert_eq!(v["Accepted"], 1.0);
@@ -110,20 +126,24 @@ mod tests {
 
     #[test]
     fn odd_names_and_values_still_make_valid_json() {
-        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-        let sink = lines.clone();
-        let metrics = Metrics::with_writer(
-            "f",
-            Arc::new(move |l: &str| sink.lock().map(|mut v| v.push(l.to_owned())).unwrap_or(())),
-        );
+        let (metrics, lines) = collected("f");
         metrics.milliseconds("Latency", 1.5, &[("Channel", "quo\"te\\n\u{1}")]);
-        let line = lines.lock().map(|v| v[0].clone()).unwrap_or_default();
-        let v: Value = serde_json::from_str(&line).unwrap_or_default();
+        let v: Value = serde_json::from_str(&lines()[0]).unwrap_or_default();
         assert_eq!(v["Channel"], "quo\"te\\n\u{1}");
         assert_eq!(v["Latency"], 1.5);
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Function", "Channel"]])
         );
+    }
+
+    #[test]
+    fn a_non_finite_value_is_written_as_null() {
+        let (metrics, lines) = collected("f");
+        metrics.milliseconds("Latency", f64::NAN, &[]);
+        let line = lines()[0].clone();
+        let v: Value = serde_json::from_str(&line).unwrap_or_default();
+        assert!(v["Latency"].is_null(), "{line}");
+        assert_eq!(v["Function"], "f");
     }
 }
