@@ -115,7 +115,12 @@ fn every_send_request_round_trips_through_the_raw_path_unchanged() {
             "{}",
             path.display()
         );
-        assert_eq!(Value::Object(parsed.to_request(None)), original, "{}", path.display());
+        assert_eq!(
+            serde_json::to_value(parsed.to_request(None)).ok(),
+            Some(original),
+            "{}",
+            path.display()
+        );
         count += 1;
     }
     assert!(

@@ -14,7 +14,7 @@ pub mod signature;
 pub use address::QueueAddress;
 pub use callback::{Callback, CallbackError, Trigger, classify};
 pub use channel::Channel;
-pub use outbound::{EnvelopeError, OutboundMessage, parse_outbound};
+pub use outbound::{EnvelopeError, OutboundMessage, SendRequest, parse_outbound};
 pub use region::Region;
 pub use secret::SecretString;
 pub use service::{MessagingService, ServiceConfigError};

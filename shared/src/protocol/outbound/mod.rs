@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+use serde::ser::{SerializeMap as _, Serializer};
 use serde_json::{Map, Value};
 
 use super::address::QueueAddress;
@@ -160,57 +162,57 @@ impl OutboundMessage {
 
     /// The `messages:send` body. A raw request is returned unchanged; an envelope is
     /// translated and takes the service's defaults (the SMS sender).
-    pub fn to_request(&self, service: Option<&MessagingService>) -> Map<String, Value> {
+    pub fn to_request<'a>(&'a self, service: Option<&'a MessagingService>) -> SendRequest<'a> {
         match self {
-            OutboundMessage::Raw { request, .. } => request.clone(),
+            OutboundMessage::Raw { request, .. } => SendRequest::Raw(request),
             OutboundMessage::Envelope(e) => e.to_request(service),
         }
     }
 }
 
+/// A `messages:send` body borrowed from the message it translates: serialised straight to
+/// JSON, without building (and dropping) a copy of the message as a JSON tree on every send.
+#[derive(Debug, Clone)]
+pub enum SendRequest<'a> {
+    Raw(&'a Map<String, Value>),
+    Envelope {
+        envelope: &'a Envelope,
+        /// `channel_priority_order` pinned to the envelope's channel.
+        pinned: Option<&'a str>,
+        /// `SMS_SENDER` added from the service's defaults.
+        sms_sender: Option<&'a str>,
+    },
+}
+
 impl Envelope {
-    fn to_request(&self, service: Option<&MessagingService>) -> Map<String, Value> {
-        let mut request = Map::new();
-        request.insert("app_id".into(), Value::String(self.app_id.clone()));
-        let recipient = match &self.recipient {
-            Recipient::ContactId(id) => serde_json::json!({ "contact_id": id }),
-            Recipient::Identity(identity) => {
-                let channel = self.channel.as_ref().map(Channel::as_str).unwrap_or_default();
-                identified_by([(channel, identity.as_str())])
-            }
-            Recipient::ChannelIdentities(ids) => identified_by(ids.iter().map(|(c, i)| (c.as_str(), i.as_str()))),
-        };
-        request.insert("recipient".into(), recipient);
-        request.insert("message".into(), Value::Object(self.message.clone()));
-        for (key, value) in &self.options {
-            request.insert(key.clone(), value.clone());
-        }
+    fn to_request<'a>(&'a self, service: Option<&'a MessagingService>) -> SendRequest<'a> {
         // A queue address names the channel; with a contact id Sinch would otherwise pick any
         // of the contact's channels, so pin it unless the sender chose an order itself.
-        if let (Some(channel), Recipient::ContactId(_)) = (&self.channel, &self.recipient)
-            && !request.contains_key("channel_priority_order")
-        {
-            request.insert("channel_priority_order".into(), serde_json::json!([channel.as_str()]));
+        let pinned = match (&self.channel, &self.recipient) {
+            (Some(channel), Recipient::ContactId(_)) if !self.options.contains_key("channel_priority_order") => {
+                Some(channel.as_str())
+            }
+            _ => None,
+        };
+        let sms_sender = if self.uses_sms() && !self.channel_properties.contains_key(SMS_SENDER_PROPERTY) {
+            service.and_then(|s| s.sms_sender_for(&self.app_id))
+        } else {
+            None
+        };
+        SendRequest::Envelope {
+            envelope: self,
+            pinned,
+            sms_sender,
         }
-        let mut properties = self.channel_properties.clone();
-        if self.uses_sms(&request)
-            && !properties.contains_key(SMS_SENDER_PROPERTY)
-            && let Some(sender) = service.and_then(|s| s.sms_sender_for(&self.app_id))
-        {
-            properties.insert(SMS_SENDER_PROPERTY.into(), sender.to_owned());
-        }
-        if !properties.is_empty() {
-            let map = properties.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            request.insert("channel_properties".into(), Value::Object(map));
-        }
-        request
     }
 
-    fn uses_sms(&self, request: &Map<String, Value>) -> bool {
+    /// A pinned order only ever names the envelope's own channel, so `by_channel` covers it.
+    fn uses_sms(&self) -> bool {
         let by_channel = self.channel.as_ref().is_some_and(Channel::is_sms);
         let by_identity =
             matches!(&self.recipient, Recipient::ChannelIdentities(ids) if ids.iter().any(|(c, _)| c.is_sms()));
-        let by_order = request
+        let by_order = self
+            .options
             .get("channel_priority_order")
             .and_then(Value::as_array)
             .is_some_and(|order| order.iter().any(|c| c.as_str() == Some(SMS)));
@@ -218,12 +220,96 @@ impl Envelope {
     }
 }
 
-fn identified_by<'a>(ids: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
-    let list: Vec<Value> = ids
-        .into_iter()
-        .map(|(channel, identity)| serde_json::json!({ "channel": channel, "identity": identity }))
-        .collect();
-    serde_json::json!({ "identified_by": { "channel_identities": list } })
+impl Serialize for SendRequest<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (envelope, pinned, sms_sender) = match self {
+            SendRequest::Raw(request) => return request.serialize(serializer),
+            SendRequest::Envelope {
+                envelope,
+                pinned,
+                sms_sender,
+            } => (*envelope, *pinned, *sms_sender),
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("app_id", &envelope.app_id)?;
+        map.serialize_entry("recipient", &RecipientView(envelope))?;
+        map.serialize_entry("message", &envelope.message)?;
+        for (key, value) in &envelope.options {
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(channel) = pinned {
+            map.serialize_entry("channel_priority_order", &[channel])?;
+        }
+        if !envelope.channel_properties.is_empty() || sms_sender.is_some() {
+            let properties = PropertiesView {
+                given: &envelope.channel_properties,
+                sms_sender,
+            };
+            map.serialize_entry("channel_properties", &properties)?;
+        }
+        map.end()
+    }
+}
+
+struct RecipientView<'a>(&'a Envelope);
+
+impl Serialize for RecipientView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Contact<'a> {
+            contact_id: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Identified<'a> {
+            identified_by: Identities<'a>,
+        }
+        #[derive(Serialize)]
+        struct Identities<'a> {
+            channel_identities: Vec<Identity<'a>>,
+        }
+        #[derive(Serialize)]
+        struct Identity<'a> {
+            channel: &'a str,
+            identity: &'a str,
+        }
+        let envelope = self.0;
+        let channel_identities = match &envelope.recipient {
+            Recipient::ContactId(id) => return Contact { contact_id: id }.serialize(serializer),
+            Recipient::Identity(identity) => vec![Identity {
+                channel: envelope.channel.as_ref().map(Channel::as_str).unwrap_or_default(),
+                identity,
+            }],
+            Recipient::ChannelIdentities(ids) => ids
+                .iter()
+                .map(|(channel, identity)| Identity {
+                    channel: channel.as_str(),
+                    identity,
+                })
+                .collect(),
+        };
+        Identified {
+            identified_by: Identities { channel_identities },
+        }
+        .serialize(serializer)
+    }
+}
+
+struct PropertiesView<'a> {
+    given: &'a BTreeMap<String, String>,
+    sms_sender: Option<&'a str>,
+}
+
+impl Serialize for PropertiesView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.given {
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(sender) = self.sms_sender {
+            map.serialize_entry(SMS_SENDER_PROPERTY, sender)?;
+        }
+        map.end()
+    }
 }
 
 fn parse_raw(map: Map<String, Value>) -> Result<OutboundMessage, EnvelopeError> {
