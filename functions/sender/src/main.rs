@@ -12,7 +12,9 @@ use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::send::{Sender, SenderConfig};
 
-#[tokio::main]
+// One thread: Lambda hands an environment one invocation at a time and at most a vCPU or two,
+// so worker threads only add start-up, memory and cross-thread wake-ups to every I/O wait.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
