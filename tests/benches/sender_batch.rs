@@ -51,6 +51,26 @@ fn cpu_time() -> Duration {
     Duration::from_nanos(total)
 }
 
+/// Times this process gave up the CPU to wait (`voluntary_ctxt_switches`): its wake-ups.
+fn wake_ups() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU for one wake-up from idle on this machine with nothing to do after it: a current-thread
+/// runtime sleeping 5 ms, 200 times.
+async fn idle_wake_up_cost() -> Duration {
+    let start = cpu_time();
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (cpu_time() - start) / 200
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -100,9 +120,11 @@ fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> BenchSender {
     )
 }
 
-async fn run(sender: &BenchSender, batch: &[OutboundRecord], rounds: usize) -> (Duration, Duration) {
+/// Median wall time per batch, CPU per send and wake-ups per send.
+async fn run(sender: &BenchSender, batch: &[OutboundRecord], rounds: usize) -> (Duration, Duration, f64) {
     assert!(sender.handle_batch(batch).await.is_empty(), "warm-up must succeed");
     let mut walls = Vec::new();
+    let wakes_start = wake_ups();
     let cpu_start = cpu_time();
     for _ in 0..rounds {
         let start = Instant::now();
@@ -111,7 +133,8 @@ async fn run(sender: &BenchSender, batch: &[OutboundRecord], rounds: usize) -> (
         assert!(failed.is_empty());
     }
     let cpu_per_send = (cpu_time() - cpu_start) / u32::try_from(rounds * batch.len()).unwrap();
-    (median(walls), cpu_per_send)
+    let wakes = (wake_ups() - wakes_start) as f64 / (rounds * batch.len()) as f64;
+    (median(walls), cpu_per_send, wakes)
 }
 
 const BARE_BODY: &str = r#"{"app_id":"01BENCHAPP","recipient":{"identified_by":{"channel_identities":[{"channel":"SMS","identity":"+15550001"}]}},"message":{"text_message":{"text":"bench"}}}"#;
@@ -256,11 +279,11 @@ async fn client(mock_uri: &str) {
         .unwrap_or(100);
     match std::env::var("SENDER_BENCH_ONLY").as_deref() {
         Ok("pipeline") => {
-            let (_, cpu) = run(&sender(&mock_uri, 64, "fast"), &records(10), rounds).await;
+            let (_, cpu, _) = run(&sender(&mock_uri, 64, "fast"), &records(10), rounds).await;
             println!("pipeline, 0 ms: {:.1} us per send", cpu.as_secs_f64() * 1e6);
         }
         Ok("pipeline-50ms") => {
-            let (_, cpu) = run(&sender(&mock_uri, 64, "p"), &records(10), rounds).await;
+            let (_, cpu, _) = run(&sender(&mock_uri, 64, "p"), &records(10), rounds).await;
             println!("pipeline, 50 ms: {:.1} us per send", cpu.as_secs_f64() * 1e6);
         }
         Ok("bare") => {
@@ -279,12 +302,13 @@ async fn full(mock_uri: &str) {
     let batch = records(10);
     let concurrent = sender(mock_uri, 64, "p");
     let sequential = sender(mock_uri, 1, "p");
-    let (wall_c, cpu_c) = run(&concurrent, &batch, 20).await;
-    let (wall_s, _) = run(&sequential, &batch, 5).await;
-    let cpu_bare = bare_https(mock_uri, "p", 20).await;
-    let cpu_reqwest = bare_reqwest(mock_uri, "p", 20).await;
+    let (wall_c, cpu_c, wakes_c) = run(&concurrent, &batch, 60).await;
+    let (wall_s, _, _) = run(&sequential, &batch, 5).await;
+    let cpu_bare = bare_https(mock_uri, "p", 60).await;
+    let cpu_reqwest = bare_reqwest(mock_uri, "p", 60).await;
     // The performance anchor's condition: no server delay, 10 in flight.
-    let (_, cpu_fast) = run(&sender(mock_uri, 64, "fast"), &batch, 100).await;
+    let (_, cpu_fast, wakes_fast) = run(&sender(mock_uri, 64, "fast"), &batch, 100).await;
+    let wake_cost = idle_wake_up_cost().await;
     let cpu_fast_bare = bare_https(mock_uri, "fast", 100).await;
     let cpu_fast_reqwest = bare_reqwest(mock_uri, "fast", 100).await;
     let backlog = records(1000);
@@ -326,13 +350,17 @@ async fn full(mock_uri: &str) {
         1000.0 / wide_wall.as_secs_f64()
     );
     println!(
-        "  client CPU per send (client process, 200 sends) : {:.1} us",
+        "  client CPU per send (client process, 600 sends) : {:.1} us",
         cpu_c.as_secs_f64() * 1e6
     );
     println!(
         "  of which the HTTP client (bare sends, same mock)    : {:.1} us (reqwest 0.13: {:.1} us)",
         cpu_bare.as_secs_f64() * 1e6,
         cpu_reqwest.as_secs_f64() * 1e6
+    );
+    println!(
+        "  wake-ups per send: {wakes_c:.2} at 50 ms, {wakes_fast:.2} at 0 ms; CPU per idle wake-up (5 ms timer): {:.1} us",
+        wake_cost.as_secs_f64() * 1e6
     );
     println!(
         "  at 0 ms latency (1,000 sends): sender {:.1} us, bare HTTPS client {:.1} us, bare reqwest {:.1} us per send",
