@@ -26,12 +26,16 @@ export NODE_PATH="$node_dir/node_modules"
 echo "== 1. criterion (verify 1/16/256 KiB, classify, ingest path, envelope)"
 cargo bench -p sinch-bridge --bench protocol -- --noplot 2>&1 | grep -E "^[a-z_]+/|time:|thrpt:" | tee "$out/criterion.txt"
 
-echo "== 2. verification side by side, per CPU-second, pinned to one core"
-$pin cargo bench -q -p sinch-bridge --bench verify_throughput 2>/dev/null | tee "$out/verify.jsonl"
-$pin node scripts/bench/node/verify.js | tee -a "$out/verify.jsonl"
-for size in 1024 16384 262144; do
-  kbps="$($pin openssl speed -seconds 3 -bytes "$size" -hmac sha256 2>/dev/null | awk '/^hmac\(sha256\)/ {print $2}' | tr -d k)"
-  python3 -c "import json,sys; print(json.dumps({'impl':'openssl-ceiling','bytes':$size,'ops_per_cpu_second':round(float('$kbps')*1000/$size)}))" | tee -a "$out/verify.jsonl"
+echo "== 2. verification side by side, per CPU-second, pinned to one core, three interleaved rounds"
+# Ours, the Node SDK and the OpenSSL ceiling take turns, so a burst of load on this shared
+# machine hits all three alike; the summary takes each one's median over the rounds.
+for round in 1 2 3; do
+  $pin cargo bench -q -p sinch-bridge --bench verify_throughput 2>/dev/null | tee -a "$out/verify.jsonl"
+  $pin node scripts/bench/node/verify.js | tee -a "$out/verify.jsonl"
+  for size in 1024 16384 262144; do
+    kbps="$($pin openssl speed -seconds 3 -bytes "$size" -hmac sha256 2>/dev/null | awk '/^hmac\(sha256\)/ {print $2}' | tr -d k)"
+    python3 -c "import json,sys; print(json.dumps({'impl':'openssl-ceiling','bytes':$size,'ops_per_cpu_second':round(float('$kbps')*1000/$size)}))" | tee -a "$out/verify.jsonl"
+  done
 done
 
 echo "== 3. cold start to the first Runtime API 'next'"
