@@ -16,8 +16,10 @@ use bytes::Bytes;
 
 use super::https::HttpsClient;
 
-/// AWS answers the functions read (queue writes, secrets of at most 64 KiB) are far below this.
-const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// A bound on what an AWS answer may hold in memory, far above the largest one we can get: the
+/// tools' `ReceiveMessage` (10 messages of up to 1 MiB each, with attributes). The functions'
+/// own answers (queue writes, secrets of at most 64 KiB) are small.
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct AwsHttpClient {
