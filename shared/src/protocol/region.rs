@@ -28,7 +28,7 @@ impl Region {
 
     /// `https://{region}.conversation.api.sinch.com` (OpenAPI `servers`).
     pub fn base_url(&self) -> String {
-        format!("https://{}.conversation.api.sinch.com", self.as_str())
+        format!("https://{}{HOST_SUFFIX}", self.as_str())
     }
 }
 
@@ -51,15 +51,31 @@ impl fmt::Display for Region {
     }
 }
 
+/// Every region's host is `{region}` followed by this.
+const HOST_SUFFIX: &str = ".conversation.api.sinch.com";
+
 /// Where `messages:send` lives for a project. `base_override` (tests, local runs) replaces the
 /// regional host; the region then travels in the path prefix so one mock can serve all regions:
 /// `{override}/{region}/v1/projects/{project}/messages:send`.
 pub fn send_url(region: Region, base_override: Option<&str>, project_id: &str) -> String {
-    let base = match base_override {
-        Some(base) => format!("{}/{}", base.trim_end_matches('/'), region.as_str()),
-        None => region.base_url(),
-    };
-    format!("{base}/v1/projects/{project_id}/messages:send")
+    // Built by appending rather than `format!`: this runs on every send.
+    let mut url = String::with_capacity(96 + project_id.len());
+    match base_override {
+        Some(base) => {
+            url.push_str(base.trim_end_matches('/'));
+            url.push('/');
+            url.push_str(region.as_str());
+        }
+        None => {
+            url.push_str("https://");
+            url.push_str(region.as_str());
+            url.push_str(HOST_SUFFIX);
+        }
+    }
+    url.push_str("/v1/projects/");
+    url.push_str(project_id);
+    url.push_str("/messages:send");
+    url
 }
 
 #[cfg(test)]
