@@ -382,3 +382,30 @@ async fn https_client_never_follows_redirects() {
         "the redirect was followed"
     );
 }
+
+#[tokio::test]
+async fn answers_longer_than_64_kib_are_cut_there() {
+    let mock = MockServer::start().await;
+    Mock::given(path("/v1/projects/p/messages:send"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("x".repeat(1024 * 1024)))
+        .mount(&mock)
+        .await;
+    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
+    let reply = sinch_bridge::ports::HttpPost::post(
+        &http,
+        sinch_bridge::ports::HttpRequest {
+            url: format!("{}/v1/projects/p/messages:send", mock.uri()),
+            authorization: SecretString::new("Bearer t"),
+            content_type: "application/json",
+            body: b"{}".to_vec(),
+        },
+    )
+    .await
+    .expect("the answer is read up to the cap");
+    assert_eq!(reply.status, 502);
+    assert_eq!(
+        reply.body.len(),
+        64 * 1024,
+        "a misbehaving peer's answer is bounded in memory"
+    );
+}
