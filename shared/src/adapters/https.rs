@@ -9,7 +9,7 @@
 //! hyper's pooled client rather than reqwest: every request here is a POST of an in-memory body
 //! to a URL we built, so reqwest's layers (URL re-parsing with IDNA, a redirect policy that
 //! re-parses it again, a retry wrapper) were most of the per-send CPU: 82,000 instructions per
-//! request against hyper's 31,000 in the sender benchmark (BENCHMARKS.md, section 4).
+//! request against 36,000 through this client in the sender benchmark (BENCHMARKS.md, section 4).
 
 use std::sync::Arc;
 use std::time::Duration;
