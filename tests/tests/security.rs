@@ -352,6 +352,18 @@ async fn https_client_refuses_a_certificate_outside_its_root_store() {
     assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
+/// One `messages:send` through the sender's HTTP adapter to `mock`.
+async fn send_to(mock: &MockServer) -> Result<sinch_bridge::ports::HttpReply, sinch_bridge::ports::TransportError> {
+    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
+    let request = sinch_bridge::ports::HttpRequest {
+        url: format!("{}/v1/projects/p/messages:send", mock.uri()),
+        authorization: SecretString::new("Bearer canary-token"),
+        content_type: "application/json",
+        body: b"{}".to_vec(),
+    };
+    sinch_bridge::ports::HttpPost::post(&http, request).await
+}
+
 #[tokio::test]
 async fn https_client_never_follows_redirects() {
     let mock = MockServer::start().await;
@@ -363,18 +375,7 @@ async fn https_client_never_follows_redirects() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&mock)
         .await;
-    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
-    let reply = sinch_bridge::ports::HttpPost::post(
-        &http,
-        sinch_bridge::ports::HttpRequest {
-            url: format!("{}/v1/projects/p/messages:send", mock.uri()),
-            authorization: SecretString::new("Bearer canary-token"),
-            content_type: "application/json",
-            body: b"{}".to_vec(),
-        },
-    )
-    .await
-    .expect("the 307 itself is the answer");
+    let reply = send_to(&mock).await.expect("the 307 itself is the answer");
     assert_eq!(reply.status, 307);
     let requests = mock.received_requests().await.unwrap_or_default();
     assert!(
@@ -390,18 +391,7 @@ async fn answers_longer_than_64_kib_are_cut_there() {
         .respond_with(ResponseTemplate::new(502).set_body_string("x".repeat(1024 * 1024)))
         .mount(&mock)
         .await;
-    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
-    let reply = sinch_bridge::ports::HttpPost::post(
-        &http,
-        sinch_bridge::ports::HttpRequest {
-            url: format!("{}/v1/projects/p/messages:send", mock.uri()),
-            authorization: SecretString::new("Bearer t"),
-            content_type: "application/json",
-            body: b"{}".to_vec(),
-        },
-    )
-    .await
-    .expect("the answer is read up to the cap");
+    let reply = send_to(&mock).await.expect("the answer is read up to the cap");
     assert_eq!(reply.status, 502);
     assert_eq!(
         reply.body.len(),
