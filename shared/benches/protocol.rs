@@ -6,18 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sinch_bridge::clock::Clock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig, WebhookRequest};
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::ports::{EventSink, PortError, QueueMessage, SecretStore, Stage};
+use sinch_bridge::ports::{PortError, QueueMessage, QueueWriter, SecretStore, Stage};
 use sinch_bridge::protocol::{SecretString, SignatureHeaders, WebhookSecret, classify, parse_outbound, sign, verify};
+use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
 /// One service secret, in memory: the bench measures the path, not Secrets Manager.
 struct OneSecret(&'static str);
@@ -76,7 +75,7 @@ fn classification(c: &mut Criterion) {
 
 struct NoopSink;
 
-impl EventSink for NoopSink {
+impl QueueWriter for NoopSink {
     async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
         black_box(message);
         Ok(())
@@ -88,21 +87,18 @@ fn ingest_path(c: &mut Criterion) {
         r#"{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"a-webhook-secret-of-usual-length"}"#,
     );
     let clock: Arc<dyn Clock> = Arc::new(Frozen(std::time::Instant::now()));
-    let dir = DirectoryConfig {
+    let cache = ServiceCacheConfig {
         prefix: "s/".into(),
         ttl: Duration::from_secs(1 << 30),
-        refresh_min_interval: Duration::from_secs(30),
+        ..ServiceCacheConfig::default()
     };
-    let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), dir));
+    let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache));
     let config = IngestConfig {
-        allowed_services: None,
-        tolerance_seconds: 600,
         max_body_bytes: 1 << 20,
         events_queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/events.fifo".into(),
-        trigger_queue_urls: HashMap::new(),
-        nonce_capacity: 10_000,
+        ..IngestConfig::default()
     };
-    let ingest = Ingest::new(directory, NoopSink, clock, config, Metrics::discard("bench"));
+    let ingest = Ingest::new(services, NoopSink, clock, config, Metrics::discard("bench"));
     let body = inbound_body(1024);
     let secret = SecretString::new("a-webhook-secret-of-usual-length");
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -1,11 +1,11 @@
-//! Environment configuration shared by both functions. Parsed once at start-up from any
-//! key lookup (the process environment in production, a map in tests); every error names the
-//! variable. Secrets are never configured here, only where to find them.
+//! How settings are read: from any key lookup (the process environment in production, a map
+//! in tests), once at start-up, every error naming the variable. Each setting belongs to the
+//! config type of what it configures (`ServiceCacheConfig`, `IngestConfig`, `SenderConfig`,
+//! `AwsSettings`, `LogSettings`), with its default as a named constant beside it. Secrets are
+//! never configured here, only where to find them.
 
 use std::str::FromStr;
 use std::time::Duration;
-
-use crate::directory::DirectoryConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {problem}")]
@@ -46,6 +46,17 @@ pub fn number<T: FromStr>(env: &impl Lookup, variable: &'static str, default: T)
     }
 }
 
+/// A duration given in whole seconds.
+pub fn seconds(env: &impl Lookup, variable: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    number(env, variable, default.as_secs()).map(Duration::from_secs)
+}
+
+/// A duration given in whole milliseconds.
+pub fn millis(env: &impl Lookup, variable: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    number(env, variable, default).map(Duration::from_millis)
+}
+
 /// `SERVICES`: comma-separated service names, or `None` when unset.
 pub fn service_list(env: &impl Lookup) -> Result<Option<Vec<String>>, ConfigError> {
     let Some(raw) = env.get("SERVICES") else {
@@ -67,22 +78,6 @@ pub fn service_list(env: &impl Lookup) -> Result<Option<Vec<String>>, ConfigErro
         });
     }
     Ok(Some(names))
-}
-
-pub const DEFAULT_SECRET_PREFIX: &str = "sinch-bridge/services/";
-
-impl DirectoryConfig {
-    /// `SERVICE_SECRET_PREFIX`, `SECRET_CACHE_TTL_SECONDS` (300),
-    /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS` (30).
-    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        Ok(Self {
-            prefix: env
-                .get("SERVICE_SECRET_PREFIX")
-                .unwrap_or_else(|| DEFAULT_SECRET_PREFIX.into()),
-            ttl: Duration::from_secs(number(env, "SECRET_CACHE_TTL_SECONDS", 300)?),
-            refresh_min_interval: Duration::from_secs(number(env, "SECRET_REFRESH_MIN_INTERVAL_SECONDS", 30)?),
-        })
-    }
 }
 
 /// A lookup over fixed pairs, for tests of the configuration parsers.

@@ -9,13 +9,13 @@
 pub mod adapters;
 pub mod clock;
 pub mod config;
-pub mod directory;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod ports;
 pub mod protocol;
 pub mod send;
+pub mod service_cache;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -6,6 +6,37 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const NAMESPACE: &str = "SinchBridge";
 
+macro_rules! metrics {
+    ($($variant:ident,)*) => {
+        /// Every metric the bridge emits; README's metric lists are checked against this.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Metric { $($variant,)* }
+
+        impl Metric {
+            pub const ALL: &'static [Metric] = &[$(Metric::$variant,)*];
+
+            pub fn name(&self) -> &'static str {
+                match self { $(Metric::$variant => stringify!($variant),)* }
+            }
+        }
+    };
+}
+
+metrics! {
+    ColdStart,
+    SecretFetch,
+    SecretRefresh,
+    WebhookAccepted,
+    WebhookRejected,
+    EnqueueLatency,
+    MessageSent,
+    MessageRetried,
+    MessageDeadLettered,
+    SendLatency,
+    TokenRefresh,
+    SentRecordFailed,
+}
+
 type Writer = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Clone)]
@@ -29,12 +60,12 @@ impl Metrics {
         Self { function, writer }
     }
 
-    pub fn count(&self, metric: &str, dimensions: &[(&str, &str)]) {
-        self.emit(metric, 1.0, "Count", dimensions);
+    pub fn count(&self, metric: Metric, dimensions: &[(&str, &str)]) {
+        self.emit(metric.name(), 1.0, "Count", dimensions);
     }
 
-    pub fn milliseconds(&self, metric: &str, value: f64, dimensions: &[(&str, &str)]) {
-        self.emit(metric, value, "Milliseconds", dimensions);
+    pub fn milliseconds(&self, metric: Metric, value: f64, dimensions: &[(&str, &str)]) {
+        self.emit(metric.name(), value, "Milliseconds", dimensions);
     }
 
     fn emit(&self, metric: &str, value: f64, unit: &str, dimensions: &[(&str, &str)]) {
@@ -105,11 +136,11 @@ mod tests {
     #[test]
     fn writes_one_emf_line_per_point() {
         let (metrics, lines) = collected("webhook-ingest");
-        metrics.count("Accepted", &[("Trigger", "MESSAGE_DELIVERY")]);
+        metrics.count(Metric::WebhookAccepted, &[("Trigger", "MESSAGE_DELIVERY")]);
         let lines = lines();
         assert_eq!(lines.len(), 1);
         let v: Value = serde_json::from_str(&lines[0]).unwrap_or_default();
-        assert_eq!(v["Accepted"], 1.0);
+        assert_eq!(v["WebhookAccepted"], 1.0);
         assert_eq!(v["Trigger"], "MESSAGE_DELIVERY");
         assert_eq!(v["Function"], "webhook-ingest");
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
@@ -119,7 +150,7 @@ mod tests {
         );
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
-            json!({"Name": "Accepted", "Unit": "Count"})
+            json!({"Name": "WebhookAccepted", "Unit": "Count"})
         );
         assert!(v["_aws"]["Timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000));
     }
@@ -127,10 +158,10 @@ mod tests {
     #[test]
     fn odd_names_and_values_still_make_valid_json() {
         let (metrics, lines) = collected("f");
-        metrics.milliseconds("Latency", 1.5, &[("Channel", "quo\"te\\n\u{1}")]);
+        metrics.milliseconds(Metric::SendLatency, 1.5, &[("Channel", "quo\"te\\n\u{1}")]);
         let v: Value = serde_json::from_str(&lines()[0]).unwrap_or_default();
         assert_eq!(v["Channel"], "quo\"te\\n\u{1}");
-        assert_eq!(v["Latency"], 1.5);
+        assert_eq!(v["SendLatency"], 1.5);
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["Function", "Channel"]])
@@ -140,10 +171,10 @@ mod tests {
     #[test]
     fn a_non_finite_value_is_written_as_null() {
         let (metrics, lines) = collected("f");
-        metrics.milliseconds("Latency", f64::NAN, &[]);
+        metrics.milliseconds(Metric::SendLatency, f64::NAN, &[]);
         let line = lines()[0].clone();
         let v: Value = serde_json::from_str(&line).unwrap_or_default();
-        assert!(v["Latency"].is_null(), "{line}");
+        assert!(v["SendLatency"].is_null(), "{line}");
         assert_eq!(v["Function"], "f");
     }
 }

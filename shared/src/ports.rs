@@ -62,7 +62,7 @@ pub struct QueueMessage {
 }
 
 /// Stores messages durably. `Ok` means the queue has it.
-pub trait EventSink: Send + Sync {
+pub trait QueueWriter: Send + Sync {
     fn put(&self, message: &QueueMessage) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
@@ -125,6 +125,6 @@ impl TransportError {
 }
 
 /// Posts to Sinch over HTTPS with connection reuse.
-pub trait HttpPost: Send + Sync {
+pub trait SinchClient: Send + Sync {
     fn post(&self, request: HttpRequest) -> impl Future<Output = Result<HttpReply, TransportError>> + Send;
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::ports::{
-    EventSink, HttpPost, HttpReply, HttpRequest, PortError, QueueControl, QueueMessage, SecretStore, Stage,
+    HttpReply, HttpRequest, PortError, QueueControl, QueueMessage, QueueWriter, SecretStore, SinchClient, Stage,
     TransportError,
 };
 use crate::protocol::SecretString;
@@ -57,7 +57,7 @@ impl SecretStore for MemorySecrets {
 
 /// A sink that records messages and can be told to fail.
 #[derive(Default, Clone)]
-pub struct MemorySink {
+pub struct MemoryQueues {
     pub messages: Arc<Mutex<Vec<QueueMessage>>>,
     /// `(receipt_handle, seconds)` per visibility change.
     pub visibility: Arc<Mutex<Vec<(String, u32)>>>,
@@ -66,7 +66,7 @@ pub struct MemorySink {
     fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl MemorySink {
+impl MemoryQueues {
     pub fn set_failing(&self, fail: bool) {
         self.fail.store(fail, Ordering::SeqCst);
     }
@@ -81,7 +81,7 @@ impl MemorySink {
     }
 }
 
-impl QueueControl for MemorySink {
+impl QueueControl for MemoryQueues {
     async fn delete(&self, _queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
         self.deleted
             .lock()
@@ -103,12 +103,12 @@ type Responder = dyn Fn(&HttpRequest, usize) -> Result<HttpReply, TransportError
 
 /// An HTTP double: records every request and answers with a closure of (request, index).
 #[derive(Clone)]
-pub struct FakeHttp {
+pub struct FakeSinch {
     pub requests: Arc<Mutex<Vec<HttpRequest>>>,
     responder: Arc<Responder>,
 }
 
-impl FakeHttp {
+impl FakeSinch {
     pub fn new(
         responder: impl Fn(&HttpRequest, usize) -> Result<HttpReply, TransportError> + Send + Sync + 'static,
     ) -> Self {
@@ -122,7 +122,7 @@ impl FakeHttp {
     }
 }
 
-impl HttpPost for FakeHttp {
+impl SinchClient for FakeSinch {
     async fn post(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
         let index = {
             let mut list = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
@@ -144,7 +144,7 @@ pub fn reply(status: u16, body: &str) -> Result<HttpReply, TransportError> {
     })
 }
 
-impl EventSink for MemorySink {
+impl QueueWriter for MemoryQueues {
     async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(PortError::new("queue_unavailable", "switched off"));

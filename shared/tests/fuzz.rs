@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use sinch_bridge::ingest::stored_event;
 use sinch_bridge::protocol::{
-    QueueAddress, SecretString, SignatureHeaders, WebhookSecret, classify, parse_outbound, sign, verify,
+    SecretString, SenderAddress, SignatureHeaders, WebhookSecret, classify, parse_outbound, sign, verify,
 };
 
 const CALLBACKS: [&str; 6] = [
@@ -152,8 +153,8 @@ fn fuzz_classifier() {
         let first = classify(&body);
         prop_assert_eq!(&first, &classify(&body), "deterministic");
         if let Ok(c) = first {
-            prop_assert_eq!(c.dedup_id(&body).len(), 64);
-            let group = c.group_id();
+            prop_assert_eq!(stored_event::dedup_id(&c, &body).len(), 64);
+            let group = stored_event::group_id(&c);
             prop_assert!(!group.is_empty() && group.len() <= 128);
             prop_assert!(
                 group
@@ -187,8 +188,8 @@ fn fuzz_queue_address_parser() {
         1 => ".{0,80}",
     ];
     fuzz("queue address", strategy, |text| {
-        if let Ok(address) = text.parse::<QueueAddress>() {
-            let again: QueueAddress = address
+        if let Ok(address) = text.parse::<SenderAddress>() {
+            let again: SenderAddress = address
                 .to_string()
                 .parse()
                 .map_err(|e| TestCaseError::fail(format!("{e}")))?;

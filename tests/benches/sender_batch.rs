@@ -19,20 +19,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sinch_bridge::adapters::HttpsPost;
+use sinch_bridge::adapters::HttpsSinchClient;
 use sinch_bridge::clock::SystemClock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::ports::Stage;
 use sinch_bridge::send::{OutboundRecord, Sender, SenderConfig};
-use sinch_bridge::testing::{MemorySecrets, MemorySink};
+use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
+use sinch_bridge::testing::{MemoryQueues, MemorySecrets};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const RTT: Duration = Duration::from_millis(50);
 const APP: &str = "01BENCHAPP";
 
-type BenchSender = Sender<MemorySecrets, HttpsPost, MemorySink>;
+type BenchSender = Sender<MemorySecrets, HttpsSinchClient, MemoryQueues>;
 
 /// CPU time of this whole process (every thread, from the scheduler's nanosecond accounting):
 /// with the mock in another process, that is the client's.
@@ -93,10 +93,9 @@ fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> BenchSender {
     let secrets = MemorySecrets::default();
     secrets.put("b/svc", Stage::Current, &format!(r#"{{"region":"eu","project_id":"{project}","key_id":"k","key_secret":"s","webhook_secret":"w","apps":{{"{APP}":{{}}}}}}"#));
     let clock = Arc::new(SystemClock);
-    let dir = DirectoryConfig {
+    let cache = ServiceCacheConfig {
         prefix: "b/".into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
+        ..ServiceCacheConfig::default()
     };
     let config = SenderConfig {
         services: vec!["svc".into()],
@@ -105,15 +104,13 @@ fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> BenchSender {
         max_in_flight,
         outbound_queue_url: "mem://outbound".into(),
         dlq_url: "mem://dlq".into(),
-        sent_queue_url: None,
-        retry_base: Duration::from_secs(10),
-        retry_max: Duration::from_secs(900),
+        ..SenderConfig::default()
     };
-    let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), dir));
+    let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache));
     Sender::new(
-        directory,
-        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(10)),
-        MemorySink::default(),
+        services,
+        HttpsSinchClient::new(sinch_bridge::adapters::https_client().unwrap(), config.send_timeout),
+        MemoryQueues::default(),
         clock,
         config,
         Metrics::discard("bench"),

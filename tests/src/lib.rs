@@ -19,6 +19,7 @@ use sinch_bridge::adapters::{AwsSettings, SdkConfig, https_client, sdk_config};
 
 pub mod apigw;
 pub mod fault_proxy;
+pub mod world;
 
 pub struct Moto {
     pub endpoint: String,
@@ -116,6 +117,33 @@ pub async fn create_queue(sqs: &SqsClient, name: &str) -> String {
         req = req
             .attributes(QueueAttributeName::FifoQueue, "true")
             .attributes(QueueAttributeName::ContentBasedDeduplication, "false");
+    }
+    req.send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_owned()
+}
+
+/// A queue whose messages move to `dlq_url` after `max_receives` receives.
+pub async fn create_queue_with_redrive(sqs: &SqsClient, name: &str, dlq_url: &str, max_receives: u32) -> String {
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue arn");
+    let mut req = sqs.create_queue().queue_name(name).attributes(
+        QueueAttributeName::RedrivePolicy,
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string(),
+    );
+    if name.ends_with(".fifo") {
+        req = req.attributes(QueueAttributeName::FifoQueue, "true");
     }
     req.send()
         .await

@@ -3,95 +3,33 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use bridge_tests::apigw::{Payload, webhook_event};
+use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::{Value, json};
-use sinch_bridge::adapters::{SecretsManagerStore, SqsSink};
-use sinch_bridge::clock::SystemClock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
-use sinch_bridge::ingest::{Ingest, IngestConfig};
-use sinch_bridge::metrics::Metrics;
-use sinch_bridge::protocol::{SecretString, sign};
+use sinch_bridge::adapters::{SecretsManagerStore, SqsQueues};
+use sinch_bridge::ingest::Ingest;
 
-const PREFIX: &str = "sinch-bridge/services/";
 const SECRET: &str = "hostile-test-secret";
 const LIMIT: usize = 8 * 1024;
 
-struct Target {
-    _moto: Moto,
-    sqs: aws_sdk_sqs::Client,
-    queue: String,
-    service: String,
-    ingest: Ingest<SecretsManagerStore, SqsSink>,
+type RealIngest = Ingest<SecretsManagerStore, SqsQueues>;
+
+async fn target(nonce_capacity: usize) -> (World, RealIngest) {
+    let w = World::start(|s| s.service_secret = service_secret(SECRET)).await;
+    let ingest = w.ingest(|c, _| {
+        c.tolerance_seconds = 300;
+        c.max_body_bytes = LIMIT;
+        c.nonce_capacity = nonce_capacity;
+    });
+    (w, ingest)
 }
 
-async fn target(nonce_capacity: usize) -> Target {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let secrets = moto.secrets().await;
-    let service = unique("svc");
-    create_secret(
-        &secrets,
-        &format!("{PREFIX}{service}"),
-        &json!({"region": "eu", "project_id": "p", "key_id": "k", "key_secret": "s", "webhook_secret": SECRET})
-            .to_string(),
-    )
-    .await;
-    let queue = create_queue(&sqs, &unique("events")).await;
-    let dir = DirectoryConfig {
-        prefix: PREFIX.into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
-    };
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(secrets),
-        Arc::new(SystemClock),
-        dir,
-    ));
-    let config = IngestConfig {
-        allowed_services: None,
-        tolerance_seconds: 300,
-        max_body_bytes: LIMIT,
-        events_queue_url: queue.clone(),
-        trigger_queue_urls: HashMap::new(),
-        nonce_capacity,
-    };
-    let ingest = Ingest::new(
-        directory,
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        config,
-        Metrics::discard("t"),
-    );
-    Target {
-        _moto: moto,
-        sqs,
-        queue,
-        service,
-        ingest,
-    }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+fn headers(secret: &str, body: &[u8], nonce: &str, ts: i64) -> Vec<(String, String)> {
+    signed_headers(secret, body, nonce, ts)
 }
 
 const BODY: &str = r#"{"app_id":"01EB37HMH1M6SV18ASNS3G135H","message":{"id":"M1","conversation_id":"C1"}}"#;
-
-fn headers(secret: &str, body: &[u8], nonce: &str, ts: i64) -> Vec<(String, String)> {
-    sign(&SecretString::new(secret), body, nonce, ts)
-        .pairs()
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 fn good(body: &[u8]) -> Vec<(String, String)> {
     headers(SECRET, body, &unique("n"), now())
@@ -137,8 +75,8 @@ fn case(
 
 #[tokio::test]
 async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
-    let t = target(1000).await;
-    let s = t.service.as_str();
+    let (w, ingest) = target(1000).await;
+    let s = w.service.as_str();
     let ts = now();
     let replayed = good(BODY.as_bytes());
     let body = BODY.as_bytes();
@@ -504,8 +442,8 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
 
     // One real delivery first, so its nonce can be replayed.
     let first = webhook_event(Payload::HttpApiV2, s, &replayed, body, false);
-    assert_eq!(call(&t, first).await.0, 200);
-    let _ = drain(&t.sqs, &t.queue, 30).await;
+    assert_eq!(invoke_ingest(&ingest, first).await.0, 200);
+    let _ = drain(&w.sqs, &w.events, 30).await;
     cases.push(Case {
         name: "nonce reuse",
         event: webhook_event(Payload::HttpApiV2, s, &replayed, body, false),
@@ -515,7 +453,7 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
 
     let total = cases.len();
     for c in cases {
-        let (status, answer) = call(&t, c.event).await;
+        let (status, answer) = invoke_ingest(&ingest, c.event).await;
         assert_eq!(
             (status, answer.clone()),
             (c.status, json!({"error": c.code})),
@@ -524,46 +462,33 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
         );
     }
     assert_eq!(
-        depth(&t.sqs, &t.queue).await,
+        depth(&w.sqs, &w.events).await,
         0,
         "none of the {total} hostile requests was enqueued"
     );
 }
 
-async fn call(t: &Target, event: Value) -> (u16, Value) {
-    let r = webhook_ingest::entry(
-        &t.ingest,
-        lambda_http::LambdaEvent::new(event, lambda_http::Context::default()),
-    )
-    .await
-    .unwrap();
-    (
-        r["statusCode"].as_u64().unwrap() as u16,
-        serde_json::from_str(r["body"].as_str().unwrap()).unwrap(),
-    )
-}
-
 #[tokio::test]
 async fn replay_memory_stays_bounded_under_a_flood() {
-    let t = target(500).await;
+    let (w, ingest) = target(500).await;
     let body = BODY.as_bytes();
     // Forged requests never enter the nonce cache.
     for i in 0..2000 {
         let h = headers("forged", body, &format!("forged-{i}"), now());
-        let (status, _) = call(&t, webhook_event(Payload::HttpApiV2, &t.service, &h, body, false)).await;
+        let (status, _) = invoke_ingest(&ingest, webhook_event(Payload::HttpApiV2, &w.service, &h, body, false)).await;
         assert_eq!(status, 401);
     }
-    assert_eq!(t.ingest.remembered_nonces(), 0);
+    assert_eq!(ingest.remembered_nonces(), 0);
     // Valid ones do, up to the capacity and no further.
     for i in 0..800 {
         let b = format!(r#"{{"app_id":"A","message":{{"id":"M{i}"}}}}"#);
         let h = headers(SECRET, b.as_bytes(), &format!("real-{i}"), now());
-        let (status, _) = call(
-            &t,
-            webhook_event(Payload::HttpApiV2, &t.service, &h, b.as_bytes(), false),
+        let (status, _) = invoke_ingest(
+            &ingest,
+            webhook_event(Payload::HttpApiV2, &w.service, &h, b.as_bytes(), false),
         )
         .await;
         assert_eq!(status, 200);
     }
-    assert_eq!(t.ingest.remembered_nonces(), 500);
+    assert_eq!(ingest.remembered_nonces(), 500);
 }

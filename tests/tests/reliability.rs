@@ -8,26 +8,18 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use bridge_tests::apigw::{Payload, webhook_event};
 use bridge_tests::fault_proxy::{FaultMix, FaultProxy};
+use bridge_tests::world::*;
 use bridge_tests::*;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
-use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink};
-use sinch_bridge::clock::SystemClock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
-use sinch_bridge::ingest::{Ingest, IngestConfig};
-use sinch_bridge::metrics::Metrics;
-use sinch_bridge::protocol::{SecretString, sign};
-use sinch_bridge::send::{Sender, SenderConfig};
+use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerStore, SqsQueues};
+use sinch_bridge::ingest::Ingest;
+use sinch_bridge::ports::{QueueWriter, SecretStore};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-const PREFIX: &str = "sinch-bridge/services/";
-const APP: &str = "01EUAPPAAAAAAAAAAAAAAAAAAA";
 
 fn scale() -> usize {
     std::env::var("RELIABILITY_SCALE")
@@ -36,36 +28,8 @@ fn scale() -> usize {
         .unwrap_or(1)
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn service_json(webhook_secret: &str) -> String {
-    json!({"region": "eu", "project_id": "proj", "key_id": "key", "key_secret": "key-secret",
-           "webhook_secret": webhook_secret, "apps": {APP: {}}})
-    .to_string()
-}
-
-fn dir_config(ttl: Duration) -> DirectoryConfig {
-    DirectoryConfig {
-        prefix: PREFIX.into(),
-        ttl,
-        refresh_min_interval: Duration::from_secs(30),
-    }
-}
-
-fn ingest_config(queue: &str) -> IngestConfig {
-    IngestConfig {
-        allowed_services: None,
-        tolerance_seconds: 600,
-        max_body_bytes: 64 * 1024,
-        events_queue_url: queue.into(),
-        trigger_queue_urls: HashMap::new(),
-        nonce_capacity: 100_000,
-    }
+fn service_json(webhook_secret: &str) -> Value {
+    service_secret(webhook_secret)
 }
 
 fn callback(i: usize) -> String {
@@ -75,31 +39,20 @@ fn callback(i: usize) -> String {
     .to_string()
 }
 
-async fn post(ingest: &Ingest<SecretsManagerStore, SqsSink>, service: &str, secret: &str, body: &str) -> u16 {
-    let headers: Vec<(String, String)> = sign(&SecretString::new(secret), body.as_bytes(), &unique("n"), now())
-        .pairs()
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let event = webhook_event(Payload::HttpApiV2, service, &headers, body.as_bytes(), false);
-    let response = webhook_ingest::entry(
-        ingest,
-        lambda_http::LambdaEvent::new(event, lambda_http::Context::default()),
-    )
-    .await
-    .unwrap();
-    response["statusCode"].as_u64().unwrap() as u16
+async fn post<S: SecretStore, Q: QueueWriter>(ingest: &Ingest<S, Q>, service: &str, secret: &str, body: &str) -> u16 {
+    let headers = signed_headers(secret, body.as_bytes(), &unique("n"), now());
+    post_webhook(ingest, service, &headers, body).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ingest_under_sqs_faults_stores_every_event_and_acknowledges_only_stored_ones() {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let secrets = moto.secrets().await;
-    let service = unique("svc");
-    create_secret(&secrets, &format!("{PREFIX}{service}"), &service_json("s3cret")).await;
-    let queue = create_queue(&sqs, &format!("{}.fifo", unique("events"))).await;
-    let proxy = FaultProxy::start(moto.socket_addr()).await;
+    let w = World::start(|s| {
+        s.fifo = true;
+        s.service_secret = service_json("s3cret");
+    })
+    .await;
+    let (sqs, queue, service) = (&w.sqs, &w.events, &w.service);
+    let proxy = FaultProxy::start(w.moto.socket_addr()).await;
     proxy.set_mix(FaultMix {
         reset: 15,
         stall: 5,
@@ -108,18 +61,9 @@ async fn ingest_under_sqs_faults_stores_every_event_and_acknowledges_only_stored
     });
     // SQS through the proxy with a short timeout, as the function's 5 s inside API Gateway.
     let faulty = sdk_config_with_timeout(&proxy.url(), Duration::from_secs(2)).await;
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(secrets.clone()),
-        Arc::new(SystemClock),
-        dir_config(Duration::from_secs(300)),
-    ));
-    let ingest = Ingest::new(
-        directory,
-        SqsSink::new(aws_sdk_sqs::Client::new(&faulty)),
-        Arc::new(SystemClock),
-        ingest_config(&queue),
-        Metrics::discard("t"),
-    );
+    let ingest = w.ingest_with(w.store(), SqsQueues::new(aws_sdk_sqs::Client::new(&faulty)), |c, _| {
+        c.nonce_capacity = 100_000;
+    });
 
     let n = 60 * scale();
     let acked = Mutex::new(HashSet::new());
@@ -133,7 +77,7 @@ async fn ingest_under_sqs_faults_stores_every_event_and_acknowledges_only_stored
     // A sender that behaves like Sinch: retries every non-2xx with backoff until it gets a 2xx.
     let traffic = futures::stream::iter(0..n)
         .map(|i| {
-            let (ingest, service, acked, attempts, failures) = (&ingest, &service, &acked, &attempts, &failures);
+            let (ingest, acked, attempts, failures) = (&ingest, &acked, &attempts, &failures);
             async move {
                 let body = callback(i);
                 let mut delay = Duration::from_millis(50);
@@ -156,7 +100,7 @@ async fn ingest_under_sqs_faults_stores_every_event_and_acknowledges_only_stored
         .collect::<Vec<()>>();
     tokio::join!(traffic, outage);
 
-    let stored = drain(&sqs, &queue, 30).await;
+    let stored = drain(sqs, queue, 30).await;
     let bodies: Vec<String> = stored.iter().map(|m| m.body.clone()).collect();
     let distinct: HashSet<String> = bodies.iter().cloned().collect();
     let acked = acked.into_inner().unwrap();
@@ -225,35 +169,8 @@ impl Respond for ChaosResponder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poison() {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let secrets = moto.secrets().await;
-    let service = unique("svc");
-    create_secret(&secrets, &format!("{PREFIX}{service}"), &service_json("w")).await;
-    let dlq = create_queue(&sqs, &unique("outbound-dlq")).await;
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let outbound = sqs
-        .create_queue()
-        .queue_name(unique("outbound"))
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "30"}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let w = World::start(|s| s.redrive_max_receives = Some(30)).await;
+    let (sqs, outbound, dlq) = (&w.sqs, &w.outbound, &w.dlq);
 
     let chaos = Arc::new(Chaos {
         accepted: Mutex::default(),
@@ -275,33 +192,15 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
         ..FaultMix::default()
     });
 
-    let config = SenderConfig {
-        services: vec![service.clone()],
-        auth_url: format!("{}/oauth2/token", mock.uri()),
-        api_base_override: Some(proxy.url()),
-        max_in_flight: 64,
-        outbound_queue_url: outbound.clone(),
-        dlq_url: dlq.clone(),
-        sent_queue_url: None,
-        retry_base: Duration::from_secs(1),
-        retry_max: Duration::from_secs(2),
-    };
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(secrets),
-        Arc::new(SystemClock),
-        dir_config(Duration::from_secs(300)),
-    ));
-    // Well above a normal answer's time even on a loaded machine, so the only answers lost to
-    // the timeout are the ones the mock delays on purpose (and records as lost).
-    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2));
-    let sender = Sender::new(
-        directory,
-        http,
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        config,
-        Metrics::discard("t"),
-    );
+    let sender = w.sender(&mock.uri(), |c, _| {
+        c.api_base_override = Some(proxy.url());
+        c.sent_queue_url = None;
+        c.retry_base = Duration::from_secs(1);
+        c.retry_max = Duration::from_secs(2);
+        // Well above a normal answer's time even on a loaded machine, so the only answers lost
+        // to the timeout are the ones the mock delays on purpose (and records as lost).
+        c.send_timeout = Duration::from_secs(2);
+    });
 
     let n = 40 * scale();
     let mut valid = HashSet::new();
@@ -313,7 +212,7 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
             format!("message {i}")
         };
         let body = json!({"app_id": APP, "channel": "SMS", "to": format!("+1555{i:07}"), "message": {"text_message": {"text": text}}}).to_string();
-        send_body(&sqs, &outbound, &body, None).await;
+        send_body(sqs, outbound, &body, None).await;
         if text.starts_with("poison") {
             poison.insert(text)
         } else {
@@ -325,9 +224,9 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
     let mut invocations = 0;
     let mut redelivered = HashSet::new();
     let mut finished = HashSet::new();
-    while depth(&sqs, &outbound).await > 0 {
+    while depth(sqs, outbound).await > 0 {
         assert!(std::time::Instant::now() < deadline, "queue did not drain");
-        let batch = receive(&sqs, &outbound, 5).await;
+        let batch = receive(sqs, outbound, 5).await;
         if batch.is_empty() {
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
@@ -346,29 +245,12 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
                 redelivered.insert(text_of(m));
             }
         }
-        let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
-        let response = sender::handle(
-            &sender,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        )
-        .await
-        .unwrap();
-        let failed: HashSet<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
+        let failed = run_batch(&sender, sqs, outbound, &batch).await;
         for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
             finished.insert(text_of(m));
-            let _ = sqs
-                .delete_message()
-                .queue_url(&outbound)
-                .receipt_handle(&m.receipt_handle)
-                .send()
-                .await;
         }
     }
-    let dead = drain(&sqs, &dlq, 30).await;
+    let dead = drain(sqs, dlq, 30).await;
     let accepted = chaos.accepted.lock().unwrap().clone();
     let lost = chaos.lost.lock().unwrap().clone();
     let duplicates: Vec<&String> = accepted.iter().filter(|(_, c)| **c > 1).map(|(t, _)| t).collect();
@@ -410,71 +292,49 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_manager_outage_warm_keeps_working_cold_answers_503() {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let service = unique("svc");
-    create_secret(
-        &moto.secrets().await,
-        &format!("{PREFIX}{service}"),
-        &service_json("s3cret"),
-    )
-    .await;
-    let queue = create_queue(&sqs, &unique("events")).await;
-    let proxy = FaultProxy::start(moto.socket_addr()).await;
+    let w = World::start(|s| s.service_secret = service_json("s3cret")).await;
+    let service = &w.service;
+    let proxy = FaultProxy::start(w.moto.socket_addr()).await;
     let via_proxy = sdk_config_with_timeout(&proxy.url(), Duration::from_secs(2)).await;
     // A 1 s cache TTL, so the outage hits a cache that has already expired.
     let make = || {
-        let directory = Arc::new(ServiceDirectory::new(
-            SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&via_proxy)),
-            Arc::new(SystemClock),
-            dir_config(Duration::from_secs(1)),
-        ));
-        Ingest::new(
-            directory,
-            SqsSink::new(sqs.clone()),
-            Arc::new(SystemClock),
-            ingest_config(&queue),
-            Metrics::discard("t"),
-        )
+        let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&via_proxy));
+        w.ingest_with(store, w.queues(), |_, cache| cache.ttl = Duration::from_secs(1))
     };
     let warm = make();
-    assert_eq!(post(&warm, &service, "s3cret", &callback(1)).await, 200);
+    assert_eq!(post(&warm, service, "s3cret", &callback(1)).await, 200);
     proxy.set_outage(true);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
-        post(&warm, &service, "s3cret", &callback(2)).await,
+        post(&warm, service, "s3cret", &callback(2)).await,
         200,
         "warm: verifies from its (stale) cache"
     );
     assert_eq!(
-        post(&warm, &service, "wrong", &callback(3)).await,
+        post(&warm, service, "wrong", &callback(3)).await,
         401,
         "and still refuses forgeries"
     );
     let cold = make();
     assert_eq!(
-        post(&cold, &service, "s3cret", &callback(4)).await,
+        post(&cold, service, "s3cret", &callback(4)).await,
         503,
         "cold: 503 so Sinch retries, never 401"
     );
     proxy.set_outage(false);
     assert_eq!(
-        post(&cold, &service, "s3cret", &callback(4)).await,
+        post(&cold, service, "s3cret", &callback(4)).await,
         200,
         "the retry succeeds"
     );
-    assert_eq!(drain(&sqs, &queue, 30).await.len(), 3);
+    assert_eq!(w.stored().await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_down() {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let service = unique("svc");
-    create_secret(&moto.secrets().await, &format!("{PREFIX}{service}"), &service_json("w")).await;
-    let outbound = create_queue(&sqs, &unique("outbound")).await;
-    let dlq = create_queue(&sqs, &unique("dlq")).await;
-    let proxy = FaultProxy::start(moto.socket_addr()).await;
+    let w = World::start(|_| {}).await;
+    let (sqs, outbound) = (&w.sqs, &w.outbound);
+    let proxy = FaultProxy::start(w.moto.socket_addr()).await;
     let via_proxy = sdk_config_with_timeout(&proxy.url(), Duration::from_secs(2)).await;
     let mock = MockServer::start().await;
     Mock::given(path("/oauth2/token"))
@@ -485,32 +345,14 @@ async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_d
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"message_id": "ok"})))
         .mount(&mock)
         .await;
-    let config = SenderConfig {
-        services: vec![service.clone()],
-        auth_url: format!("{}/oauth2/token", mock.uri()),
-        api_base_override: Some(mock.uri()),
-        max_in_flight: 8,
-        outbound_queue_url: outbound.clone(),
-        dlq_url: dlq.clone(),
-        sent_queue_url: None,
-        retry_base: Duration::from_secs(1),
-        retry_max: Duration::from_secs(2),
-    };
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&via_proxy)),
-        Arc::new(SystemClock),
-        dir_config(Duration::from_secs(1)),
-    ));
-    let sender = Sender::new(
-        directory,
-        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2)),
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        config,
-        Metrics::discard("t"),
-    );
+    let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&via_proxy));
+    let sinch = HttpsSinchClient::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(2));
+    let sender = w.sender_with(store, sinch, w.queues(), &mock.uri(), |c, cache| {
+        c.sent_queue_url = None;
+        cache.ttl = Duration::from_secs(1);
+    });
     let run = |text: &'static str| {
-        let (sqs, outbound, sender) = (&sqs, &outbound, &sender);
+        let sender = &sender;
         async move {
             send_body(
                 sqs,
@@ -521,15 +363,7 @@ async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_d
             )
             .await;
             let batch = receive(sqs, outbound, 30).await;
-            let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
-            sender::handle(
-                sender,
-                lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-            )
-            .await
-            .unwrap()
-            .batch_item_failures
-            .len()
+            invoke_sender(sender, &batch).await.len()
         }
     };
     assert_eq!(run("before").await, 0);
@@ -548,25 +382,10 @@ async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotation_under_concurrent_traffic_rejects_nothing() {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let secrets = moto.secrets().await;
-    let service = unique("svc");
-    let name = format!("{PREFIX}{service}");
-    create_secret(&secrets, &name, &service_json("old-secret")).await;
-    let queue = create_queue(&sqs, &unique("events")).await;
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(secrets.clone()),
-        Arc::new(SystemClock),
-        dir_config(Duration::from_secs(300)),
-    ));
-    let ingest = Ingest::new(
-        directory,
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        ingest_config(&queue),
-        Metrics::discard("t"),
-    );
+    let w = World::start(|s| s.service_secret = service_json("old-secret")).await;
+    let (secrets, service) = (&w.secrets, &w.service);
+    let name = w.secret_name(service);
+    let ingest = w.ingest(|c, _| c.nonce_capacity = 100_000);
     // What Sinch signs with right now; switched in the middle of the run.
     let sinch_secret = Mutex::new("old-secret");
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -574,7 +393,7 @@ async fn rotation_under_concurrent_traffic_rejects_nothing() {
     let traffic = futures::stream::iter(0..4)
         .map(|worker| {
             let (ingest, service, sinch_secret, stop, sent, rejected) =
-                (&ingest, &service, &sinch_secret, &stop, &sent, &rejected);
+                (&ingest, service, &sinch_secret, &stop, &sent, &rejected);
             async move {
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
@@ -594,11 +413,11 @@ async fn rotation_under_concurrent_traffic_rejects_nothing() {
         .collect::<Vec<()>>();
     let rotation = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let version = stage_pending(&secrets, &name, &service_json("new-secret")).await;
+        let version = stage_pending(secrets, &name, &service_json("new-secret").to_string()).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         *sinch_secret.lock().unwrap() = "new-secret";
         tokio::time::sleep(Duration::from_millis(500)).await;
-        promote(&secrets, &name, &version).await;
+        promote(secrets, &name, &version).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         stop.store(true, Ordering::SeqCst);
     };
@@ -614,12 +433,8 @@ async fn rotation_under_concurrent_traffic_rejects_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let service = unique("svc");
-    create_secret(&moto.secrets().await, &format!("{PREFIX}{service}"), &service_json("w")).await;
-    let outbound = create_queue(&sqs, &format!("{}.fifo", unique("outbound"))).await;
-    let dlq = create_queue(&sqs, &format!("{}.fifo", unique("dlq"))).await;
+    let w = World::start(|s| s.fifo = true).await;
+    let (sqs, outbound) = (&w.sqs, &w.outbound);
     let mock = MockServer::start().await;
     Mock::given(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3600})))
@@ -641,30 +456,10 @@ async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
         .respond_with(SlowOn3)
         .mount(&mock)
         .await;
-    let config = SenderConfig {
-        services: vec![service.clone()],
-        auth_url: format!("{}/oauth2/token", mock.uri()),
-        api_base_override: Some(mock.uri()),
-        max_in_flight: 8,
-        outbound_queue_url: outbound.clone(),
-        dlq_url: dlq,
-        sent_queue_url: None,
-        retry_base: Duration::from_secs(1),
-        retry_max: Duration::from_secs(2),
-    };
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(moto.secrets().await),
-        Arc::new(SystemClock),
-        dir_config(Duration::from_secs(300)),
-    ));
-    let sender = Sender::new(
-        directory,
-        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(30)),
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        config,
-        Metrics::discard("t"),
-    );
+    let sender = w.sender(&mock.uri(), |c, _| {
+        c.sent_queue_url = None;
+        c.send_timeout = Duration::from_secs(30);
+    });
     let body = |t: &str| {
         json!({"app_id": APP, "channel": "SMS", "to": "+1555", "message": {"text_message": {"text": t}}}).to_string()
     };
@@ -677,24 +472,16 @@ async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
         ("g1-4", "g1"),
         ("g1-5", "g1"),
     ] {
-        send_body(&sqs, &outbound, &body(t), Some(g)).await;
+        send_body(sqs, outbound, &body(t), Some(g)).await;
     }
     let mut batch = Vec::new();
     while batch.len() < 7 {
-        let more = receive(&sqs, &outbound, 3).await;
+        let more = receive(sqs, outbound, 3).await;
         assert!(!more.is_empty());
         batch.extend(more);
     }
-    let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
     // The invocation dies (timeout, crash) while g1-3 is in flight.
-    let crashed = tokio::time::timeout(
-        Duration::from_secs(2),
-        sender::handle(
-            &sender,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        ),
-    )
-    .await;
+    let crashed = tokio::time::timeout(Duration::from_secs(2), invoke_sender(&sender, &batch)).await;
     assert!(crashed.is_err(), "the batch must still be running when it dies");
     tokio::time::sleep(Duration::from_secs(4)).await; // past the 3 s visibility timeout
     // Nothing of g1 after the stalled record was sent before the crash: order held.
@@ -717,7 +504,7 @@ async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
     );
     // Redelivered: exactly the unfinished records. (moto does not keep FIFO order on
     // redelivery, unlike SQS, so they are read one by one and compared as a set.)
-    let redelivered = drain(&sqs, &outbound, 30).await;
+    let redelivered = drain(sqs, outbound, 30).await;
     let mut texts: Vec<String> = redelivered
         .iter()
         .map(|m| {

@@ -3,22 +3,16 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use bridge_tests::apigw::{Payload, webhook_event};
+use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::json;
-use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink};
-use sinch_bridge::clock::SystemClock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
-use sinch_bridge::ingest::{Ingest, IngestConfig};
+use sinch_bridge::adapters::HttpsSinchClient;
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::protocol::{SecretString, sign};
-use sinch_bridge::send::{Sender, SenderConfig};
+use sinch_bridge::protocol::SecretString;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -27,7 +21,6 @@ const KEY_SECRET: &str = "KEY-SECRET-CANARY-91bd";
 const TOKEN: &str = "TOKEN-CANARY-c0ffee";
 const TEXT: &str = "MESSAGE-TEXT-CANARY-5e1f";
 const INBOUND_TEXT: &str = "INBOUND-TEXT-CANARY-0a7d";
-const APP: &str = "01EUAPPAAAAAAAAAAAAAAAAAAA";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -82,44 +75,17 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
         }),
     );
 
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let secrets = moto.secrets().await;
-    let service = unique("svc");
-    let prefix = "sinch-bridge/services/";
-    create_secret(&secrets, &format!("{prefix}{service}"), &json!({
-        "region": "eu", "project_id": "proj", "key_id": "key-id", "key_secret": KEY_SECRET, "webhook_secret": WEBHOOK_SECRET, "apps": {APP: {}}
-    }).to_string()).await;
-    let events = create_queue(&sqs, &unique("events")).await;
-    let outbound = create_queue(&sqs, &unique("outbound")).await;
-    let dlq = create_queue(&sqs, &unique("dlq")).await;
-    let dir = || DirectoryConfig {
-        prefix: prefix.into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
-    };
+    let mut w = World::start(|s| {
+        s.service_secret = json!({
+            "region": "eu", "project_id": "proj", "key_id": "key-id", "key_secret": KEY_SECRET,
+            "webhook_secret": WEBHOOK_SECRET, "apps": {APP: {}}
+        });
+    })
+    .await;
+    w.metrics = metrics;
 
     // Ingest: a valid callback, a forged one, a signed non-JSON body carrying the canary.
-    let directory = Arc::new(
-        ServiceDirectory::new(SecretsManagerStore::new(secrets.clone()), Arc::new(SystemClock), dir())
-            .with_metrics(metrics.clone()),
-    );
-    let config = IngestConfig {
-        allowed_services: None,
-        tolerance_seconds: 600,
-        max_body_bytes: 65536,
-        events_queue_url: events.clone(),
-        trigger_queue_urls: HashMap::new(),
-        nonce_capacity: 100,
-    };
-    let ingest = Ingest::new(
-        directory,
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        config,
-        metrics.clone(),
-    );
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let ingest = w.ingest(|_, _| {});
     let mut signatures = Vec::new();
     let valid =
         json!({"app_id": APP, "message": {"id": "M", "contact_message": {"text_message": {"text": INBOUND_TEXT}}}})
@@ -130,20 +96,9 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
         ("forged", &valid),
         (WEBHOOK_SECRET, &not_json),
     ] {
-        let signed = sign(&SecretString::new(secret), body.as_bytes(), &unique("n"), now);
-        signatures.push(signed.signature.clone());
-        let headers: Vec<(String, String)> = signed
-            .pairs()
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let event = webhook_event(Payload::HttpApiV2, &service, &headers, body.as_bytes(), false);
-        webhook_ingest::entry(
-            &ingest,
-            lambda_http::LambdaEvent::new(event, lambda_http::Context::default()),
-        )
-        .await
-        .unwrap();
+        let headers = signed_headers(secret, body.as_bytes(), &unique("n"), now());
+        signatures.push(headers[0].1.clone());
+        post_webhook(&ingest, &w.service, &headers, body).await;
     }
 
     // Sender: a sent message, a 400 dead-letter, with OAuth2 tokens.
@@ -156,58 +111,27 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
         .respond_with(Echo)
         .mount(&mock)
         .await;
-    let config = SenderConfig {
-        services: vec![service.clone()],
-        auth_url: format!("{}/oauth2/token", mock.uri()),
-        api_base_override: Some(mock.uri()),
-        max_in_flight: 4,
-        outbound_queue_url: outbound.clone(),
-        dlq_url: dlq,
-        sent_queue_url: None,
-        retry_base: Duration::from_secs(1),
-        retry_max: Duration::from_secs(2),
-    };
-    let directory = Arc::new(
-        ServiceDirectory::new(SecretsManagerStore::new(secrets), Arc::new(SystemClock), dir())
-            .with_metrics(metrics.clone()),
-    );
-    let sender = Sender::new(
-        directory,
-        HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5)),
-        SqsSink::new(sqs.clone()),
-        Arc::new(SystemClock),
-        config,
-        metrics,
-    );
+    let sender = w.sender(&mock.uri(), |c, _| {
+        c.sent_queue_url = None;
+        c.send_timeout = Duration::from_secs(5);
+    });
     for text in [TEXT.to_owned(), format!("reject-me {TEXT}")] {
         send_body(
-            &sqs,
-            &outbound,
+            &w.sqs,
+            &w.outbound,
             &json!({"app_id": APP, "channel": "SMS", "to": "+15550001", "message": {"text_message": {"text": text}}})
                 .to_string(),
             None,
         )
         .await;
     }
-    let batch = drain(&sqs, &outbound, 30).await;
-    let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
-    sender::handle(
-        &sender,
-        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-    )
-    .await
-    .unwrap();
+    let batch = drain(&w.sqs, &w.outbound, 30).await;
+    invoke_sender(&sender, &batch).await;
     // An envelope error must not quote the message either.
     let bad = json!({"app_id": APP, "to": "+1", "message": {"text_message": {"text": TEXT}}}).to_string();
-    send_body(&sqs, &outbound, &bad, None).await;
-    let batch = drain(&sqs, &outbound, 30).await;
-    let event: SqsEvent = serde_json::from_value(sqs_event(&batch)).unwrap();
-    sender::handle(
-        &sender,
-        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-    )
-    .await
-    .unwrap();
+    send_body(&w.sqs, &w.outbound, &bad, None).await;
+    let batch = drain(&w.sqs, &w.outbound, 30).await;
+    invoke_sender(&sender, &batch).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let emf = String::from_utf8(metrics_out.0.lock().unwrap().clone()).unwrap();
@@ -354,14 +278,14 @@ async fn https_client_refuses_a_certificate_outside_its_root_store() {
 
 /// One `messages:send` through the sender's HTTP adapter to `mock`.
 async fn send_to(mock: &MockServer) -> Result<sinch_bridge::ports::HttpReply, sinch_bridge::ports::TransportError> {
-    let http = HttpsPost::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
+    let http = HttpsSinchClient::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
     let request = sinch_bridge::ports::HttpRequest {
         url: format!("{}/v1/projects/p/messages:send", mock.uri()),
         authorization: SecretString::new("Bearer canary-token"),
         content_type: "application/json",
         body: b"{}".to_vec(),
     };
-    sinch_bridge::ports::HttpPost::post(&http, request).await
+    sinch_bridge::ports::SinchClient::post(&http, request).await
 }
 
 #[tokio::test]

@@ -3,103 +3,41 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::{Value, json};
-use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink};
-use sinch_bridge::clock::SystemClock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
-use sinch_bridge::metrics::Metrics;
-use sinch_bridge::send::{Sender, SenderConfig};
+use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerStore, SqsQueues};
+use sinch_bridge::send::Sender;
 use wiremock::matchers::{body_string, header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const APP_EU: &str = "01EUAPPAAAAAAAAAAAAAAAAAAA";
 const APP_US: &str = "01USAPPAAAAAAAAAAAAAAAAAAA";
 
-struct Stack {
-    _moto: Moto,
-    sqs: aws_sdk_sqs::Client,
-    mock: MockServer,
-    outbound: String,
-    dlq: String,
-    sent: String,
-    eu: String,
-    sender: Sender<SecretsManagerStore, HttpsPost, SqsSink>,
-}
+type RealSender = Sender<SecretsManagerStore, HttpsSinchClient, SqsQueues>;
 
-async fn stack(fifo: bool) -> Stack {
-    let moto = Moto::start();
-    let sqs = moto.sqs().await;
-    let secrets = moto.secrets().await;
-    let suffix = if fifo { ".fifo" } else { "" };
-    let outbound = create_queue(&sqs, &format!("{}{suffix}", unique("outbound"))).await;
-    let dlq = create_queue(&sqs, &format!("{}{suffix}", unique("outbound-dlq"))).await;
-    let sent = create_queue(&sqs, &unique("sent")).await;
-    let (eu, us) = (unique("eu"), unique("us"));
-    let prefix = format!("{}/", unique("prefix"));
-    create_secret(
-        &secrets,
-        &format!("{prefix}{eu}"),
-        &json!({
+/// Two services: the world's own in eu (app `APP_EU`, an SMS sender) and one in us given in
+/// Contact Pro's packed credential form; a mock Conversation API and OAuth endpoint.
+async fn setup(fifo: bool) -> (World, MockServer, RealSender) {
+    let w = World::start(|s| {
+        s.fifo = fifo;
+        s.service_secret = json!({
             "region": "eu", "project_id": "proj-eu", "key_id": "key-eu", "key_secret": "secret-eu",
             "webhook_secret": "w", "sms_sender": "+15550001111", "apps": {APP_EU: {}}
-        })
-        .to_string(),
-    )
+        });
+    })
     .await;
-    create_secret(&secrets, &format!("{prefix}{us}"), &json!({
+    let us = unique("us");
+    w.put_service(&us, &json!({
         "region": "us", "project_id": "proj-us", "authentication_id": format!("key-us@{APP_US}"), "password": "secret-us",
         "webhook_secret": "w"
-    }).to_string()).await;
+    }))
+    .await;
     let mock = MockServer::start().await;
-    let config = SenderConfig {
-        services: vec![eu.clone(), us.clone()],
-        auth_url: format!("{}/oauth2/token", mock.uri()),
-        api_base_override: Some(mock.uri()),
-        max_in_flight: 64,
-        outbound_queue_url: outbound.clone(),
-        dlq_url: dlq.clone(),
-        sent_queue_url: Some(sent.clone()),
-        retry_base: Duration::from_secs(10),
-        retry_max: Duration::from_secs(900),
-    };
-    let clock = Arc::new(SystemClock);
-    let dir = DirectoryConfig {
-        prefix,
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
-    };
-    let directory = Arc::new(ServiceDirectory::new(
-        SecretsManagerStore::new(secrets),
-        clock.clone(),
-        dir,
-    ));
-    let http = HttpsPost::new(
-        sinch_bridge::adapters::https_client().expect("https client"),
-        Duration::from_millis(800),
-    );
-    let sender = Sender::new(
-        directory,
-        http,
-        SqsSink::new(sqs.clone()),
-        clock,
-        config,
-        Metrics::discard("test"),
-    );
-    Stack {
-        _moto: moto,
-        sqs,
-        mock,
-        outbound,
-        dlq,
-        sent,
-        eu,
-        sender,
-    }
+    let sender = w.sender(&mock.uri(), |c, _| c.services.push(us));
+    (w, mock, sender)
 }
 
 fn token_ok() -> ResponseTemplate {
@@ -135,95 +73,73 @@ fn text(app: &str, channel: &str, text: &str) -> String {
     json!({"app_id": app, "channel": channel, "to": "+15551230000", "message": {"text_message": {"text": text}}, "correlation_id": format!("corr-{text}")}).to_string()
 }
 
-impl Stack {
-    /// Enqueues bodies, receives them like the event source mapping would, runs the handler.
-    async fn run(&self, bodies: &[(String, Option<&str>)], visibility: i32) -> (Vec<String>, Vec<Received>) {
-        for (body, group) in bodies {
-            send_body(&self.sqs, &self.outbound, body, *group).await;
-        }
-        let mut received = Vec::new();
-        while received.len() < bodies.len() {
-            let batch = receive(&self.sqs, &self.outbound, visibility).await;
-            assert!(!batch.is_empty(), "expected {} messages", bodies.len());
-            received.extend(batch);
-        }
-        let event: SqsEvent = serde_json::from_value(sqs_event(&received)).expect("SqsEvent");
-        let response = sender::handle(
-            &self.sender,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        )
-        .await
-        .expect("handler");
-        let failed = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        // What Lambda does with a partial batch response: delete everything not reported.
-        for m in &received {
-            let failed: &Vec<String> = &failed;
-            if !failed.contains(&m.message_id) {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.outbound)
-                    .receipt_handle(&m.receipt_handle)
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-        (failed, received)
+/// Enqueues bodies, receives them like the event source mapping would, runs the handler.
+async fn run(
+    w: &World,
+    sender: &RealSender,
+    bodies: &[(String, Option<&str>)],
+    visibility: i32,
+) -> (Vec<String>, Vec<Received>) {
+    for (body, group) in bodies {
+        send_body(&w.sqs, &w.outbound, body, *group).await;
     }
+    let mut received = Vec::new();
+    while received.len() < bodies.len() {
+        let batch = receive(&w.sqs, &w.outbound, visibility).await;
+        assert!(!batch.is_empty(), "expected {} messages", bodies.len());
+        received.extend(batch);
+    }
+    let failed = run_batch(sender, &w.sqs, &w.outbound, &received).await;
+    (failed, received)
+}
 
-    async fn api_requests(&self) -> Vec<Request> {
-        self.mock
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.url.path().ends_with("messages:send"))
-            .collect()
-    }
+async fn api_requests(mock: &MockServer) -> Vec<Request> {
+    mock.received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("messages:send"))
+        .collect()
 }
 
 #[tokio::test]
 async fn batch_of_ten_goes_to_the_right_region_project_and_credentials_with_one_token() {
-    let s = stack(false).await;
+    let (w, mock, sender) = setup(false).await;
     Mock::given(method("POST"))
         .and(path("/oauth2/token"))
         .and(header("authorization", "Basic a2V5LWV1OnNlY3JldC1ldQ=="))
         .and(body_string("grant_type=client_credentials"))
         .respond_with(token_ok())
         .expect(1)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/eu/v1/projects/proj-eu/messages:send"))
         .and(header("authorization", "Bearer tok-123"))
         .respond_with(accepted("sinch-eu"))
         .expect(6)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     // The US service uses Contact Pro's packed credential (key-us@APP), OAuth2 by default.
     Mock::given(method("POST"))
         .and(path("/eu/v1/projects/proj-us/messages:send"))
         .respond_with(accepted("wrong-region"))
         .expect(0)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/us/v1/projects/proj-us/messages:send"))
         .and(header("authorization", "Bearer tok-us"))
         .respond_with(accepted("sinch-us"))
         .expect(4)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/oauth2/token"))
         .and(header("authorization", "Basic a2V5LXVzOnNlY3JldC11cw=="))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok-us", "expires_in": 3600})))
         .expect(1)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
 
     let mut bodies = Vec::new();
@@ -233,9 +149,9 @@ async fn batch_of_ten_goes_to_the_right_region_project_and_credentials_with_one_
     for i in 0..4 {
         bodies.push((json!({"app_id": APP_US, "channel": "WHATSAPP", "to": {"contact_id": format!("contact-{i}")}, "message": {"text_message": {"text": format!("us-{i}")}}}).to_string(), None));
     }
-    let (failed, _) = s.run(&bodies, 30).await;
+    let (failed, _) = run(&w, &sender, &bodies, 30).await;
     assert!(failed.is_empty(), "{failed:?}");
-    let requests = s.api_requests().await;
+    let requests = api_requests(&mock).await;
     assert_eq!(requests.len(), 10);
     for r in &requests {
         let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -264,12 +180,12 @@ async fn batch_of_ten_goes_to_the_right_region_project_and_credentials_with_one_
             Some("application/json")
         );
     }
-    let sent = drain(&s.sqs, &s.sent, 30).await;
+    let sent = drain(&w.sqs, &w.sent, 30).await;
     assert_eq!(sent.len(), 10);
     let eu_sent: Vec<Value> = sent
         .iter()
         .map(|m| serde_json::from_str::<Value>(&m.body).unwrap())
-        .filter(|v| v["service"] == s.eu.as_str())
+        .filter(|v| v["service"] == w.service.as_str())
         .collect();
     assert_eq!(eu_sent.len(), 6);
     assert!(
@@ -277,20 +193,20 @@ async fn batch_of_ten_goes_to_the_right_region_project_and_credentials_with_one_
             |v| v["message_id"] == "sinch-eu" && v["correlation_id"].as_str().is_some_and(|c| c.starts_with("eu-"))
         )
     );
-    assert_eq!(depth(&s.sqs, &s.outbound).await, 0, "all deleted");
+    assert_eq!(depth(&w.sqs, &w.outbound).await, 0, "all deleted");
 }
 
 #[tokio::test]
 async fn all_nine_message_kinds_pass_through_unchanged() {
-    let s = stack(false).await;
+    let (w, mock, sender) = setup(false).await;
     Mock::given(path("/oauth2/token"))
         .respond_with(token_ok())
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/eu/v1/projects/proj-eu/messages:send"))
         .respond_with(accepted("m"))
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     let messages = [
         json!({"text_message": {"text": "hello"}}),
@@ -312,10 +228,9 @@ async fn all_nine_message_kinds_pass_through_unchanged() {
             )
         })
         .collect();
-    let (failed, _) = s.run(&bodies, 30).await;
+    let (failed, _) = run(&w, &sender, &bodies, 30).await;
     assert!(failed.is_empty());
-    let seen: Vec<Value> = s
-        .api_requests()
+    let seen: Vec<Value> = api_requests(&mock)
         .await
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["message"].clone())
@@ -328,15 +243,15 @@ async fn all_nine_message_kinds_pass_through_unchanged() {
 
 #[tokio::test]
 async fn transient_failures_are_reported_with_their_visibility_changed() {
-    let s = stack(false).await;
+    let (w, mock, sender) = setup(false).await;
     Mock::given(path("/oauth2/token"))
         .respond_with(token_ok())
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/eu/v1/projects/proj-eu/messages:send"))
         .respond_with(ByText)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     let bodies = vec![
         (text(APP_EU, "SMS", "fail-500"), None),
@@ -345,7 +260,7 @@ async fn transient_failures_are_reported_with_their_visibility_changed() {
         (text(APP_EU, "SMS", "fine"), None),
     ];
     // Received with a 1 s visibility timeout: without a change they would be back after 1 s.
-    let (failed, received) = s.run(&bodies, 1).await;
+    let (failed, received) = run(&w, &sender, &bodies, 1).await;
     let id_of = |t: &str| {
         received
             .iter()
@@ -360,24 +275,24 @@ async fn transient_failures_are_reported_with_their_visibility_changed() {
     assert_eq!(failed_sorted, expected);
     tokio::time::sleep(Duration::from_millis(1600)).await;
     // Only the 429 (Retry-After: 1) is visible again; the 5xx and the timeout back off >= 5 s.
-    let back: Vec<Received> = receive(&s.sqs, &s.outbound, 30).await;
+    let back: Vec<Received> = receive(&w.sqs, &w.outbound, 30).await;
     let texts: Vec<&str> = back.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(back.len(), 1, "{texts:?}");
     assert!(back[0].body.contains("fail-429"));
-    assert_eq!(depth(&s.sqs, &s.dlq).await, 0);
+    assert_eq!(depth(&w.sqs, &w.dlq).await, 0);
 }
 
 #[tokio::test]
 async fn permanent_failures_land_in_the_dlq_with_reasons_and_are_not_reported() {
-    let s = stack(false).await;
+    let (w, mock, sender) = setup(false).await;
     Mock::given(path("/oauth2/token"))
         .respond_with(token_ok())
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/eu/v1/projects/proj-eu/messages:send"))
         .respond_with(ByText)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     let bad_envelope =
         json!({"app_id": APP_EU, "to": "+1", "message": {"text_message": {"text": "no channel"}}}).to_string();
@@ -387,9 +302,9 @@ async fn permanent_failures_land_in_the_dlq_with_reasons_and_are_not_reported() 
         (text("01UNKNOWNAPP", "SMS", "who"), None),
         (text(APP_EU, "SMS", "fine"), None),
     ];
-    let (failed, _) = s.run(&bodies, 30).await;
+    let (failed, _) = run(&w, &sender, &bodies, 30).await;
     assert!(failed.is_empty(), "dead-lettered records are finished: {failed:?}");
-    let dlq = drain(&s.sqs, &s.dlq, 30).await;
+    let dlq = drain(&w.sqs, &w.dlq, 30).await;
     assert_eq!(dlq.len(), 3);
     let find = |needle: &str| {
         dlq.iter()
@@ -405,20 +320,20 @@ async fn permanent_failures_land_in_the_dlq_with_reasons_and_are_not_reported() 
     assert_eq!(find("no channel").attributes["dead_letter_reason"], "invalid_envelope");
     assert!(find("no channel").attributes["dead_letter_detail"].starts_with("to:"));
     assert_eq!(find("who").attributes["dead_letter_reason"], "unknown_app");
-    assert_eq!(depth(&s.sqs, &s.outbound).await, 0);
+    assert_eq!(depth(&w.sqs, &w.outbound).await, 0);
 }
 
 #[tokio::test]
 async fn fifo_failure_in_one_group_holds_back_only_that_group() {
-    let s = stack(true).await;
+    let (w, mock, sender) = setup(true).await;
     Mock::given(path("/oauth2/token"))
         .respond_with(token_ok())
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     Mock::given(method("POST"))
         .and(path("/eu/v1/projects/proj-eu/messages:send"))
         .respond_with(ByText)
-        .mount(&s.mock)
+        .mount(&mock)
         .await;
     let bodies = vec![
         (text(APP_EU, "SMS", "a-1"), Some("conv-a")),
@@ -427,7 +342,7 @@ async fn fifo_failure_in_one_group_holds_back_only_that_group() {
         (text(APP_EU, "SMS", "b-1"), Some("conv-b")),
         (text(APP_EU, "SMS", "b-2"), Some("conv-b")),
     ];
-    let (failed, received) = s.run(&bodies, 30).await;
+    let (failed, received) = run(&w, &sender, &bodies, 30).await;
     let id_of = |t: &str| {
         received
             .iter()
@@ -436,8 +351,7 @@ async fn fifo_failure_in_one_group_holds_back_only_that_group() {
             .unwrap()
     };
     assert_eq!(failed, vec![id_of("fail-500-a-2"), id_of("a-3")]);
-    let texts: Vec<String> = s
-        .api_requests()
+    let texts: Vec<String> = api_requests(&mock)
         .await
         .iter()
         .map(|r| {

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use sinch_bridge::adapters::{HttpsPost, SecretsManagerStore, SqsSink, https_client};
+use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerStore, SqsQueues, https_client};
 use sinch_bridge::clock::SystemClock;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::protocol::{Region, SecretString};
 use sinch_bridge::send::{Sender, SenderConfig};
+use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
 use crate::mock::{MockApp, MockConfig, MockState};
 use crate::stack::QUEUES;
@@ -25,7 +25,6 @@ pub const DEMO_SERVICE: &str = "demo";
 pub const DEMO_APP_ID: &str = "01HZX5DEM0APP00000000000AA";
 pub const DEMO_WEBHOOK_SECRET: &str = "local-demo-webhook-secret";
 pub const DEMO_PROJECT: &str = "demo-project";
-pub const SECRET_PREFIX: &str = "sinch-bridge/services/";
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -148,7 +147,7 @@ pub async fn provision(config: &LocalConfig, sdk: &aws_config::SdkConfig) -> Res
         urls.insert(spec.logical_id, url);
     }
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let name = format!("{SECRET_PREFIX}{DEMO_SERVICE}");
+    let name = ServiceCacheConfig::default().secret_name(DEMO_SERVICE);
     let value = demo_secret().to_string();
     let created = secrets.create_secret().name(&name).secret_string(&value).send().await;
     if created.is_err() {
@@ -218,27 +217,18 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
     let (mock_task, mock) = crate::mock::spawn(mock_listener, mock_config, callbacks);
 
     let clock = Arc::new(SystemClock);
-    let directory_config = DirectoryConfig {
-        prefix: SECRET_PREFIX.into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
-    };
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk));
-    let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), directory_config));
+    let services = Arc::new(ServiceCache::new(secrets, clock.clone(), ServiceCacheConfig::default()));
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let get = |id: &str| queues.get(id).cloned().unwrap_or_default();
 
     let ingest_config = IngestConfig {
-        allowed_services: None,
-        tolerance_seconds: 600,
-        max_body_bytes: sinch_bridge::ingest::DEFAULT_MAX_BODY_BYTES,
         events_queue_url: get("EventsQueue"),
-        trigger_queue_urls: HashMap::new(),
-        nonce_capacity: 10_000,
+        ..IngestConfig::default()
     };
     let ingest = Arc::new(Ingest::new(
-        directory.clone(),
-        SqsSink::new(sqs.clone()),
+        services.clone(),
+        SqsQueues::new(sqs.clone()),
         clock.clone(),
         ingest_config,
         Metrics::discard("webhook-ingest"),
@@ -249,18 +239,20 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         services: vec![DEMO_SERVICE.into()],
         auth_url: format!("{mock_url}/oauth2/token"),
         api_base_override: Some(mock_url.clone()),
-        max_in_flight: 64,
         outbound_queue_url: get("OutboundQueue"),
         dlq_url: get("OutboundDeadLetterQueue"),
         sent_queue_url: Some(get("SentQueue")),
         retry_base: config.retry_base,
+        // The loop's own choice: a short cap so a demo of retries does not wait 15 minutes.
         retry_max: Duration::from_secs(60),
+        send_timeout: config.send_timeout,
+        ..SenderConfig::default()
     };
-    let http = HttpsPost::new(https, config.send_timeout);
+    let http = HttpsSinchClient::new(https, sender_config.send_timeout);
     let sender = Arc::new(Sender::new(
-        directory,
+        services,
         http,
-        SqsSink::new(sqs.clone()),
+        SqsQueues::new(sqs.clone()),
         clock,
         sender_config,
         Metrics::discard("sender"),
@@ -276,7 +268,7 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
     })
 }
 
-type LocalIngest = Ingest<SecretsManagerStore, SqsSink>;
+type LocalIngest = Ingest<SecretsManagerStore, SqsQueues>;
 
 async fn serve_webhooks(listener: tokio::net::TcpListener, ingest: Arc<LocalIngest>) {
     let router = axum::Router::new()
@@ -302,7 +294,7 @@ async fn webhook(
     axum::response::Response::from_parts(parts, axum::body::Body::from(body.to_vec()))
 }
 
-type LocalSender = Sender<SecretsManagerStore, HttpsPost, SqsSink>;
+type LocalSender = Sender<SecretsManagerStore, HttpsSinchClient, SqsQueues>;
 
 /// Lambda's SQS event source, in miniature: long-poll up to 10 messages, run the handler,
 /// delete what it did not report as failed (failed ones keep the visibility it gave them).

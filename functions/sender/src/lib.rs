@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
-use sinch_bridge::ports::{EventSink, HttpPost, QueueControl, SecretStore};
+use sinch_bridge::metrics::Metric;
+use sinch_bridge::ports::{QueueControl, QueueWriter, SecretStore, SinchClient};
 use sinch_bridge::send::{OutboundRecord, Sender};
 
 static COLD: AtomicBool = AtomicBool::new(true);
@@ -17,11 +18,11 @@ static COLD: AtomicBool = AtomicBool::new(true);
 pub async fn handle<S, H, Q>(sender: &Sender<S, H, Q>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
 where
     S: SecretStore,
-    H: HttpPost,
-    Q: EventSink + QueueControl,
+    H: SinchClient,
+    Q: QueueWriter + QueueControl,
 {
     if COLD.swap(false, Ordering::Relaxed) {
-        sender.metrics().count("ColdStart", &[]);
+        sender.metrics().count(Metric::ColdStart, &[]);
     }
     let records: Vec<OutboundRecord> = event
         .payload

@@ -2,15 +2,14 @@
 //! runtime loop; every request then runs `webhook_ingest::entry`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use sinch_bridge::adapters::{AwsSettings, SecretsManagerStore, SqsSink, https_client, sdk_config};
+use sinch_bridge::adapters::{AwsSettings, SecretsManagerStore, SqsQueues, https_client, sdk_config};
 use sinch_bridge::clock::SystemClock;
-use sinch_bridge::config::{number, process_env};
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
+use sinch_bridge::config::process_env;
 use sinch_bridge::ingest::{Ingest, IngestConfig};
 use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
+use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
 // One thread: Lambda hands an environment one invocation at a time and at most a vCPU or two,
 // so worker threads only add start-up, memory and cross-thread wake-ups to every I/O wait.
@@ -19,16 +18,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
     let config = IngestConfig::from_env(&env)?;
-    let directory_config = DirectoryConfig::from_env(&env)?;
-    let timeout = Duration::from_millis(number(&env, "AWS_TIMEOUT_MS", 5_000)?);
-    let aws = sdk_config(AwsSettings::from_env(&env, timeout)?, https_client()?);
+    let cache_config = ServiceCacheConfig::from_env(&env)?;
+    let aws = sdk_config(AwsSettings::from_env(&env)?, https_client()?);
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
-    let sink = SqsSink::new(aws_sdk_sqs::Client::new(&aws));
+    let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&aws));
     let clock = Arc::new(SystemClock);
     let metrics = Metrics::stdout("webhook-ingest");
-    let directory =
-        Arc::new(ServiceDirectory::new(secrets, clock.clone(), directory_config).with_metrics(metrics.clone()));
-    let ingest = Ingest::new(directory, sink, clock, config, metrics);
+    let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache_config).with_metrics(metrics.clone()));
+    let ingest = Ingest::new(services, queues, clock, config, metrics);
     let ingest = &ingest;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
         webhook_ingest::entry(ingest, event)

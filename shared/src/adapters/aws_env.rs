@@ -20,7 +20,10 @@ use aws_types::region::Region;
 
 use super::aws_http::AwsHttpClient;
 use super::https::HttpsClient;
-use crate::config::{ConfigError, Lookup, required};
+use crate::config::{ConfigError, Lookup, millis, required};
+
+/// Well inside API Gateway's 15 s integration timeout and the functions' own timeouts.
+pub const DEFAULT_AWS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and as whom the AWS clients call. `Debug` never prints the credentials.
 #[derive(Debug, Clone)]
@@ -34,8 +37,9 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// optional `AWS_SESSION_TOKEN` and `AWS_ENDPOINT_URL`.
-    pub fn from_env(env: &impl Lookup, operation_timeout: Duration) -> Result<Self, ConfigError> {
+    /// optional `AWS_SESSION_TOKEN` and `AWS_ENDPOINT_URL`, and `AWS_TIMEOUT_MS` (5000).
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let operation_timeout = millis(env, "AWS_TIMEOUT_MS", DEFAULT_AWS_TIMEOUT)?;
         let region = env
             .get("AWS_REGION")
             .or_else(|| env.get("AWS_DEFAULT_REGION"))
@@ -85,8 +89,6 @@ mod tests {
     use super::*;
     use crate::config::map_env;
 
-    const TIMEOUT: Duration = Duration::from_secs(5);
-
     fn lambda_env() -> Vec<(&'static str, &'static str)> {
         vec![
             ("AWS_REGION", "eu-west-1"),
@@ -98,7 +100,7 @@ mod tests {
 
     #[test]
     fn reads_the_region_and_role_credentials_lambda_provides() {
-        let settings = AwsSettings::from_env(&map_env(&lambda_env()), TIMEOUT);
+        let settings = AwsSettings::from_env(&map_env(&lambda_env()));
         let Ok(settings) = settings else {
             panic!("a full Lambda environment is valid: {settings:?}")
         };
@@ -107,6 +109,11 @@ mod tests {
         assert_eq!(settings.credentials.secret_access_key(), "secret-do-not-print");
         assert_eq!(settings.credentials.session_token(), Some("token-do-not-print"));
         assert_eq!(settings.endpoint_url, None);
+        assert_eq!(settings.operation_timeout, DEFAULT_AWS_TIMEOUT);
+        let mut env = lambda_env();
+        env.push(("AWS_TIMEOUT_MS", "750"));
+        let timeout = AwsSettings::from_env(&map_env(&env)).map(|s| s.operation_timeout);
+        assert_eq!(timeout.ok(), Some(Duration::from_millis(750)));
     }
 
     #[test]
@@ -115,7 +122,7 @@ mod tests {
         env.retain(|(k, _)| *k != "AWS_REGION");
         env.push(("AWS_DEFAULT_REGION", "us-east-1"));
         env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
-        let settings = AwsSettings::from_env(&map_env(&env), TIMEOUT).map(|s| (s.region, s.endpoint_url));
+        let settings = AwsSettings::from_env(&map_env(&env)).map(|s| (s.region, s.endpoint_url));
         assert_eq!(
             settings,
             Ok(("us-east-1".to_owned(), Some("http://127.0.0.1:5000".to_owned())))
@@ -127,14 +134,14 @@ mod tests {
         for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
             let mut env = lambda_env();
             env.retain(|(k, _)| *k != missing);
-            let err = AwsSettings::from_env(&map_env(&env), TIMEOUT).map(|_| ());
+            let err = AwsSettings::from_env(&map_env(&env)).map(|_| ());
             assert_eq!(err.map_err(|e| e.variable), Err(missing));
         }
     }
 
     #[test]
     fn debug_output_never_holds_the_secret_key_or_token() {
-        let settings = AwsSettings::from_env(&map_env(&lambda_env()), TIMEOUT);
+        let settings = AwsSettings::from_env(&map_env(&lambda_env()));
         let text = format!("{settings:?}");
         assert!(!text.contains("secret-do-not-print"), "{text}");
         assert!(!text.contains("token-do-not-print"), "{text}");

@@ -4,16 +4,16 @@
 
 mod aws_env;
 mod aws_http;
-mod http;
 mod https;
 mod secrets_manager;
-mod sqs;
+mod sinch_client;
+mod sqs_queues;
 
 pub use aws_env::{AwsSettings, sdk_config};
 pub use aws_http::AwsHttpClient;
 pub use aws_types::SdkConfig;
-pub use http::HttpsPost;
 pub use https::{HttpsClient, HttpsError, HttpsFailure, https_client, tls_config};
+pub use sinch_client::HttpsSinchClient;
 
 pub use secrets_manager::SecretsManagerStore;
-pub use sqs::SqsSink;
+pub use sqs_queues::SqsQueues;

@@ -9,7 +9,10 @@ use crate::protocol::Trigger;
 /// SQS's message limit is 1 MiB including attributes; ours take well under 2 KiB, so a body
 /// of up to 1 MiB - 8 KiB always fits.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024 - 8 * 1024;
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 600;
+pub const DEFAULT_NONCE_CAPACITY: usize = 10_000;
 
+/// `Default` has every default and no queue: set `events_queue_url` (tests, the local loop).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestConfig {
     /// `SERVICES`: when set, only these service names are served.
@@ -24,6 +27,19 @@ pub struct IngestConfig {
     pub trigger_queue_urls: HashMap<String, String>,
     /// `NONCE_CACHE_CAPACITY` (10000).
     pub nonce_capacity: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            allowed_services: None,
+            tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            events_queue_url: String::new(),
+            trigger_queue_urls: HashMap::new(),
+            nonce_capacity: DEFAULT_NONCE_CAPACITY,
+        }
+    }
 }
 
 impl IngestConfig {
@@ -53,11 +69,11 @@ impl IngestConfig {
         };
         Ok(Self {
             allowed_services: service_list(env)?,
-            tolerance_seconds: number(env, "SIGNATURE_TOLERANCE_SECONDS", 600)?,
+            tolerance_seconds: number(env, "SIGNATURE_TOLERANCE_SECONDS", DEFAULT_TOLERANCE_SECONDS)?,
             max_body_bytes: number(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             events_queue_url,
             trigger_queue_urls,
-            nonce_capacity: number(env, "NONCE_CACHE_CAPACITY", 10_000)?,
+            nonce_capacity: number(env, "NONCE_CACHE_CAPACITY", DEFAULT_NONCE_CAPACITY)?,
         })
     }
 

@@ -7,102 +7,32 @@
 //! it with the very same headers.
 
 mod config;
+mod error;
 mod nonce;
+pub mod stored_event;
 
 pub use config::{ConfigError, DEFAULT_MAX_BODY_BYTES, IngestConfig};
+pub use error::IngestError;
 pub use nonce::NonceCache;
+pub use stored_event::build_message;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
-use crate::clock::{Clock, rfc3339_millis};
-use crate::directory::{DirectoryError, ServiceDirectory, ServiceVersions};
-use crate::metrics::Metrics;
-use crate::ports::{EventSink, QueueMessage, SecretStore, is_fifo};
+use crate::clock::Clock;
+use crate::metrics::{Metric, Metrics};
+use crate::ports::{QueueWriter, SecretStore};
 use crate::protocol::callback::{Callback, CallbackError};
 use crate::protocol::service::is_valid_service_name;
 use crate::protocol::signature::{Rejection, SignatureHeaders, WebhookSecret};
 use crate::protocol::{classify, verify};
+use crate::service_cache::{ServiceCache, ServiceCacheError, ServiceVersions};
 
 /// One webhook request as the handler received it; `body` is already base64-decoded.
 pub struct WebhookRequest<'a> {
     pub service: &'a str,
     pub headers: &'a [(&'a str, &'a [u8])],
     pub body: &'a [u8],
-}
-
-/// Why a webhook was not stored. [`IngestError::status`] and [`IngestError::code`] are what the
-/// caller sees; [`IngestError::reason`] is the precise cause for logs and metrics.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IngestError {
-    #[error("service name is not valid")]
-    InvalidServiceName,
-    #[error("body is larger than the limit")]
-    BodyTooLarge,
-    #[error("body is not valid base64")]
-    InvalidBase64,
-    #[error("request is not a valid API Gateway event")]
-    InvalidRequest,
-    #[error("service is not configured")]
-    UnknownService,
-    #[error("signature rejected: {0}")]
-    Signature(Rejection),
-    #[error("nonce was already used")]
-    Replay,
-    #[error("callback rejected: {0}")]
-    InvalidCallback(CallbackError),
-    #[error("body holds characters SQS cannot store")]
-    UnstorableCharacters,
-    #[error("secret store unavailable")]
-    SecretsUnavailable,
-    #[error("service secret is invalid")]
-    ServiceMisconfigured,
-    #[error("queue unavailable")]
-    QueueUnavailable,
-}
-
-impl IngestError {
-    pub fn status(&self) -> u16 {
-        match self {
-            IngestError::InvalidServiceName
-            | IngestError::InvalidBase64
-            | IngestError::InvalidRequest
-            | IngestError::InvalidCallback(_)
-            | IngestError::UnstorableCharacters => 400,
-            IngestError::BodyTooLarge => 413,
-            IngestError::UnknownService | IngestError::Signature(_) | IngestError::Replay => 401,
-            IngestError::SecretsUnavailable | IngestError::ServiceMisconfigured | IngestError::QueueUnavailable => 503,
-        }
-    }
-
-    /// The code returned to the caller. An unknown service, a missing secret and a wrong
-    /// signature all read `invalid_signature`, so a caller cannot probe which services exist.
-    pub fn code(&self) -> &'static str {
-        match self {
-            IngestError::UnknownService
-            | IngestError::Signature(Rejection::Mismatch)
-            | IngestError::Signature(Rejection::NoSecret) => "invalid_signature",
-            other => other.reason(),
-        }
-    }
-
-    /// The precise cause, for logs and metrics only.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            IngestError::InvalidServiceName => "invalid_service_name",
-            IngestError::BodyTooLarge => "body_too_large",
-            IngestError::InvalidBase64 => "invalid_base64",
-            IngestError::InvalidRequest => "invalid_request",
-            IngestError::UnknownService => "unknown_service",
-            IngestError::Signature(r) => r.code(),
-            IngestError::Replay => "replayed_nonce",
-            IngestError::InvalidCallback(e) => e.code(),
-            IngestError::UnstorableCharacters => "unstorable_characters",
-            IngestError::SecretsUnavailable => "secrets_unavailable",
-            IngestError::ServiceMisconfigured => "service_misconfigured",
-            IngestError::QueueUnavailable => "queue_unavailable",
-        }
-    }
 }
 
 /// What was stored.
@@ -114,7 +44,7 @@ pub struct Stored {
 }
 
 pub struct Ingest<S, Q> {
-    directory: Arc<ServiceDirectory<S>>,
+    service_cache: Arc<ServiceCache<S>>,
     sink: Q,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
@@ -122,9 +52,9 @@ pub struct Ingest<S, Q> {
     metrics: Metrics,
 }
 
-impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
+impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
     pub fn new(
-        directory: Arc<ServiceDirectory<S>>,
+        service_cache: Arc<ServiceCache<S>>,
         sink: Q,
         clock: Arc<dyn Clock>,
         config: IngestConfig,
@@ -132,7 +62,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
     ) -> Self {
         let nonces = Mutex::new(NonceCache::new(config.nonce_capacity));
         Self {
-            directory,
+            service_cache,
             sink,
             clock,
             config,
@@ -160,7 +90,8 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
         match &result {
             Ok(stored) => {
                 tracing::info!(service = request.service, app_id = %stored.app_id, trigger = stored.trigger, outcome = "stored", "webhook stored");
-                self.metrics.count("WebhookAccepted", &[("Trigger", stored.trigger)]);
+                self.metrics
+                    .count(Metric::WebhookAccepted, &[("Trigger", stored.trigger)]);
             }
             Err(e) => {
                 // The service name is only logged once it is known to be well-formed.
@@ -186,7 +117,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
                         "webhook rejected"
                     );
                 }
-                self.metrics.count("WebhookRejected", &[("Reason", e.reason())]);
+                self.metrics.count(Metric::WebhookRejected, &[("Reason", e.reason())]);
             }
         }
         result
@@ -200,7 +131,8 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             status = error.status(),
             "webhook rejected"
         );
-        self.metrics.count("WebhookRejected", &[("Reason", error.reason())]);
+        self.metrics
+            .count(Metric::WebhookRejected, &[("Reason", error.reason())]);
     }
 
     async fn process(&self, request: &WebhookRequest<'_>) -> Result<Stored, IngestError> {
@@ -227,11 +159,11 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             .as_ref()
             .is_none_or(|list| list.iter().any(|s| s == service));
         let versions = if allowed {
-            match self.directory.get(service).await {
+            match self.service_cache.get(service).await {
                 Ok(v) => Some(v),
-                Err(DirectoryError::NotFound) => None,
-                Err(DirectoryError::Unavailable(_)) => return Err(IngestError::SecretsUnavailable),
-                Err(DirectoryError::Invalid(_)) => return Err(IngestError::ServiceMisconfigured),
+                Err(ServiceCacheError::NotFound) => None,
+                Err(ServiceCacheError::Unavailable(_)) => return Err(IngestError::SecretsUnavailable),
+                Err(ServiceCacheError::Invalid(_)) => return Err(IngestError::ServiceMisconfigured),
             }
         } else {
             None
@@ -260,10 +192,11 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
 
         let mut verdict = verify(&headers, request.body, candidates(&classified, &versions), now, window);
         if verdict == Err(Rejection::Mismatch)
-            && let Some(refreshed) = self.directory.refresh_after_mismatch(service).await
+            && let Some(refreshed) = self.service_cache.refresh_after_mismatch(service).await
         {
             if refreshed.fetched {
-                self.metrics.count("SecretRefresh", &[("Cause", "signature_mismatch")]);
+                self.metrics
+                    .count(Metric::SecretRefresh, &[("Cause", "signature_mismatch")]);
             }
             verdict = verify(
                 &headers,
@@ -317,7 +250,7 @@ impl<S: SecretStore, Q: EventSink> Ingest<S, Q> {
             IngestError::QueueUnavailable
         })?;
         self.metrics
-            .milliseconds("EnqueueLatency", started.elapsed().as_secs_f64() * 1000.0, &[]);
+            .milliseconds(Metric::EnqueueLatency, started.elapsed().as_secs_f64() * 1000.0, &[]);
         Ok(Stored {
             trigger: callback.trigger.as_str(),
             app_id: callback.app_id.clone(),
@@ -342,43 +275,6 @@ fn candidates<'v>(classified: &Result<Callback, CallbackError>, v: &'v ServiceVe
         }
     }
     out
-}
-
-/// The queue message for one callback: the body untouched, at most 10 attributes, and on a
-/// FIFO queue the conversation's group and the event's deduplication id.
-pub fn build_message(
-    queue_url: &str,
-    service: &str,
-    body: &str,
-    callback: &Callback,
-    received: SystemTime,
-) -> QueueMessage {
-    let mut attributes: Vec<(&'static str, String)> = vec![
-        ("trigger", callback.trigger.as_str().to_owned()),
-        ("service", service.to_owned()),
-        ("received_at", rfc3339_millis(received)),
-    ];
-    let optional = [
-        ("app_id", Some(&callback.app_id)),
-        ("project_id", callback.project_id.as_ref()),
-        ("channel", callback.channel.as_ref()),
-        ("event_id", callback.event_id.as_ref()),
-        ("conversation_id", callback.conversation_id.as_ref()),
-        ("contact_id", callback.contact_id.as_ref()),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            attributes.push((name, value.clone()));
-        }
-    }
-    let fifo = is_fifo(queue_url);
-    QueueMessage {
-        queue_url: queue_url.to_owned(),
-        body: body.to_owned(),
-        attributes,
-        group_id: fifo.then(|| callback.group_id()),
-        dedup_id: fifo.then(|| callback.dedup_id(body.as_bytes())),
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 use super::*;
-use crate::directory::DirectoryConfig;
 use crate::ports::Stage;
 use crate::protocol::{SecretString, sign};
-use crate::testing::{ManualClock, MemorySecrets, MemorySink};
+use crate::service_cache::ServiceCacheConfig;
+use crate::testing::{ManualClock, MemoryQueues, MemorySecrets};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -12,9 +12,9 @@ const BODY: &str = r#"{"app_id":"APP1","project_id":"P","message_delivery_report
 
 struct World {
     secrets: MemorySecrets,
-    sink: MemorySink,
+    sink: MemoryQueues,
     clock: Arc<ManualClock>,
-    ingest: Ingest<MemorySecrets, MemorySink>,
+    ingest: Ingest<MemorySecrets, MemoryQueues>,
 }
 
 fn service_json(extra: &str) -> String {
@@ -28,14 +28,14 @@ fn world_with(config: IngestConfig) -> World {
         Stage::Current,
         &service_json(r#","apps":{"OVERRIDE":{"webhook_secret":"app-secret"}}"#),
     );
-    let sink = MemorySink::default();
+    let sink = MemoryQueues::default();
     let clock = ManualClock::new(NOW);
-    let dir_config = DirectoryConfig {
+    let dir_config = ServiceCacheConfig {
         prefix: "sinch-bridge/services/".into(),
         ttl: Duration::from_secs(300),
         refresh_min_interval: Duration::from_secs(30),
     };
-    let directory = Arc::new(ServiceDirectory::new(secrets.clone(), clock.clone(), dir_config));
+    let directory = Arc::new(ServiceCache::new(secrets.clone(), clock.clone(), dir_config));
     let ingest = Ingest::new(directory, sink.clone(), clock.clone(), config, Metrics::discard("test"));
     World {
         secrets,

@@ -12,7 +12,8 @@ pub struct Channel(String);
 pub const SMS: &str = "SMS";
 
 /// Contact Pro subchannel (queue address domain label) -> Conversation API channel.
-/// Source: sinch-protocol.md section 7 and `shared/sinch/channels.json`.
+/// Source: Contact Pro's messaging-service documentation (the subchannel labels) and the
+/// Conversation API's `ConversationChannel` enum.
 pub const SUBCHANNELS: [(&str, &str); 10] = [
     ("whatsapp", "WHATSAPP"),
     ("facebook", "MESSENGER"),

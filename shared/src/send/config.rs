@@ -2,10 +2,15 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Lookup, number, required, service_list};
+use crate::config::{ConfigError, Lookup, millis, number, required, seconds, service_list};
 
 pub const DEFAULT_AUTH_URL: &str = "https://auth.sinch.com/oauth2/token";
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(900);
 
+/// `Default` has every default and no services or queues: set those (tests, the local loop).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderConfig {
     /// `SERVICES`: the services this sender may send for (required: no `ListSecrets`).
@@ -25,6 +30,25 @@ pub struct SenderConfig {
     /// `RETRY_BASE_SECONDS` (10) and `RETRY_MAX_SECONDS` (900).
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// `SEND_TIMEOUT_MS` (10000): one request to Sinch, connect to last byte.
+    pub send_timeout: Duration,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self {
+            services: Vec::new(),
+            auth_url: DEFAULT_AUTH_URL.into(),
+            api_base_override: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            outbound_queue_url: String::new(),
+            dlq_url: String::new(),
+            sent_queue_url: None,
+            retry_base: DEFAULT_RETRY_BASE,
+            retry_max: DEFAULT_RETRY_MAX,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+        }
+    }
 }
 
 impl SenderConfig {
@@ -33,7 +57,7 @@ impl SenderConfig {
             variable: "SERVICES",
             problem: "is required (comma-separated service names)".into(),
         })?;
-        let max_in_flight: usize = number(env, "MAX_IN_FLIGHT", 64)?;
+        let max_in_flight: usize = number(env, "MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)?;
         if max_in_flight == 0 {
             return Err(ConfigError {
                 variable: "MAX_IN_FLIGHT",
@@ -48,8 +72,9 @@ impl SenderConfig {
             outbound_queue_url: required(env, "OUTBOUND_QUEUE_URL")?,
             dlq_url: required(env, "DLQ_URL")?,
             sent_queue_url: env.get("SENT_QUEUE_URL"),
-            retry_base: Duration::from_secs(number(env, "RETRY_BASE_SECONDS", 10)?),
-            retry_max: Duration::from_secs(number(env, "RETRY_MAX_SECONDS", 900)?),
+            retry_base: seconds(env, "RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE)?,
+            retry_max: seconds(env, "RETRY_MAX_SECONDS", DEFAULT_RETRY_MAX)?,
+            send_timeout: millis(env, "SEND_TIMEOUT_MS", DEFAULT_SEND_TIMEOUT)?,
         })
     }
 }
@@ -73,14 +98,25 @@ mod tests {
             (
                 c.auth_url.as_str(),
                 c.max_in_flight,
-                c.api_base_override,
-                c.sent_queue_url
+                c.api_base_override.clone(),
+                c.sent_queue_url.clone()
             ),
             (DEFAULT_AUTH_URL, 64, None, None)
         );
         assert_eq!(
             (c.retry_base, c.retry_max),
             (Duration::from_secs(10), Duration::from_secs(900))
+        );
+        assert_eq!(c.send_timeout, Duration::from_secs(10));
+        assert_eq!(
+            SenderConfig {
+                services: c.services.clone(),
+                outbound_queue_url: "q".into(),
+                dlq_url: "d".into(),
+                ..SenderConfig::default()
+            },
+            c,
+            "Default and from_env agree"
         );
     }
 

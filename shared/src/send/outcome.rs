@@ -1,16 +1,79 @@
-//! What one `messages:send` answer means for the record that caused it, and how long a
-//! retried record waits. Policy (sinch-protocol.md section 4): 2xx done; 429, 5xx, 408 and no
-//! answer retried; other 4xx never succeed and are dead-lettered with Sinch's reason.
+//! What happens to an outbound record, decided here alone: every failure the sender can meet
+//! (an envelope, a service lookup, the token endpoint, the transport, Sinch's answer) becomes
+//! one [`Outcome`] through one conversion in this file, and how long a retried record waits.
+//!
+//! Policy: 2xx done; 429, 408, 5xx, a persistent 401 and no answer at all are retried; other
+//! 4xx and 3xx never succeed and are dead-lettered with Sinch's reason; so are envelopes that
+//! do not parse and records whose service or app is not configured.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::token::TokenError;
 use crate::ports::{HttpReply, TransportError};
+use crate::protocol::EnvelopeError;
+use crate::service_cache::ServiceCacheError;
 
 /// SQS caps a visibility timeout at 12 hours.
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+
+macro_rules! codes {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $code:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant,)* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The stable code in logs, metrics and dead-letter attributes.
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $code,)* }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+codes! {
+    /// Why a record is retried later (the `Cause` of `MessageRetried`).
+    RetryCause {
+        RateLimited => "rate_limited",
+        RequestTimeout => "request_timeout",
+        Unauthorized => "unauthorized",
+        ServerError => "server_error",
+        Timeout => "timeout",
+        ConnectionError => "connection_error",
+        TransportError => "transport_error",
+        AuthUnavailable => "auth_unavailable",
+        SecretsUnavailable => "secrets_unavailable",
+        ServiceMisconfigured => "service_misconfigured",
+        DlqUnavailable => "dlq_unavailable",
+        Panic => "panic",
+    }
+}
+
+codes! {
+    /// Why a record can never succeed (`dead_letter_reason`, the `Reason` of
+    /// `MessageDeadLettered`).
+    DeadLetterReason {
+        BadRequest => "bad_request",
+        Forbidden => "forbidden",
+        NotFound => "not_found",
+        Rejected => "rejected",
+        InvalidEnvelope => "invalid_envelope",
+        UnknownService => "unknown_service",
+        UnknownApp => "unknown_app",
+        AuthRejected => "auth_rejected",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -19,7 +82,7 @@ pub enum Outcome {
         accepted_time: Option<String>,
     },
     Retry {
-        cause: &'static str,
+        cause: RetryCause,
         retry_after: Option<u64>,
     },
     DeadLetter(DeadLetter),
@@ -28,8 +91,7 @@ pub enum Outcome {
 /// Why a record can never succeed, as it is written on the dead-letter message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    /// Stable reason code (`bad_request`, `forbidden`, `not_found`, `invalid_envelope`, …).
-    pub reason: &'static str,
+    pub reason: DeadLetterReason,
     pub detail: String,
     pub http_status: Option<u16>,
     pub sinch_status: Option<String>,
@@ -37,13 +99,136 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    pub fn local(reason: &'static str, detail: impl Into<String>) -> Self {
+    pub fn local(reason: DeadLetterReason, detail: impl Into<String>) -> Self {
         Self {
             reason,
             detail: detail.into(),
             http_status: None,
             sinch_status: None,
             sinch_message: None,
+        }
+    }
+}
+
+impl Outcome {
+    fn retry(cause: RetryCause) -> Self {
+        Outcome::Retry {
+            cause,
+            retry_after: None,
+        }
+    }
+
+    fn dead(reason: DeadLetterReason, detail: impl Into<String>) -> Self {
+        Outcome::DeadLetter(DeadLetter::local(reason, detail))
+    }
+}
+
+/// Why no messaging service could be picked for a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// The envelope names a service that is not in `SERVICES`.
+    NotConfigured,
+    /// The named service has no secret.
+    SecretMissing,
+    /// No configured service lists the record's app.
+    NoServiceListsApp,
+    /// A service's secret could not be read or does not parse.
+    Cache(ServiceCacheError),
+}
+
+impl From<ResolveError> for Outcome {
+    fn from(error: ResolveError) -> Self {
+        use DeadLetterReason::{UnknownApp, UnknownService};
+        match error {
+            ResolveError::NotConfigured => Outcome::dead(UnknownService, "service is not in SERVICES"),
+            ResolveError::SecretMissing | ResolveError::Cache(ServiceCacheError::NotFound) => {
+                Outcome::dead(UnknownService, "the service's secret does not exist")
+            }
+            ResolveError::NoServiceListsApp => Outcome::dead(UnknownApp, "no configured service lists this app"),
+            ResolveError::Cache(ServiceCacheError::Unavailable(_)) => Outcome::retry(RetryCause::SecretsUnavailable),
+            // A secret being fixed: retry rather than dead-letter every record of the service.
+            ResolveError::Cache(ServiceCacheError::Invalid(_)) => Outcome::retry(RetryCause::ServiceMisconfigured),
+        }
+    }
+}
+
+/// An envelope that does not parse will not parse later either.
+impl From<&EnvelopeError> for Outcome {
+    fn from(error: &EnvelopeError) -> Self {
+        Outcome::dead(DeadLetterReason::InvalidEnvelope, error.to_string())
+    }
+}
+
+/// The token endpoint: unreachable, rate limited, failing, or answering 401 (a key can be
+/// fixed) is worth a retry; any other refusal dead-letters.
+impl From<&TokenError> for Outcome {
+    fn from(error: &TokenError) -> Self {
+        let transient = match error {
+            TokenError::Transport(_) | TokenError::Malformed => true,
+            TokenError::Status(status) => *status == 429 || *status >= 500 || *status == 401,
+        };
+        if transient {
+            Outcome::retry(RetryCause::AuthUnavailable)
+        } else {
+            Outcome::dead(DeadLetterReason::AuthRejected, error.to_string())
+        }
+    }
+}
+
+/// No answer at all: Sinch may or may not have the message; retry.
+impl From<&TransportError> for Outcome {
+    fn from(error: &TransportError) -> Self {
+        Outcome::retry(match error {
+            TransportError::Timeout => RetryCause::Timeout,
+            TransportError::Connect => RetryCause::ConnectionError,
+            TransportError::Other(_) => RetryCause::TransportError,
+        })
+    }
+}
+
+/// Sinch's answer to `messages:send` (a first 401 is handled before this, by refreshing the
+/// token once; a second one lands here and is retried).
+impl From<&HttpReply> for Outcome {
+    fn from(reply: &HttpReply) -> Self {
+        let retry = |cause| Outcome::Retry {
+            cause,
+            retry_after: reply.retry_after,
+        };
+        match reply.status {
+            200..=299 => {
+                let parsed: Option<SendReply> = serde_json::from_slice(&reply.body).ok();
+                let (message_id, accepted_time) = parsed.map(|r| (r.message_id, r.accepted_time)).unwrap_or_default();
+                Outcome::Sent {
+                    message_id,
+                    accepted_time,
+                }
+            }
+            429 => retry(RetryCause::RateLimited),
+            408 => retry(RetryCause::RequestTimeout),
+            401 => retry(RetryCause::Unauthorized),
+            500..=599 => retry(RetryCause::ServerError),
+            status => {
+                let error = parse_error(&reply.body);
+                let (reason, detail) = match status {
+                    400 => (DeadLetterReason::BadRequest, "Sinch refused the request as malformed"),
+                    403 => (
+                        DeadLetterReason::Forbidden,
+                        "the credentials are not allowed for this project, or the project is blocked",
+                    ),
+                    404 => (
+                        DeadLetterReason::NotFound,
+                        "the app or project was not found: the app's region may not match the service's region",
+                    ),
+                    _ => (DeadLetterReason::Rejected, "Sinch refused the request"),
+                };
+                Outcome::DeadLetter(DeadLetter {
+                    reason,
+                    detail: detail.to_owned(),
+                    http_status: Some(status),
+                    sinch_status: error.status,
+                    sinch_message: error.message.map(|m| truncate(&m, 256)),
+                })
+            }
         }
     }
 }
@@ -77,65 +262,6 @@ struct SendReply {
     accepted_time: Option<String>,
 }
 
-/// Classifies an answer (401 is handled before this, by refreshing the token once).
-pub fn classify_reply(reply: &HttpReply) -> Outcome {
-    match reply.status {
-        200..=299 => {
-            let parsed: Option<SendReply> = serde_json::from_slice(&reply.body).ok();
-            let (message_id, accepted_time) = parsed.map(|r| (r.message_id, r.accepted_time)).unwrap_or_default();
-            Outcome::Sent {
-                message_id,
-                accepted_time,
-            }
-        }
-        429 => Outcome::Retry {
-            cause: "rate_limited",
-            retry_after: reply.retry_after,
-        },
-        408 => Outcome::Retry {
-            cause: "request_timeout",
-            retry_after: reply.retry_after,
-        },
-        401 => Outcome::Retry {
-            cause: "unauthorized",
-            retry_after: reply.retry_after,
-        },
-        500..=599 => Outcome::Retry {
-            cause: "server_error",
-            retry_after: reply.retry_after,
-        },
-        status => {
-            let error = parse_error(&reply.body);
-            let (reason, detail) = match status {
-                400 => ("bad_request", "Sinch refused the request as malformed"),
-                403 => (
-                    "forbidden",
-                    "the credentials are not allowed for this project, or the project is blocked",
-                ),
-                404 => (
-                    "not_found",
-                    "the app or project was not found: the app's region may not match the service's region",
-                ),
-                _ => ("rejected", "Sinch refused the request"),
-            };
-            Outcome::DeadLetter(DeadLetter {
-                reason,
-                detail: detail.to_owned(),
-                http_status: Some(status),
-                sinch_status: error.status,
-                sinch_message: error.message.map(|m| truncate(&m, 256)),
-            })
-        }
-    }
-}
-
-pub fn transport_outcome(error: &TransportError) -> Outcome {
-    Outcome::Retry {
-        cause: error.code(),
-        retry_after: None,
-    }
-}
-
 fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
@@ -157,160 +283,4 @@ pub fn backoff(receive_count: u32, base: Duration, cap: Duration, retry_after: O
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn success_reads_message_id_and_accepted_time() {
-        let out = classify_reply(&reply(
-            200,
-            r#"{"message_id":"M1","accepted_time":"2024-06-18T12:34:56Z"}"#,
-        ));
-        assert_eq!(
-            out,
-            Outcome::Sent {
-                message_id: Some("M1".into()),
-                accepted_time: Some("2024-06-18T12:34:56Z".into())
-            }
-        );
-        assert_eq!(
-            classify_reply(&reply(202, "not json")),
-            Outcome::Sent {
-                message_id: None,
-                accepted_time: None
-            }
-        );
-    }
-
-    #[test]
-    fn transient_statuses_are_retried_with_their_cause() {
-        for (status, cause) in [
-            (429, "rate_limited"),
-            (500, "server_error"),
-            (501, "server_error"),
-            (503, "server_error"),
-            (408, "request_timeout"),
-            (401, "unauthorized"),
-        ] {
-            assert_eq!(
-                classify_reply(&reply(status, "")),
-                Outcome::Retry {
-                    cause,
-                    retry_after: None
-                },
-                "{status}"
-            );
-        }
-        let with_hint = HttpReply {
-            status: 429,
-            retry_after: Some(7),
-            body: vec![],
-        };
-        assert_eq!(
-            classify_reply(&with_hint),
-            Outcome::Retry {
-                cause: "rate_limited",
-                retry_after: Some(7)
-            }
-        );
-        assert_eq!(
-            transport_outcome(&TransportError::Timeout),
-            Outcome::Retry {
-                cause: "timeout",
-                retry_after: None
-            }
-        );
-        assert_eq!(
-            transport_outcome(&TransportError::Connect),
-            Outcome::Retry {
-                cause: "connection_error",
-                retry_after: None
-            }
-        );
-    }
-
-    #[test]
-    fn permanent_statuses_are_dead_lettered_with_sinch_reason_in_either_error_form() {
-        let wrapped = r#"{"error":{"code":400,"message":"Invalid argument","status":"INVALID_ARGUMENT","details":[]}}"#;
-        let Outcome::DeadLetter(dl) = classify_reply(&reply(400, wrapped)) else {
-            panic!("400 is permanent")
-        };
-        assert_eq!(
-            (
-                dl.reason,
-                dl.http_status,
-                dl.sinch_status.as_deref(),
-                dl.sinch_message.as_deref()
-            ),
-            (
-                "bad_request",
-                Some(400),
-                Some("INVALID_ARGUMENT"),
-                Some("Invalid argument")
-            )
-        );
-        let flat = r#"{"code":403,"message":"no","status":"BILLING_CREDIT_LIMIT_BREACHED"}"#;
-        let Outcome::DeadLetter(dl) = classify_reply(&reply(403, flat)) else {
-            panic!("403 is permanent")
-        };
-        assert_eq!(
-            (dl.reason, dl.sinch_status.as_deref()),
-            ("forbidden", Some("BILLING_CREDIT_LIMIT_BREACHED"))
-        );
-        let Outcome::DeadLetter(dl) = classify_reply(&reply(404, "")) else {
-            panic!("404 is permanent")
-        };
-        assert!(dl.detail.contains("region"), "{}", dl.detail);
-        assert_eq!(dl.sinch_status, None);
-        let Outcome::DeadLetter(dl) = classify_reply(&reply(422, "[]")) else {
-            panic!("422 is permanent")
-        };
-        assert_eq!(dl.reason, "rejected");
-    }
-
-    #[test]
-    fn long_sinch_messages_are_truncated() {
-        let body = format!(r#"{{"error":{{"message":"{}"}}}}"#, "é".repeat(1000));
-        let Outcome::DeadLetter(dl) = classify_reply(&reply(400, &body)) else {
-            panic!("permanent")
-        };
-        assert_eq!(dl.sinch_message.map(|m| m.chars().count()), Some(257));
-    }
-
-    #[test]
-    fn backoff_grows_exponentially_within_jitter_and_cap() {
-        let base = Duration::from_secs(10);
-        let cap = Duration::from_secs(900);
-        for _ in 0..100 {
-            let first = backoff(1, base, cap, None);
-            assert!(first >= Duration::from_secs(5) && first <= base, "{first:?}");
-            let third = backoff(3, base, cap, None);
-            assert!(
-                third >= Duration::from_secs(20) && third <= Duration::from_secs(40),
-                "{third:?}"
-            );
-            let late = backoff(30, base, cap, None);
-            assert!(late >= cap / 2 && late <= cap, "{late:?}");
-        }
-    }
-
-    #[test]
-    fn retry_after_wins_and_is_capped_at_twelve_hours() {
-        assert_eq!(
-            backoff(1, Duration::from_secs(10), Duration::from_secs(900), Some(3)),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            backoff(1, Duration::from_secs(10), Duration::from_secs(900), Some(999_999)),
-            MAX_VISIBILITY
-        );
-    }
-}
+mod tests;

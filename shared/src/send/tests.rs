@@ -1,7 +1,7 @@
 use super::*;
-use crate::directory::DirectoryConfig;
-use crate::ports::{HttpReply, Stage};
-use crate::testing::{FakeHttp, ManualClock, MemorySecrets, MemorySink, reply};
+use crate::ports::{HttpReply, HttpRequest, QueueMessage, Stage};
+use crate::service_cache::ServiceCacheConfig;
+use crate::testing::{FakeSinch, ManualClock, MemoryQueues, MemorySecrets, reply};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -10,13 +10,13 @@ const APP_US: &str = "01USAPP";
 const TOKEN_URL: &str = "http://auth/oauth2/token";
 
 struct World {
-    sink: MemorySink,
-    http: FakeHttp,
+    sink: MemoryQueues,
+    http: FakeSinch,
     clock: Arc<ManualClock>,
-    sender: Sender<MemorySecrets, FakeHttp, MemorySink>,
+    sender: Sender<MemorySecrets, FakeSinch, MemoryQueues>,
 }
 
-fn world_with(queue: &str, http: FakeHttp) -> World {
+fn world_with(queue: &str, http: FakeSinch) -> World {
     let secrets = MemorySecrets::default();
     secrets.put(
         "p/eu1",
@@ -29,26 +29,23 @@ fn world_with(queue: &str, http: FakeHttp) -> World {
         &format!(r#"{{"region":"us","project_id":"proj-us","key_id":"key-us","key_secret":"ks-us","auth":"basic","webhook_secret":"w","apps":{{"{APP_US}":{{}}}}}}"#),
     );
     let clock = ManualClock::new(1_700_000_000);
-    let dir = DirectoryConfig {
+    let cache = ServiceCacheConfig {
         prefix: "p/".into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
+        ..ServiceCacheConfig::default()
     };
-    let directory = Arc::new(ServiceDirectory::new(secrets, clock.clone(), dir));
+    let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache));
     let config = SenderConfig {
         services: vec!["eu1".into(), "us1".into()],
         auth_url: TOKEN_URL.into(),
         api_base_override: Some("http://api".into()),
-        max_in_flight: 64,
         outbound_queue_url: queue.into(),
         dlq_url: "http://q/dlq".into(),
         sent_queue_url: Some("http://q/sent".into()),
-        retry_base: Duration::from_secs(10),
-        retry_max: Duration::from_secs(900),
+        ..SenderConfig::default()
     };
-    let sink = MemorySink::default();
+    let sink = MemoryQueues::default();
     let sender = Sender::new(
-        directory,
+        services,
         http.clone(),
         sink.clone(),
         clock.clone(),
@@ -64,8 +61,8 @@ fn world_with(queue: &str, http: FakeHttp) -> World {
     }
 }
 
-fn ok_http() -> FakeHttp {
-    FakeHttp::new(|req, i| {
+fn ok_http() -> FakeSinch {
+    FakeSinch::new(|req, i| {
         if req.url == TOKEN_URL {
             reply(
                 200,
@@ -186,7 +183,7 @@ async fn token_is_renewed_before_it_expires() {
 async fn a_401_refreshes_the_token_and_retries_once() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let http = FakeHttp::new(move |req, i| {
+    let http = FakeSinch::new(move |req, i| {
         if req.url == TOKEN_URL {
             return reply(200, &format!(r#"{{"access_token":"tok{i}","expires_in":3600}}"#));
         }
@@ -213,7 +210,7 @@ async fn a_401_refreshes_the_token_and_retries_once() {
 
 #[tokio::test]
 async fn auth_endpoint_rate_limit_is_retried_with_backoff() {
-    let http = FakeHttp::new(|req, i| {
+    let http = FakeSinch::new(|req, i| {
         if req.url == TOKEN_URL && i < 2 {
             return reply(429, "");
         }
@@ -234,7 +231,7 @@ async fn auth_endpoint_rate_limit_is_retried_with_backoff() {
 
 #[tokio::test]
 async fn transient_failures_are_reported_and_delayed() {
-    let http = FakeHttp::new(|req, _| {
+    let http = FakeSinch::new(|req, _| {
         if req.url == TOKEN_URL {
             return reply(200, r#"{"access_token":"t","expires_in":3600}"#);
         }
@@ -276,7 +273,7 @@ async fn transient_failures_are_reported_and_delayed() {
 
 #[tokio::test]
 async fn permanent_failures_are_dead_lettered_with_reasons_and_not_reported() {
-    let http = FakeHttp::new(|req, _| {
+    let http = FakeSinch::new(|req, _| {
         if req.url == TOKEN_URL {
             return reply(200, r#"{"access_token":"t","expires_in":3600}"#);
         }
@@ -361,7 +358,7 @@ async fn a_dead_letter_that_cannot_be_stored_is_retried() {
 
 #[tokio::test]
 async fn fifo_failure_holds_back_the_rest_of_its_group_only() {
-    let http = FakeHttp::new(|req, _| {
+    let http = FakeSinch::new(|req, _| {
         if req.url == TOKEN_URL {
             return reply(200, r#"{"access_token":"t","expires_in":3600}"#);
         }
@@ -399,7 +396,7 @@ async fn fifo_failure_holds_back_the_rest_of_its_group_only() {
 
 #[tokio::test]
 async fn a_panic_in_one_record_fails_only_that_record() {
-    let http = FakeHttp::new(|req, _| {
+    let http = FakeSinch::new(|req, _| {
         if req.url == TOKEN_URL {
             return reply(200, r#"{"access_token":"t","expires_in":3600}"#);
         }
@@ -442,7 +439,7 @@ async fn explicit_service_must_be_configured() {
 
 #[tokio::test]
 async fn finished_records_are_deleted_at_once_and_failed_ones_are_not() {
-    let http = FakeHttp::new(|req, _| {
+    let http = FakeSinch::new(|req, _| {
         if req.url == TOKEN_URL {
             return reply(200, r#"{"access_token":"t","expires_in":3600}"#);
         }

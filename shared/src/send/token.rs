@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::ports::{HttpPost, HttpRequest, TransportError};
+use crate::ports::{HttpRequest, SinchClient, TransportError};
 use crate::protocol::SecretString;
 
 /// Renew this long before expiry (the Node SDK uses 60 s).
@@ -32,16 +32,6 @@ pub enum TokenError {
     Status(u16),
     #[error("token endpoint answer has no access_token")]
     Malformed,
-}
-
-impl TokenError {
-    /// True when a later attempt may succeed (the record should be retried, not dead-lettered).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            TokenError::Transport(_) | TokenError::Malformed => true,
-            TokenError::Status(status) => *status == 429 || *status >= 500 || *status == 401,
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -82,7 +72,7 @@ impl TokenCache {
 
     /// A valid bearer token for this key, fetched only when none is cached or it is about to
     /// expire. Returns whether a fetch happened, for metrics.
-    pub async fn bearer<H: HttpPost>(
+    pub async fn bearer<H: SinchClient>(
         &self,
         http: &H,
         key_id: &str,
@@ -110,7 +100,12 @@ impl TokenCache {
         }
     }
 
-    async fn fetch<H: HttpPost>(&self, http: &H, key_id: &str, key_secret: &SecretString) -> Result<Token, TokenError> {
+    async fn fetch<H: SinchClient>(
+        &self,
+        http: &H,
+        key_id: &str,
+        key_secret: &SecretString,
+    ) -> Result<Token, TokenError> {
         let mut attempt = 0;
         loop {
             let request = HttpRequest {

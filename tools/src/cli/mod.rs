@@ -1,8 +1,11 @@
 //! `bridgectl`: drive and inspect a local or deployed bridge. Errors are one line on stderr
 //! with a non-zero exit; `--json` prints machine-readable output.
 
-mod queues;
+mod dlq;
+mod events;
+mod send;
 mod signing;
+mod sqs;
 mod webhook;
 
 use clap::{Args, Parser, Subcommand};
@@ -38,13 +41,13 @@ pub enum Command {
     /// Check a captured request (headers file + body file) and say exactly why it fails.
     Verify(signing::VerifyArgs),
     /// Enqueue an outbound message; prints the SQS message id.
-    Send(queues::SendArgs),
+    Send(send::SendArgs),
     /// Read the events queue.
     #[command(subcommand)]
-    Events(queues::EventsCommand),
+    Events(events::EventsCommand),
     /// Inspect and redrive dead-letter queues.
     #[command(subcommand)]
-    Dlq(queues::DlqCommand),
+    Dlq(dlq::DlqCommand),
 }
 
 /// How results are printed.
@@ -89,9 +92,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Webhook(cmd) => webhook::run(cmd, out, aws).await,
         Command::Sign(args) => signing::sign(args, out),
         Command::Verify(args) => signing::verify(args, out),
-        Command::Send(args) => queues::send(args, out, &aws().await).await,
-        Command::Events(cmd) => queues::events(cmd, out, &aws().await).await,
-        Command::Dlq(cmd) => queues::dlq(cmd, out, &aws().await, cli.endpoint_url.is_some()).await,
+        Command::Send(args) => send::send(args, out, &aws().await).await,
+        Command::Events(cmd) => events::events(cmd, out, &aws().await).await,
+        Command::Dlq(cmd) => dlq::dlq(cmd, out, &aws().await, cli.endpoint_url.is_some()).await,
     }
 }
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sinch_bridge::directory::{DirectoryConfig, ServiceDirectory};
 use sinch_bridge::protocol::{SecretString, Trigger, sign};
+use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
 use super::{CliError, Output, read_file};
 
@@ -39,7 +39,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub service: Option<String>,
     /// Secret name prefix.
-    #[arg(long, default_value = sinch_bridge::config::DEFAULT_SECRET_PREFIX)]
+    #[arg(long, default_value = sinch_bridge::service_cache::DEFAULT_SECRET_PREFIX)]
     pub prefix: String,
 }
 
@@ -76,13 +76,12 @@ where
                 .ok_or_else(|| CliError::new("cannot tell the service from the URL; give --service"))?;
             let store =
                 sinch_bridge::adapters::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws().await));
-            let config = DirectoryConfig {
+            let config = ServiceCacheConfig {
                 prefix: args.prefix.clone(),
-                ttl: std::time::Duration::from_secs(60),
-                refresh_min_interval: std::time::Duration::from_secs(60),
+                ..ServiceCacheConfig::default()
             };
             let clock = std::sync::Arc::new(sinch_bridge::clock::SystemClock);
-            let versions = ServiceDirectory::new(store, clock, config)
+            let versions = ServiceCache::new(store, clock, config)
                 .get(&service)
                 .await
                 .map_err(|e| CliError::new(format!("service {service:?}: {e}")))?;

@@ -120,60 +120,6 @@ pub fn classify(body: &[u8]) -> Result<Callback, CallbackError> {
     raw.into_callback()
 }
 
-impl Callback {
-    /// The identity of the *event* (not of the body), used to collapse Sinch's retries of one
-    /// event into one queue message. Only triggers whose ids name the event itself use them;
-    /// contact and conversation notifications carry the id of the entity (two updates of one
-    /// contact share it), so those fall back to the body's SHA-256. Hex SHA-256, 64 chars.
-    pub fn dedup_id(&self, body: &[u8]) -> String {
-        let id = self.event_id.as_deref().filter(|id| !id.is_empty());
-        let identity = match (self.trigger, id) {
-            (Trigger::MessageDelivery | Trigger::EventDelivery, Some(id)) => Some(format!(
-                "{}|{}|{}|{}|{}",
-                self.trigger,
-                self.app_id,
-                id,
-                self.status.as_deref().unwrap_or(""),
-                self.channel.as_deref().unwrap_or("")
-            )),
-            (
-                Trigger::MessageInbound
-                | Trigger::MessageSubmit
-                | Trigger::EventInbound
-                | Trigger::Unsupported
-                | Trigger::SmartConversation
-                | Trigger::MessageInboundSmartConversationRedaction,
-                Some(id),
-            ) => Some(format!("{}|{}|{}", self.trigger, self.app_id, id)),
-            _ => None,
-        };
-        match identity {
-            Some(identity) => hex_sha256(identity.as_bytes()),
-            None => hex_sha256(body),
-        }
-    }
-
-    /// The ordering key: the conversation, else (Dispatch mode) the channel identity, else
-    /// the app. Identities are customer phone numbers or PSIDs, so they are hashed before
-    /// they become queue metadata. Always within SQS's 128-character group id limit.
-    pub fn group_id(&self) -> String {
-        if let Some(conversation) = self.conversation_id.as_deref() {
-            return format!("conversation-{}", truncate_id(conversation));
-        }
-        if let (Some(channel), Some(identity)) = (self.channel.as_deref(), self.identity.as_deref()) {
-            let digest = hex_sha256(format!("{channel}|{identity}").as_bytes());
-            return format!("identity-{}", &digest[..32]);
-        }
-        format!("app-{}", truncate_id(&self.app_id))
-    }
-}
-
-/// Keeps group ids inside SQS's charset and length whatever Sinch put in an id.
-fn truncate_id(id: &str) -> String {
-    let safe = id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if safe { id.to_owned() } else { hex_sha256(id.as_bytes()) }
-}
-
 pub fn hex_sha256(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
     let mut out = String::with_capacity(64);

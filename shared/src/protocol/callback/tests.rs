@@ -180,42 +180,6 @@ fn deeply_nested_json_never_overflows_the_stack() {
 }
 
 #[test]
-fn delivery_retries_share_a_dedup_id_but_status_changes_do_not() {
-    let queued = br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL"}}"#;
-    let queued_retry = br#"{"app_id":"A","accepted_time":"later","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL"}}"#;
-    let delivered = br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"DELIVERED"}}"#;
-    let id = |b: &[u8]| classify(b).map(|c| c.dedup_id(b)).unwrap_or_default();
-    assert_eq!(id(queued), id(queued_retry));
-    assert_ne!(id(queued), id(delivered));
-    assert_eq!(id(queued).len(), 64);
-}
-
-#[test]
-fn entity_notifications_dedup_on_the_body() {
-    let a = br#"{"app_id":"A","contact_update_notification":{"contact":{"id":"K","display_name":"x"}}}"#;
-    let b = br#"{"app_id":"A","contact_update_notification":{"contact":{"id":"K","display_name":"y"}}}"#;
-    let id = |b: &[u8]| classify(b).map(|c| c.dedup_id(b)).unwrap_or_default();
-    assert_ne!(id(a), id(b));
-    assert_eq!(id(a), hex_sha256(a));
-}
-
-#[test]
-fn group_is_conversation_then_hashed_identity_then_app() {
-    let c = ok(r#"{"app_id":"A","message":{"conversation_id":"CONV1"}}"#);
-    assert_eq!(c.group_id(), "conversation-CONV1");
-    let c = ok(r#"{"app_id":"A","message":{"channel_identity":{"channel":"SMS","identity":"+15551234"}}}"#);
-    let g = c.group_id();
-    assert!(
-        g.starts_with("identity-") && !g.contains("15551234") && g.len() <= 128,
-        "{g}"
-    );
-    let c = ok(r#"{"app_id":"APP1","channel_event_notification":{}}"#);
-    assert_eq!(c.group_id(), "app-APP1");
-    let c = ok(r#"{"app_id":"A","message":{"conversation_id":"a b/c"}}"#);
-    assert_eq!(c.group_id().len(), "conversation-".len() + 64);
-}
-
-#[test]
 fn hex_sha256_matches_known_value() {
     assert_eq!(
         hex_sha256(b"abc"),

@@ -4,7 +4,8 @@
 //! extraction (case-insensitive names, duplicates refused), the pinned algorithm, the timestamp
 //! window against a caller-supplied clock, and a constant-time comparison against every candidate
 //! secret (rotation). The body is streamed into the MAC as received: never copied, never
-//! re-serialised. Scheme: Sinch "Validating callbacks" (sinch-protocol.md section 1).
+//! re-serialised. Scheme: Sinch's "Validating callbacks" documentation; the conformance test replays the
+//! SDKs' signature vectors.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -9,7 +9,7 @@ pub const DOMAIN: &str = "sinchconversation.com";
 
 /// A parsed queue address: which Conversation API app sends, on which channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueAddress {
+pub struct SenderAddress {
     pub app_id: String,
     pub channel: Channel,
 }
@@ -33,7 +33,7 @@ fn known_subchannels() -> String {
     SUBCHANNELS.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
 }
 
-impl FromStr for QueueAddress {
+impl FromStr for SenderAddress {
     type Err = AddressError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -60,7 +60,7 @@ impl FromStr for QueueAddress {
     }
 }
 
-impl fmt::Display for QueueAddress {
+impl fmt::Display for SenderAddress {
     /// Formats back to the Contact Pro form; channels without a subchannel use their API name
     /// lower-cased so the output still parses as an address shape.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,7 +84,7 @@ mod tests {
     fn parses_every_subchannel_and_formats_back() {
         for (sub, api) in SUBCHANNELS {
             let text = format!("{APP}@{sub}.sinchconversation.com");
-            let addr: QueueAddress = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            let addr: SenderAddress = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(addr.app_id, APP);
             assert_eq!(addr.channel.as_str(), api);
             assert_eq!(addr.to_string(), text);
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn domain_is_case_insensitive() {
-        let addr: Result<QueueAddress, _> = format!("{APP}@WhatsApp.SinchConversation.com").parse();
+        let addr: Result<SenderAddress, _> = format!("{APP}@WhatsApp.SinchConversation.com").parse();
         assert_eq!(addr.map(|a| a.channel.to_string()), Ok("WHATSAPP".into()));
     }
 
@@ -116,10 +116,10 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(text.parse::<QueueAddress>(), Err(expected.clone()), "{text}");
+            assert_eq!(text.parse::<SenderAddress>(), Err(expected.clone()), "{text}");
         }
         let msg = "01E@email.sinchconversation.com"
-            .parse::<QueueAddress>()
+            .parse::<SenderAddress>()
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -129,7 +129,7 @@ mod tests {
     proptest! {
         #[test]
         fn parser_never_panics(s in ".{0,80}") {
-            let _ = s.parse::<QueueAddress>();
+            let _ = s.parse::<SenderAddress>();
         }
     }
 }

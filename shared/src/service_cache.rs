@@ -1,5 +1,5 @@
-//! The messaging-service directory: service secrets from a [`SecretStore`], cached per
-//! execution environment.
+//! The service-secret cache: each messaging service's configuration, read from its secret in
+//! a [`SecretStore`] and cached per execution environment.
 //!
 //! * A warm instance answers from memory until the TTL passes, then makes one `AWSCURRENT`
 //!   fetch. Concurrent misses share one fetch.
@@ -14,17 +14,50 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-use crate::metrics::Metrics;
+use crate::config::{ConfigError, Lookup, seconds};
+use crate::metrics::{Metric, Metrics};
 use crate::ports::{PortError, SecretStore, Stage};
 use crate::protocol::service::{MessagingService, ServiceConfigError};
 use crate::protocol::signature::WebhookSecret;
 
-#[derive(Debug, Clone)]
-pub struct DirectoryConfig {
-    /// Secret name = prefix + service name.
+pub const DEFAULT_SECRET_PREFIX: &str = "sinch-bridge/services/";
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+pub const DEFAULT_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCacheConfig {
+    /// `SERVICE_SECRET_PREFIX`: secret name = prefix + service name.
     pub prefix: String,
+    /// `SECRET_CACHE_TTL_SECONDS`.
     pub ttl: Duration,
+    /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS`.
     pub refresh_min_interval: Duration,
+}
+
+impl Default for ServiceCacheConfig {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_SECRET_PREFIX.into(),
+            ttl: DEFAULT_CACHE_TTL,
+            refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
+        }
+    }
+}
+
+impl ServiceCacheConfig {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            prefix: env.get("SERVICE_SECRET_PREFIX").unwrap_or(default.prefix),
+            ttl: seconds(env, "SECRET_CACHE_TTL_SECONDS", default.ttl)?,
+            refresh_min_interval: seconds(env, "SECRET_REFRESH_MIN_INTERVAL_SECONDS", default.refresh_min_interval)?,
+        })
+    }
+
+    /// The secret that holds `service`.
+    pub fn secret_name(&self, service: &str) -> String {
+        format!("{}{}", self.prefix, service)
+    }
 }
 
 /// The versions of one service known right now: `current` first, then pending and previous
@@ -50,7 +83,7 @@ impl ServiceVersions {
     }
 }
 
-/// What [`ServiceDirectory::refresh_after_mismatch`] knows after it ran.
+/// What [`ServiceCache::refresh_after_mismatch`] knows after it ran.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
     pub versions: ServiceVersions,
@@ -59,23 +92,13 @@ pub struct Refreshed {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DirectoryError {
+pub enum ServiceCacheError {
     #[error("service not found")]
     NotFound,
     #[error("secret store unavailable: {0}")]
     Unavailable(PortError),
     #[error("service secret is invalid: {0}")]
     Invalid(ServiceConfigError),
-}
-
-impl DirectoryError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            DirectoryError::NotFound => "unknown_service",
-            DirectoryError::Unavailable(_) => "secrets_unavailable",
-            DirectoryError::Invalid(_) => "invalid_service_secret",
-        }
-    }
 }
 
 struct Entry {
@@ -85,18 +108,18 @@ struct Entry {
     last_forced: Option<Instant>,
 }
 
-pub struct ServiceDirectory<S> {
+pub struct ServiceCache<S> {
     store: S,
     clock: Arc<dyn Clock>,
-    config: DirectoryConfig,
+    config: ServiceCacheConfig,
     entries: Mutex<HashMap<String, Entry>>,
     metrics: Metrics,
     /// Serialises fetches so a burst of misses makes one call, not one per request.
     fetch_lock: tokio::sync::Mutex<()>,
 }
 
-impl<S: SecretStore> ServiceDirectory<S> {
-    pub fn new(store: S, clock: Arc<dyn Clock>, config: DirectoryConfig) -> Self {
+impl<S: SecretStore> ServiceCache<S> {
+    pub fn new(store: S, clock: Arc<dyn Clock>, config: ServiceCacheConfig) -> Self {
         Self {
             store,
             clock,
@@ -113,12 +136,12 @@ impl<S: SecretStore> ServiceDirectory<S> {
         self
     }
 
-    pub fn config(&self) -> &DirectoryConfig {
+    pub fn config(&self) -> &ServiceCacheConfig {
         &self.config
     }
 
     /// The service's versions, from cache when fresh.
-    pub async fn get(&self, name: &str) -> Result<ServiceVersions, DirectoryError> {
+    pub async fn get(&self, name: &str) -> Result<ServiceVersions, ServiceCacheError> {
         if let Some(fresh) = self.cached(name, false) {
             return Ok(fresh);
         }
@@ -130,7 +153,7 @@ impl<S: SecretStore> ServiceDirectory<S> {
             Ok(Some(current)) => Ok(self.store_current(name, current)),
             Ok(None) => {
                 self.lock().remove(name);
-                Err(DirectoryError::NotFound)
+                Err(ServiceCacheError::NotFound)
             }
             Err(e) => self.cached(name, true).ok_or(e),
         }
@@ -215,14 +238,14 @@ impl<S: SecretStore> ServiceDirectory<S> {
         entry.versions.clone()
     }
 
-    async fn fetch_stage(&self, name: &str, stage: Stage) -> Result<Option<Arc<MessagingService>>, DirectoryError> {
-        let secret_name = format!("{}{}", self.config.prefix, name);
-        self.metrics.count("SecretFetch", &[("Stage", stage.label())]);
+    async fn fetch_stage(&self, name: &str, stage: Stage) -> Result<Option<Arc<MessagingService>>, ServiceCacheError> {
+        let secret_name = self.config.secret_name(name);
+        self.metrics.count(Metric::SecretFetch, &[("Stage", stage.label())]);
         let value = self
             .store
             .fetch(&secret_name, stage)
             .await
-            .map_err(DirectoryError::Unavailable)?;
+            .map_err(ServiceCacheError::Unavailable)?;
         let Some(value) = value else { return Ok(None) };
         match MessagingService::from_json(name, value.expose().as_bytes()) {
             Ok(service) => Ok(Some(Arc::new(service))),
@@ -232,7 +255,7 @@ impl<S: SecretStore> ServiceDirectory<S> {
                 // cached one if there is one.
                 match self.cached(name, true) {
                     Some(cached) if stage == Stage::Current => Ok(Some(cached.current)),
-                    _ => Err(DirectoryError::Invalid(e)),
+                    _ => Err(ServiceCacheError::Invalid(e)),
                 }
             }
         }

@@ -1,4 +1,4 @@
-//! [`EventSink`] over Amazon SQS `SendMessage`.
+//! [`QueueWriter`] over Amazon SQS `SendMessage`.
 
 use std::collections::HashMap;
 
@@ -6,14 +6,14 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use crate::ports::{EventSink, PortError, QueueControl, QueueMessage};
+use crate::ports::{PortError, QueueControl, QueueMessage, QueueWriter};
 
 #[derive(Clone)]
-pub struct SqsSink {
+pub struct SqsQueues {
     client: Client,
 }
 
-impl SqsSink {
+impl SqsQueues {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
@@ -46,7 +46,7 @@ pub(crate) fn describe<E: aws_sdk_sqs::error::ProvideErrorMetadata, R>(e: &SdkEr
     }
 }
 
-impl EventSink for SqsSink {
+impl QueueWriter for SqsQueues {
     async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
         self.client
             .send_message()
@@ -62,7 +62,7 @@ impl EventSink for SqsSink {
     }
 }
 
-impl QueueControl for SqsSink {
+impl QueueControl for SqsQueues {
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
         self.client
             .delete_message()

@@ -7,16 +7,16 @@ fn service_json(webhook_secret: &str) -> String {
     format!(r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"{webhook_secret}"}}"#)
 }
 
-fn setup() -> (MemorySecrets, Arc<ManualClock>, ServiceDirectory<MemorySecrets>) {
+fn setup() -> (MemorySecrets, Arc<ManualClock>, ServiceCache<MemorySecrets>) {
     let store = MemorySecrets::default();
     store.put(NAME, Stage::Current, &service_json("one"));
     let clock = ManualClock::new(1_700_000_000);
-    let config = DirectoryConfig {
+    let config = ServiceCacheConfig {
         prefix: "sinch-bridge/services/".into(),
         ttl: Duration::from_secs(300),
         refresh_min_interval: Duration::from_secs(30),
     };
-    let dir = ServiceDirectory::new(store.clone(), clock.clone(), config);
+    let dir = ServiceCache::new(store.clone(), clock.clone(), config);
     (store, clock, dir)
 }
 
@@ -54,7 +54,7 @@ async fn concurrent_misses_share_one_fetch() {
 #[tokio::test]
 async fn unknown_service_is_not_found() {
     let (_store, _clock, dir) = setup();
-    assert_eq!(dir.get("nope").await.err(), Some(DirectoryError::NotFound));
+    assert_eq!(dir.get("nope").await.err(), Some(ServiceCacheError::NotFound));
 }
 
 #[tokio::test]
@@ -66,7 +66,7 @@ async fn serves_stale_value_when_store_is_down_and_unavailable_without_one() {
     let stale = dir.get("eu1").await.map(|v| secrets(&v));
     assert_eq!(stale, Ok(vec!["one".to_owned()]));
     let cold = dir.get("other").await;
-    assert!(matches!(cold, Err(DirectoryError::Unavailable(_))), "{cold:?}");
+    assert!(matches!(cold, Err(ServiceCacheError::Unavailable(_))), "{cold:?}");
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn broken_new_value_keeps_the_cached_service() {
     assert_eq!(dir.get("eu1").await.map(|v| secrets(&v)), Ok(vec!["one".into()]));
     let (store2, _c, dir2) = setup();
     store2.put(NAME, Stage::Current, "{broken");
-    assert!(matches!(dir2.get("eu1").await, Err(DirectoryError::Invalid(_))));
+    assert!(matches!(dir2.get("eu1").await, Err(ServiceCacheError::Invalid(_))));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! [`HttpPost`] over the function's shared HTTPS client (`https.rs`): connections kept alive
+//! [`SinchClient`] over the function's shared HTTPS client (`https.rs`): connections kept alive
 //! across invocations, a per-request timeout.
 
 use std::time::Duration;
@@ -7,25 +7,25 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
 use super::https::{HttpsClient, HttpsFailure};
-use crate::ports::{HttpPost, HttpReply, HttpRequest, TransportError};
+use crate::ports::{HttpReply, HttpRequest, SinchClient, TransportError};
 
 /// Sinch's answers are small; anything larger is cut so a misbehaving peer cannot exhaust memory.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
-pub struct HttpsPost {
+pub struct HttpsSinchClient {
     client: HttpsClient,
     timeout: Duration,
 }
 
-impl HttpsPost {
+impl HttpsSinchClient {
     /// `timeout` bounds each request from connect to the last byte of the answer.
     pub fn new(client: HttpsClient, timeout: Duration) -> Self {
         Self { client, timeout }
     }
 }
 
-impl HttpPost for HttpsPost {
+impl SinchClient for HttpsSinchClient {
     async fn post(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
         let mut authorization = HeaderValue::from_str(request.authorization.expose())
             .map_err(|_| TransportError::Other("authorization is not a valid header value".into()))?;

@@ -1,0 +1,132 @@
+//! One attempt to send one record: parse the envelope, pick its messaging service, get an
+//! authorization, call `messages:send` (once more with a fresh token after a 401). Every
+//! failure is turned into an [`Outcome`] by the conversions in `outcome.rs`.
+
+use std::sync::Arc;
+
+use super::outcome::{Outcome, ResolveError};
+use super::token::basic_authorization;
+use super::{OutboundRecord, Sender};
+use crate::metrics::Metric;
+use crate::ports::{HttpRequest, QueueControl, QueueWriter, SecretStore, SinchClient};
+use crate::protocol::service::{AuthMode, MessagingService};
+use crate::protocol::{EnvelopeError, OutboundMessage, SecretString, parse_outbound, region};
+use crate::service_cache::ServiceCacheError;
+
+/// What the log line and the sent record say about a message; never its content.
+#[derive(Default)]
+pub(super) struct Context {
+    pub service: Option<String>,
+    pub app_id: Option<String>,
+    pub channel: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl<S, H, Q> Sender<S, H, Q>
+where
+    S: SecretStore,
+    H: SinchClient,
+    Q: QueueWriter + QueueControl,
+{
+    pub(super) async fn attempt(&self, record: &OutboundRecord, ctx: &mut Context) -> Outcome {
+        let Some(body) = record.body.as_deref().filter(|b| !b.is_empty()) else {
+            return Outcome::from(&EnvelopeError {
+                field: "(body)".into(),
+                problem: "is empty".into(),
+            });
+        };
+        let message = match parse_outbound(body.as_bytes()) {
+            Ok(m) => m,
+            Err(e) => return Outcome::from(&e),
+        };
+        ctx.app_id = Some(message.app_id().to_owned());
+        ctx.channel = message.channel().map(str::to_owned);
+        ctx.correlation_id = message.correlation_id().map(str::to_owned);
+        let service = match self.resolve_service(&message).await {
+            Ok(service) => service,
+            Err(e) => return Outcome::from(e),
+        };
+        ctx.service = Some(service.name.clone());
+        let request = message.to_request(Some(&service));
+        let body = match serde_json::to_vec(&request) {
+            Ok(body) => body,
+            Err(e) => {
+                return Outcome::from(&EnvelopeError {
+                    field: "(body)".into(),
+                    problem: e.to_string(),
+                });
+            }
+        };
+        let url = region::send_url(
+            service.region,
+            self.config.api_base_override.as_deref(),
+            &service.project_id,
+        );
+        let mut refreshed = false;
+        loop {
+            let authorization = match self.authorization(&service).await {
+                Ok(a) => a,
+                Err(outcome) => return outcome,
+            };
+            let request = HttpRequest {
+                url: url.clone(),
+                authorization: authorization.clone(),
+                content_type: "application/json",
+                body: body.clone(),
+            };
+            let reply = match self.http.post(request).await {
+                Ok(reply) => reply,
+                Err(e) => return Outcome::from(&e),
+            };
+            // One retry with a fresh token: it may have been revoked or expired early.
+            if reply.status == 401 && service.auth == AuthMode::OAuth2 && !refreshed {
+                refreshed = true;
+                self.tokens.invalidate(&service.key_id, &authorization).await;
+                continue;
+            }
+            return Outcome::from(&reply);
+        }
+    }
+
+    async fn authorization(&self, service: &MessagingService) -> Result<SecretString, Outcome> {
+        match service.auth {
+            AuthMode::Basic => Ok(basic_authorization(&service.key_id, &service.key_secret)),
+            AuthMode::OAuth2 => {
+                let (token, fetched) = self
+                    .tokens
+                    .bearer(&self.http, &service.key_id, &service.key_secret)
+                    .await
+                    .map_err(|e| Outcome::from(&e))?;
+                if fetched {
+                    self.metrics.count(Metric::TokenRefresh, &[]);
+                }
+                Ok(token)
+            }
+        }
+    }
+
+    /// The envelope's `service`, else the configured service that lists the app; with a single
+    /// configured service that lists no apps at all, that service.
+    async fn resolve_service(&self, message: &OutboundMessage) -> Result<Arc<MessagingService>, ResolveError> {
+        if let Some(name) = message.service() {
+            if !self.config.services.iter().any(|s| s == name) {
+                return Err(ResolveError::NotConfigured);
+            }
+            return match self.service_cache.get(name).await {
+                Ok(v) => Ok(v.current),
+                Err(ServiceCacheError::NotFound) => Err(ResolveError::SecretMissing),
+                Err(e) => Err(ResolveError::Cache(e)),
+            };
+        }
+        let mut unavailable = None;
+        for name in &self.config.services {
+            match self.service_cache.get(name).await {
+                Ok(v) if v.current.has_app(message.app_id()) => return Ok(v.current),
+                Ok(v) if self.config.services.len() == 1 && v.current.apps.is_empty() => return Ok(v.current),
+                Ok(_) | Err(ServiceCacheError::NotFound) => {}
+                Err(e) => unavailable = Some(ResolveError::Cache(e)),
+            }
+        }
+        Err(unavailable.unwrap_or(ResolveError::NoServiceListsApp))
+    }
+}

@@ -1,0 +1,51 @@
+//! The optional "sent" record for upstream systems: `{correlation_id, message_id,
+//! accepted_time, app_id, service}` on `SENT_QUEUE_URL` for every message Sinch accepted.
+
+use serde_json::json;
+
+use super::attempt::Context;
+use super::{OutboundRecord, Sender};
+use crate::metrics::Metric;
+use crate::ports::{QueueControl, QueueMessage, QueueWriter, SecretStore, SinchClient, is_fifo};
+
+impl<S, H, Q> Sender<S, H, Q>
+where
+    S: SecretStore,
+    H: SinchClient,
+    Q: QueueWriter + QueueControl,
+{
+    pub(super) async fn publish_sent(
+        &self,
+        record: &OutboundRecord,
+        ctx: &Context,
+        message_id: Option<String>,
+        accepted_time: Option<String>,
+    ) {
+        let Some(queue_url) = self.config.sent_queue_url.as_deref() else {
+            return;
+        };
+        let body = json!({
+            "correlation_id": ctx.correlation_id,
+            "message_id": message_id,
+            "accepted_time": accepted_time,
+            "app_id": ctx.app_id,
+            "service": ctx.service,
+        });
+        let fifo = is_fifo(queue_url);
+        let message = QueueMessage {
+            queue_url: queue_url.to_owned(),
+            body: body.to_string(),
+            attributes: vec![("service", ctx.service.clone().unwrap_or_default())]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+            group_id: fifo.then(|| record.group_id.clone().unwrap_or_else(|| "sent".into())),
+            dedup_id: fifo.then(|| record.message_id.clone()),
+        };
+        if let Err(e) = self.queues.put(&message).await {
+            // The message itself was sent; retrying it would send it twice.
+            tracing::error!(sqs_message_id = %record.message_id, error = %e, "could not publish the sent record");
+            self.metrics.count(Metric::SentRecordFailed, &[]);
+        }
+    }
+}
