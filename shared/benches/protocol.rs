@@ -14,7 +14,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use sinch_bridge::clock::Clock;
 use sinch_bridge::ingest::{Ingest, IngestConfig, WebhookRequest};
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::ports::{PortError, QueueMessage, QueueWriter, SecretStore, Stage};
+use sinch_bridge::ports::{PortError, QueueMessage, QueueWriter, SecretStore, SecretVersion, Stage};
 use sinch_bridge::protocol::{SecretString, SignatureHeaders, WebhookSecret, classify, parse_outbound, sign, verify};
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
@@ -22,8 +22,8 @@ use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 struct OneSecret(&'static str);
 
 impl SecretStore for OneSecret {
-    async fn fetch(&self, _name: &str, stage: Stage) -> Result<Option<SecretString>, PortError> {
-        Ok((stage == Stage::Current).then(|| SecretString::new(self.0)))
+    async fn fetch(&self, _name: &str, stage: Stage) -> Result<Option<SecretVersion>, PortError> {
+        Ok((stage == Stage::Current).then(|| SecretVersion::text(self.0, "v1", NOW)))
     }
 }
 

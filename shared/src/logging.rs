@@ -3,10 +3,18 @@
 //! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), with a plain level filter in place of
 //! its per-target `EnvFilter`. That filter links a regex engine (about 0.3 MB) into each binary
 //! for directives Lambda never sets; `RUST_LOG` here is read as one level.
+//!
+//! That level applies to the bridge's own crates. Every other crate (the AWS SDK, hyper,
+//! rustls, the Lambda runtime) is capped at INFO whatever the level: at DEBUG and TRACE they
+//! print request and response bodies (a `GetSecretValue` answer holds the webhook and key
+//! secrets) and raw invocation events (with signature headers).
 
 use std::str::FromStr;
 
-use tracing_subscriber::filter::LevelFilter;
+use tracing::Subscriber;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::config::Lookup;
 
@@ -31,18 +39,37 @@ impl LogSettings {
     }
 }
 
-/// Installs the process-wide subscriber, writing to stdout. A second call changes nothing.
-pub fn init(settings: LogSettings) {
+/// The crates whose logs follow the configured level; everything else is capped at INFO.
+pub const OWN_CRATES: [&str; 4] = ["sinch_bridge", "webhook_ingest", "sender", "bridge_tools"];
+
+/// Which events pass: ours at `level`, other crates' at `level` but never above INFO.
+pub fn filter(level: LevelFilter) -> Targets {
+    let capped = level.min(LevelFilter::INFO);
+    OWN_CRATES
+        .iter()
+        .fold(Targets::new().with_default(capped), |t, c| t.with_target(*c, level))
+}
+
+/// The functions' subscriber writing to `writer` (stdout in Lambda; a buffer in tests).
+pub fn subscriber<W>(settings: LogSettings, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
         .with_max_level(settings.level)
-        .with_writer(std::io::stdout);
-    let _already_set = if settings.json {
-        builder.json().try_init()
+        .with_writer(writer);
+    if settings.json {
+        Box::new(builder.json().finish().with(filter(settings.level)))
     } else {
-        builder.try_init()
-    };
+        Box::new(builder.finish().with(filter(settings.level)))
+    }
+}
+
+/// Installs the process-wide subscriber, writing to stdout. A second call changes nothing.
+pub fn init(settings: LogSettings) {
+    let _already_set = tracing::subscriber::set_global_default(subscriber(settings, std::io::stdout));
 }
 
 #[cfg(test)]
@@ -61,6 +88,30 @@ mod tests {
         );
         // Per-target directives are not understood: the default holds.
         assert_eq!(settings(&[("RUST_LOG", "sender=trace,aws=warn")]), LevelFilter::INFO);
+    }
+
+    #[test]
+    fn other_crates_never_log_below_info_whatever_the_level() {
+        use tracing::Level;
+        use tracing::level_filters::LevelFilter as L;
+        let f = filter(L::TRACE);
+        let passes = |target: &str, level: Level| f.would_enable(target, &level);
+        assert!(passes("sinch_bridge::ingest", Level::TRACE));
+        assert!(passes("sender", Level::TRACE));
+        assert!(passes("webhook_ingest", Level::DEBUG));
+        for foreign in [
+            "aws_smithy_runtime::client::orchestrator",
+            "lambda_runtime",
+            "hyper_util",
+            "rustls",
+        ] {
+            assert!(!passes(foreign, Level::TRACE), "{foreign}");
+            assert!(!passes(foreign, Level::DEBUG), "{foreign}");
+            assert!(passes(foreign, Level::INFO), "{foreign}");
+        }
+        let quiet = filter(L::WARN);
+        assert!(!quiet.would_enable("sinch_bridge", &Level::INFO));
+        assert!(!quiet.would_enable("aws_smithy_runtime", &Level::INFO));
     }
 
     #[test]

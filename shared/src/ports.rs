@@ -23,6 +23,10 @@ impl Stage {
     }
 }
 
+/// The [`PortError::code`] of a queue that refused a message for good (its content, its
+/// policy, its key); anything else may succeed on a retry.
+pub const QUEUE_REJECTED: &str = "queue_rejected";
+
 /// An I/O failure of a port. `code` is stable; `detail` is for logs and never holds a secret,
 /// a token or message content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,11 +45,32 @@ impl PortError {
     }
 }
 
+/// One version of a secret, as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    /// The secret string; `None` when the version holds only binary data.
+    pub value: Option<SecretString>,
+    pub version_id: String,
+    /// When the version was created (Unix seconds); `None` when the store does not say.
+    pub created: Option<i64>,
+}
+
+impl SecretVersion {
+    /// A string version (tests and doubles).
+    pub fn text(value: impl Into<String>, version_id: impl Into<String>, created: i64) -> Self {
+        Self {
+            value: Some(SecretString::new(value)),
+            version_id: version_id.into(),
+            created: Some(created),
+        }
+    }
+}
+
 /// Reads secrets.
 pub trait SecretStore: Send + Sync {
-    /// The secret string `name` at `stage`; `Ok(None)` when the secret or that stage does not
-    /// exist (a normal answer, not a failure).
-    fn fetch(&self, name: &str, stage: Stage) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+    /// The version of secret `name` at `stage`; `Ok(None)` when the secret or that stage does
+    /// not exist (a normal answer, not a failure).
+    fn fetch(&self, name: &str, stage: Stage) -> impl Future<Output = Result<Option<SecretVersion>, PortError>> + Send;
 }
 
 /// One message for a queue: the body exactly as received, plus routing metadata.

@@ -3,11 +3,19 @@
 //!
 //! * A warm instance answers from memory until the TTL passes, then makes one `AWSCURRENT`
 //!   fetch. Concurrent misses share one fetch.
-//! * A signature that fails against the cached values may force one refresh per service per
-//!   `refresh_min_interval`, which also loads `AWSPENDING` and `AWSPREVIOUS`, so a rotation is
-//!   picked up at once while forged traffic cannot amplify into Secrets Manager calls.
-//! * When the store is unreachable, a cached value is served however old; with none, the
-//!   caller learns the store is unavailable (the ingest answers 503 so Sinch retries).
+//! * A signature that matches no cached secret (or an app without one) may force one refresh
+//!   per service per `refresh_min_interval`, loading `AWSCURRENT`, `AWSPENDING` and
+//!   `AWSPREVIOUS` at once, so a rotation is picked up at once while forged traffic cannot
+//!   amplify into Secrets Manager calls. A refresh that fails is an error (the ingest answers
+//!   503, so Sinch retries) and does not use up the interval.
+//! * Revocation: a version other than the current one signs callbacks only while it should.
+//!   `AWSPENDING` until `pending_max_age` after it was created (a rotation in progress);
+//!   `AWSPREVIOUS` until `previous_grace` after the current version was created. Both
+//!   deadlines come from the versions' creation dates in the store, so every instance computes
+//!   the same ones and no refresh, however triggered, extends them.
+//! * Outage: a failed fetch is remembered for `failure_hold`. Meanwhile the cached value is
+//!   served however old, without waiting on the store again; with none, the caller learns at
+//!   once that the store is unavailable.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,13 +24,16 @@ use std::time::{Duration, Instant};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Lookup, seconds};
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{PortError, SecretStore, Stage};
+use crate::ports::{PortError, SecretStore, SecretVersion, Stage};
 use crate::protocol::service::{MessagingService, ServiceConfigError};
 use crate::protocol::signature::WebhookSecret;
 
 pub const DEFAULT_SECRET_PREFIX: &str = "sinch-bridge/services/";
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_PREVIOUS_GRACE: Duration = Duration::from_secs(3600);
+pub const DEFAULT_PENDING_MAX_AGE: Duration = Duration::from_secs(86_400);
+pub const DEFAULT_FAILURE_HOLD: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceCacheConfig {
@@ -32,6 +43,14 @@ pub struct ServiceCacheConfig {
     pub ttl: Duration,
     /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS`.
     pub refresh_min_interval: Duration,
+    /// `PREVIOUS_SECRET_GRACE_SECONDS`: how long after the current version was created the
+    /// previous one still signs.
+    pub previous_grace: Duration,
+    /// `PENDING_SECRET_MAX_AGE_SECONDS`: how long after it was created a pending version signs
+    /// (an abandoned rotation ends by itself).
+    pub pending_max_age: Duration,
+    /// `SECRET_FAILURE_HOLD_SECONDS`: how long a failed fetch keeps requests off the store.
+    pub failure_hold: Duration,
 }
 
 impl Default for ServiceCacheConfig {
@@ -40,6 +59,9 @@ impl Default for ServiceCacheConfig {
             prefix: DEFAULT_SECRET_PREFIX.into(),
             ttl: DEFAULT_CACHE_TTL,
             refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
+            previous_grace: DEFAULT_PREVIOUS_GRACE,
+            pending_max_age: DEFAULT_PENDING_MAX_AGE,
+            failure_hold: DEFAULT_FAILURE_HOLD,
         }
     }
 }
@@ -51,6 +73,9 @@ impl ServiceCacheConfig {
             prefix: env.get("SERVICE_SECRET_PREFIX").unwrap_or(default.prefix),
             ttl: seconds(env, "SECRET_CACHE_TTL_SECONDS", default.ttl)?,
             refresh_min_interval: seconds(env, "SECRET_REFRESH_MIN_INTERVAL_SECONDS", default.refresh_min_interval)?,
+            previous_grace: seconds(env, "PREVIOUS_SECRET_GRACE_SECONDS", default.previous_grace)?,
+            pending_max_age: seconds(env, "PENDING_SECRET_MAX_AGE_SECONDS", default.pending_max_age)?,
+            failure_hold: seconds(env, "SECRET_FAILURE_HOLD_SECONDS", default.failure_hold)?,
         })
     }
 
@@ -60,19 +85,51 @@ impl ServiceCacheConfig {
     }
 }
 
-/// The versions of one service known right now: `current` first, then pending and previous
-/// while a rotation is in flight.
+/// A version other than the current one, and until when (Unix seconds) it may sign.
+#[derive(Debug, Clone)]
+pub struct OtherVersion {
+    pub service: Arc<MessagingService>,
+    pub stage: Stage,
+    pub until: i64,
+}
+
+/// The versions of one service known right now: the current one, and the pending and previous
+/// ones a rotation left, each with its deadline.
 #[derive(Debug, Clone)]
 pub struct ServiceVersions {
     pub current: Arc<MessagingService>,
-    pub others: Vec<Arc<MessagingService>>,
+    current_version: String,
+    current_created: Option<i64>,
+    others: Vec<OtherVersion>,
 }
 
 impl ServiceVersions {
-    /// Every webhook secret that may sign a callback from `app_id`, current first, no repeats.
-    pub fn webhook_secrets(&self, app_id: &str) -> Vec<&WebhookSecret> {
+    /// Only a current version (tests, tools).
+    pub fn current_only(current: Arc<MessagingService>) -> Self {
+        Self {
+            current,
+            current_version: String::new(),
+            current_created: None,
+            others: Vec::new(),
+        }
+    }
+
+    /// The same, with other versions (tests).
+    pub fn with_others(mut self, others: Vec<OtherVersion>) -> Self {
+        self.others = others;
+        self
+    }
+
+    pub fn others(&self) -> &[OtherVersion] {
+        &self.others
+    }
+
+    /// Every webhook secret that may sign a callback from `app_id` at `now` (Unix seconds):
+    /// current first, then the other versions still within their deadline, no repeats.
+    pub fn webhook_secrets(&self, app_id: &str, now: i64) -> Vec<&WebhookSecret> {
         let mut out: Vec<&WebhookSecret> = Vec::with_capacity(1 + self.others.len());
-        for service in std::iter::once(&self.current).chain(&self.others) {
+        let live = self.others.iter().filter(|o| o.until > now).map(|o| &o.service);
+        for service in std::iter::once(&self.current).chain(live) {
             if let Some(secret) = service.webhook_secret_for(app_id)
                 && !out.contains(&secret)
             {
@@ -108,11 +165,20 @@ struct Entry {
     last_forced: Option<Instant>,
 }
 
+/// One version read from the store and parsed.
+struct Fetched {
+    service: Arc<MessagingService>,
+    version_id: String,
+    created: Option<i64>,
+}
+
 pub struct ServiceCache<S> {
     store: S,
     clock: Arc<dyn Clock>,
     config: ServiceCacheConfig,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Services whose last fetch failed, and when.
+    failures: Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
     /// Serialises fetches so a burst of misses makes one call, not one per request.
     fetch_lock: tokio::sync::Mutex<()>,
@@ -125,7 +191,8 @@ impl<S: SecretStore> ServiceCache<S> {
             clock,
             config,
             entries: Mutex::new(HashMap::new()),
-            metrics: Metrics::discard("directory"),
+            failures: Mutex::new(HashMap::new()),
+            metrics: Metrics::discard("service_cache"),
             fetch_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -149,7 +216,12 @@ impl<S: SecretStore> ServiceCache<S> {
         if let Some(fresh) = self.cached(name, false) {
             return Ok(fresh);
         }
-        match self.fetch_stage(name, Stage::Current).await {
+        if let Some(failure) = self.recent_failure(name) {
+            return self.cached(name, true).ok_or(failure);
+        }
+        let fetched = self.fetch_current(name).await;
+        self.note_outcome(name, [&fetched]);
+        match fetched {
             Ok(Some(current)) => Ok(self.store_current(name, current)),
             Ok(None) => {
                 self.lock().remove(name);
@@ -159,46 +231,120 @@ impl<S: SecretStore> ServiceCache<S> {
         }
     }
 
-    /// Called when a signature failed against every cached secret. Reloads all stages unless
-    /// this service was force-refreshed less than `refresh_min_interval` ago, and returns the
-    /// freshest versions known either way: a request that waited while another one reloaded
-    /// must see what that reload found. [`Refreshed::fetched`] says whether this call reloaded.
-    pub async fn refresh_after_mismatch(&self, name: &str) -> Option<Refreshed> {
+    /// Called when a signature matched no cached secret. Reloads all stages unless this
+    /// service was refreshed less than `refresh_min_interval` ago, and returns the freshest
+    /// versions known either way: a request that waited while another one reloaded must see
+    /// what that reload found. [`Refreshed::fetched`] says whether this call reloaded.
+    pub async fn refresh_after_mismatch(&self, name: &str) -> Result<Refreshed, ServiceCacheError> {
         let _guard = self.fetch_lock.lock().await;
+        if let Some(failure) = self.recent_failure(name) {
+            return Err(failure);
+        }
         let now = self.clock.now();
         {
-            let mut entries = self.lock();
-            let entry = entries.get_mut(name)?;
+            let entries = self.lock();
+            let entry = entries.get(name).ok_or(ServiceCacheError::NotFound)?;
             if entry
                 .last_forced
                 .is_some_and(|t| now.duration_since(t) < self.config.refresh_min_interval)
             {
-                return Some(Refreshed {
+                return Ok(Refreshed {
                     versions: entry.versions.clone(),
                     fetched: false,
                 });
             }
-            entry.last_forced = Some(now);
         }
-        let current = match self.fetch_stage(name, Stage::Current).await {
+        let (current, pending, previous) = futures::join!(
+            self.fetch_current(name),
+            self.fetch_stage(name, Stage::Pending),
+            self.fetch_stage(name, Stage::Previous),
+        );
+        self.note_outcome(name, [&current, &pending, &previous]);
+        let current = match current {
             Ok(Some(current)) => current,
-            _ => return None,
+            Ok(None) => {
+                self.lock().remove(name);
+                return Err(ServiceCacheError::NotFound);
+            }
+            Err(e) => return Err(e),
         };
+        // A pending or previous version that cannot be read may be the one that signed: the
+        // refresh did not complete. One that does not parse is left out (and logged).
+        let pending = self.usable(name, Stage::Pending, pending)?;
+        let previous = self.usable(name, Stage::Previous, previous)?;
         let mut others = Vec::new();
-        for stage in [Stage::Pending, Stage::Previous] {
-            if let Ok(Some(service)) = self.fetch_stage(name, stage).await {
-                others.push(service);
+        if let Some(p) = pending.filter(|p| p.version_id != current.version_id) {
+            match p.created {
+                Some(created) => others.push(OtherVersion {
+                    service: p.service,
+                    stage: Stage::Pending,
+                    until: created.saturating_add(secs(self.config.pending_max_age)),
+                }),
+                None => tracing::warn!(service = name, "pending version has no creation date; not trusted"),
             }
         }
+        if let Some(p) = previous.filter(|p| p.version_id != current.version_id) {
+            match current.created {
+                Some(created) => others.push(OtherVersion {
+                    service: p.service,
+                    stage: Stage::Previous,
+                    until: created.saturating_add(secs(self.config.previous_grace)),
+                }),
+                None => tracing::warn!(
+                    service = name,
+                    "current version has no creation date; previous not trusted"
+                ),
+            }
+        }
+        let versions = ServiceVersions {
+            current: current.service,
+            current_version: current.version_id,
+            current_created: current.created,
+            others,
+        };
         let mut entries = self.lock();
-        let entry = entries.get_mut(name)?;
-        entry.versions = ServiceVersions { current, others };
+        let entry = entries.entry(name.to_owned()).or_insert_with(|| Entry {
+            versions: versions.clone(),
+            fetched_at: now,
+            others_fetched_at: None,
+            last_forced: None,
+        });
+        entry.versions = versions;
         entry.fetched_at = now;
         entry.others_fetched_at = Some(now);
-        Some(Refreshed {
+        entry.last_forced = Some(now);
+        Ok(Refreshed {
             versions: entry.versions.clone(),
             fetched: true,
         })
+    }
+
+    /// Remembers a failed store call (or forgets an old failure after calls that worked).
+    fn note_outcome<const N: usize>(&self, name: &str, results: [&Result<Option<Fetched>, ServiceCacheError>; N]) {
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(ServiceCacheError::Unavailable(_))))
+        {
+            self.failures().insert(name.to_owned(), self.clock.now());
+        } else {
+            self.failures().remove(name);
+        }
+    }
+
+    fn usable(
+        &self,
+        name: &str,
+        stage: Stage,
+        fetched: Result<Option<Fetched>, ServiceCacheError>,
+    ) -> Result<Option<Fetched>, ServiceCacheError> {
+        match fetched {
+            Ok(found) => Ok(found),
+            Err(e @ ServiceCacheError::Unavailable(_)) => Err(e),
+            Err(e) => {
+                tracing::error!(service = name, stage = stage.label(), error = %e, "service secret version is invalid; left out");
+                Ok(None)
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -206,11 +352,28 @@ impl<S: SecretStore> ServiceCache<S> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The error to answer with while a recent failure holds requests off the store.
+    fn recent_failure(&self, name: &str) -> Option<ServiceCacheError> {
+        let now = self.clock.now();
+        let at = *self.failures().get(name)?;
+        (now.duration_since(at) < self.config.failure_hold).then(|| {
+            ServiceCacheError::Unavailable(PortError::new(
+                "secrets_unavailable",
+                "a fetch failed moments ago; not retried yet",
+            ))
+        })
+    }
+
     fn cached(&self, name: &str, allow_stale: bool) -> Option<ServiceVersions> {
         let now = self.clock.now();
         let mut entries = self.lock();
         let entry = entries.get_mut(name)?;
-        // Pending/previous versions are only trusted for one TTL after they were read.
+        // Pending/previous versions are forgotten one TTL after they were read: a cancelled
+        // rotation's labels stop mattering without a refresh.
         if entry
             .others_fetched_at
             .is_some_and(|t| now.duration_since(t) >= self.config.ttl)
@@ -221,45 +384,91 @@ impl<S: SecretStore> ServiceCache<S> {
         (allow_stale || now.duration_since(entry.fetched_at) < self.config.ttl).then(|| entry.versions.clone())
     }
 
-    fn store_current(&self, name: &str, current: Arc<MessagingService>) -> ServiceVersions {
+    fn store_current(&self, name: &str, current: Fetched) -> ServiceVersions {
         let now = self.clock.now();
         let mut entries = self.lock();
+        let fresh = ServiceVersions {
+            current: current.service,
+            current_version: current.version_id,
+            current_created: current.created,
+            others: Vec::new(),
+        };
         let entry = entries.entry(name.to_owned()).or_insert_with(|| Entry {
-            versions: ServiceVersions {
-                current: current.clone(),
-                others: Vec::new(),
-            },
+            versions: fresh.clone(),
             fetched_at: now,
             others_fetched_at: None,
             last_forced: None,
         });
-        entry.versions.current = current;
+        if entry.versions.current_version != fresh.current_version {
+            // A promotion: the other versions known belong to the old rotation.
+            entry.versions.others.clear();
+            entry.others_fetched_at = None;
+        }
+        entry.versions.current = fresh.current;
+        entry.versions.current_version = fresh.current_version;
+        entry.versions.current_created = fresh.current_created;
         entry.fetched_at = now;
         entry.versions.clone()
     }
 
-    async fn fetch_stage(&self, name: &str, stage: Stage) -> Result<Option<Arc<MessagingService>>, ServiceCacheError> {
+    /// `AWSCURRENT`. A value that does not parse keeps the cached one in service: a broken
+    /// new value must not take a working service down.
+    async fn fetch_current(&self, name: &str) -> Result<Option<Fetched>, ServiceCacheError> {
+        match self.fetch_stage(name, Stage::Current).await {
+            Err(ServiceCacheError::Invalid(e)) => match self.cached(name, true) {
+                Some(cached) => Ok(Some(Fetched {
+                    service: cached.current,
+                    version_id: cached.current_version,
+                    created: cached.current_created,
+                })),
+                None => Err(ServiceCacheError::Invalid(e)),
+            },
+            other => other,
+        }
+    }
+
+    async fn fetch_stage(&self, name: &str, stage: Stage) -> Result<Option<Fetched>, ServiceCacheError> {
         let secret_name = self.config.secret_name(name);
         self.metrics.count(Metric::SecretFetch, &[("Stage", stage.label())]);
-        let value = self
+        let version = self
             .store
             .fetch(&secret_name, stage)
             .await
             .map_err(ServiceCacheError::Unavailable)?;
-        let Some(value) = value else { return Ok(None) };
+        let Some(version) = version else { return Ok(None) };
+        let SecretVersion {
+            value,
+            version_id,
+            created,
+        } = version;
+        let Some(value) = value else {
+            tracing::error!(
+                service = name,
+                stage = stage.label(),
+                "service secret has no SecretString"
+            );
+            return Err(ServiceCacheError::Invalid(ServiceConfigError {
+                service: name.to_owned(),
+                field: "(secret)".into(),
+                problem: "holds no SecretString (binary secrets are not supported)",
+            }));
+        };
         match MessagingService::from_json(name, value.expose().as_bytes()) {
-            Ok(service) => Ok(Some(Arc::new(service))),
+            Ok(service) => Ok(Some(Fetched {
+                service: Arc::new(service),
+                version_id,
+                created,
+            })),
             Err(e) => {
                 tracing::error!(service = name, stage = stage.label(), error = %e, "service secret is invalid");
-                // A broken new value must not take a working service down: keep serving the
-                // cached one if there is one.
-                match self.cached(name, true) {
-                    Some(cached) if stage == Stage::Current => Ok(Some(cached.current)),
-                    _ => Err(ServiceCacheError::Invalid(e)),
-                }
+                Err(ServiceCacheError::Invalid(e))
             }
         }
     }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -8,25 +8,34 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::ports::{
-    HttpReply, HttpRequest, PortError, QueueControl, QueueMessage, QueueWriter, SecretStore, SinchClient, Stage,
-    TransportError,
+    HttpReply, HttpRequest, PortError, QueueControl, QueueMessage, QueueWriter, SecretStore, SecretVersion,
+    SinchClient, Stage, TransportError,
 };
-use crate::protocol::SecretString;
+
+/// When [`MemorySecrets::put`] says its versions were created: the start of [`ManualClock`]s
+/// in the unit tests.
+pub const CREATED: i64 = 1_700_000_000;
 
 /// A secret store in memory that counts fetches and can be switched off.
 #[derive(Default, Clone)]
 pub struct MemorySecrets {
-    values: Arc<Mutex<HashMap<(String, Stage), String>>>,
+    values: Arc<Mutex<HashMap<(String, Stage), SecretVersion>>>,
     pub fetches: Arc<AtomicUsize>,
     down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MemorySecrets {
+    /// A string version created at [`CREATED`]; the same value keeps the same version id, so
+    /// moving a value between stages looks like Secrets Manager moving a label.
     pub fn put(&self, name: &str, stage: Stage, value: &str) {
+        let id = crate::protocol::callback::hex_sha256(value.as_bytes());
+        self.put_version(name, stage, SecretVersion::text(value, &id[..16], CREATED));
+    }
+    pub fn put_version(&self, name: &str, stage: Stage, version: SecretVersion) {
         self.values
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert((name.to_owned(), stage), value.to_owned());
+            .insert((name.to_owned(), stage), version);
     }
     pub fn remove(&self, name: &str, stage: Stage) {
         self.values
@@ -43,15 +52,13 @@ impl MemorySecrets {
 }
 
 impl SecretStore for MemorySecrets {
-    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretString>, PortError> {
+    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretVersion>, PortError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             return Err(PortError::new("secrets_unavailable", "switched off"));
         }
         let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(values
-            .get(&(name.to_owned(), stage))
-            .map(|v| SecretString::new(v.clone())))
+        Ok(values.get(&(name.to_owned(), stage)).cloned())
     }
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sqs::Client as SqsClient;
 use serde_json::{Value, json};
 use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerStore, SqsQueues, https_client};
-use sinch_bridge::clock::SystemClock;
+use sinch_bridge::clock::{Clock, SystemClock};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::ports::{QueueControl, QueueWriter, SecretStore, SinchClient};
@@ -65,6 +65,8 @@ pub struct World {
     pub sent: String,
     /// Where the functions built from this world write their metrics (discarded by default).
     pub metrics: Metrics,
+    /// The functions' clock (the system's by default; a `ManualClock` compresses time).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl World {
@@ -96,6 +98,7 @@ impl World {
             dlq,
             sent,
             metrics: Metrics::discard("test"),
+            clock: Arc::new(SystemClock),
         };
         world.put_service(&world.service, &setup.service_secret).await;
         world
@@ -151,7 +154,7 @@ impl World {
         };
         let mut cache = self.cache_config();
         tweak(&mut config, &mut cache);
-        let clock = Arc::new(SystemClock);
+        let clock = self.clock.clone();
         let services = Arc::new(ServiceCache::new(store, clock.clone(), cache).with_metrics(self.metrics.clone()));
         Ingest::new(services, queues, clock, config, self.metrics.clone())
     }
@@ -181,7 +184,7 @@ impl World {
         let mut cache = self.cache_config();
         tweak(&mut config, &mut cache);
         let sinch = HttpsSinchClient::new(https_client().expect("https client"), config.send_timeout);
-        build_sender(self.store(), sinch, self.queues(), config, cache, &self.metrics)
+        build_sender(self.store(), sinch, self.queues(), config, cache, self)
     }
 
     /// The sender on ports of the test's choosing.
@@ -196,7 +199,7 @@ impl World {
         let mut config = self.sender_config(mock_uri);
         let mut cache = self.cache_config();
         tweak(&mut config, &mut cache);
-        build_sender(store, sinch, queues, config, cache, &self.metrics)
+        build_sender(store, sinch, queues, config, cache, self)
     }
 }
 
@@ -206,11 +209,11 @@ fn build_sender<S: SecretStore, H: SinchClient, Q: QueueWriter + QueueControl>(
     queues: Q,
     config: SenderConfig,
     cache: ServiceCacheConfig,
-    metrics: &Metrics,
+    world: &World,
 ) -> Sender<S, H, Q> {
-    let clock = Arc::new(SystemClock);
-    let services = Arc::new(ServiceCache::new(store, clock.clone(), cache).with_metrics(metrics.clone()));
-    Sender::new(services, sinch, queues, clock, config, metrics.clone())
+    let clock = world.clock.clone();
+    let services = Arc::new(ServiceCache::new(store, clock.clone(), cache).with_metrics(world.metrics.clone()));
+    Sender::new(services, sinch, queues, clock, config, world.metrics.clone())
 }
 
 /// The four `x-sinch-webhook-signature*` headers for `body`, as owned pairs.

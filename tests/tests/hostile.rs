@@ -84,6 +84,7 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
     let b = |text: &str| text.as_bytes().to_vec();
     let over = format!(r#"{{"app_id":"A","pad":"{}"}}"#, "x".repeat(LIMIT));
     let exactly_over = &over.as_bytes()[..LIMIT + 1];
+    let garbage_at_limit = vec![b'z'; LIMIT];
     let deep = format!(r#"{{"app_id":"A","x":{}1{}}}"#, "[".repeat(5000), "]".repeat(5000));
     let mut cases = vec![
         // Signature headers: missing, empty, duplicated, oversized, odd bytes.
@@ -331,7 +332,7 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
             "invalid_signature",
         ),
         // Bodies.
-        case("body empty, signed", s, good(b""), b"", 400, "invalid_json"),
+        case("body empty, signed", s, good(b""), b"", 401, "invalid_signature"),
         case(
             "body one byte over the limit",
             s,
@@ -345,8 +346,8 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
             s,
             good(&[0xff, 0xfe, 0x7b]),
             &[0xff, 0xfe, 0x7b],
-            400,
-            "invalid_json",
+            401,
+            "invalid_signature",
         ),
         case(
             "body deeply nested JSON, signed",
@@ -356,14 +357,47 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
             413,
             "body_too_large",
         ),
-        case("JSON array, signed", s, good(b"[1,2]"), b"[1,2]", 400, "invalid_json"),
+        case(
+            "JSON array, signed",
+            s,
+            good(b"[1,2]"),
+            b"[1,2]",
+            401,
+            "invalid_signature",
+        ),
+        // Refused before any secret lookup or hashing, so they cost no HMAC.
+        case(
+            "signed garbage at the size limit",
+            s,
+            good(&garbage_at_limit),
+            &garbage_at_limit,
+            401,
+            "invalid_signature",
+        ),
+        case(
+            "JSON string, signed",
+            s,
+            good(b"\"x\""),
+            b"\"x\"",
+            401,
+            "invalid_signature",
+        ),
+        case("JSON null, signed", s, good(b"null"), b"null", 401, "invalid_signature"),
+        case(
+            "app_id not a string, forged",
+            s,
+            headers("forged", br#"{"app_id":7,"message":{}}"#, "n-app7", ts),
+            br#"{"app_id":7,"message":{}}"#,
+            401,
+            "invalid_signature",
+        ),
         case(
             "valid signature, no app_id",
             s,
             good(&b(r#"{"message":{"id":"x"}}"#)),
             &b(r#"{"message":{"id":"x"}}"#),
-            400,
-            "missing_app_id",
+            401,
+            "invalid_signature",
         ),
         case(
             "unsigned invalid JSON",
@@ -435,8 +469,8 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
         s,
         good(small_deep.as_bytes()),
         small_deep.as_bytes(),
-        400,
-        "missing_app_id",
+        401,
+        "invalid_signature",
     ));
     assert!(cases.len() >= 40, "{} cases", cases.len());
 

@@ -12,9 +12,9 @@ use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::{Value, json};
 use sinch_bridge::adapters::{SecretsManagerStore, SqsQueues};
-use sinch_bridge::ports::{PortError, SecretStore, Stage};
+use sinch_bridge::ports::{PortError, SecretStore, SecretVersion, Stage};
+use sinch_bridge::protocol::Trigger;
 use sinch_bridge::protocol::callback::hex_sha256;
-use sinch_bridge::protocol::{SecretString, Trigger};
 
 /// Counts calls on the way to the real Secrets Manager adapter.
 #[derive(Clone)]
@@ -24,7 +24,7 @@ struct Counting {
 }
 
 impl SecretStore for Counting {
-    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretString>, PortError> {
+    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretVersion>, PortError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.fetch(name, stage).await
     }
@@ -42,8 +42,16 @@ fn signed(secret: &str, body: &str) -> Vec<(String, String)> {
     signed_at(secret, body, &unique("nonce"), now())
 }
 
+/// The deduplication identity README promises: the fields, each as `len:field,`.
+fn event_identity(fields: &[&str]) -> Vec<u8> {
+    fields
+        .iter()
+        .flat_map(|f| format!("{}:{f},", f.len()).into_bytes())
+        .collect()
+}
+
 /// One realistic body per trigger, with the group and deduplication ids the README promises.
-fn trigger_body(trigger: Trigger, i: usize) -> (String, String, Option<String>) {
+fn trigger_body(trigger: Trigger, i: usize) -> (String, String, Option<Vec<u8>>) {
     let key = trigger.payload_key().expect("payload key");
     let head = format!(
         r#""app_id":"APP","project_id":"PRJ","accepted_time":"2026-11-26T10:00:0{}.000Z""#,
@@ -55,26 +63,43 @@ fn trigger_body(trigger: Trigger, i: usize) -> (String, String, Option<String>) 
         MessageInbound | MessageInboundSmartConversationRedaction | Unsupported | EventInbound => (
             format!(r#"{{"id":"E{i}","conversation_id":"CONV{i}","contact_id":"K{i}","channel_identity":{ci}}}"#),
             format!("conversation-CONV{i}"),
-            Some(format!("{trigger}|APP|E{i}")),
+            Some(event_identity(&[trigger.as_str(), "APP", &format!("E{i}")])),
         ),
         MessageDelivery => (
             format!(
                 r#"{{"message_id":"E{i}","status":"DELIVERED","conversation_id":"CONV{i}","channel_identity":{ci}}}"#
             ),
             format!("conversation-CONV{i}"),
-            Some(format!("{trigger}|APP|E{i}|DELIVERED|WHATSAPP")),
+            Some(event_identity(&[
+                trigger.as_str(),
+                "APP",
+                &format!("E{i}"),
+                "DELIVERED",
+                "WHATSAPP",
+            ])),
         ),
         EventDelivery => (
             format!(
                 r#"{{"event_id":"E{i}","status":"DELIVERED","conversation_id":"CONV{i}","channel_identity":{ci}}}"#
             ),
             format!("conversation-CONV{i}"),
-            Some(format!("{trigger}|APP|E{i}|DELIVERED|WHATSAPP")),
+            Some(event_identity(&[
+                trigger.as_str(),
+                "APP",
+                &format!("E{i}"),
+                "DELIVERED",
+                "WHATSAPP",
+            ])),
         ),
-        MessageSubmit | SmartConversation => (
+        MessageSubmit => (
             format!(r#"{{"message_id":"E{i}","conversation_id":"CONV{i}","channel_identity":{ci}}}"#),
             format!("conversation-CONV{i}"),
-            Some(format!("{trigger}|APP|E{i}")),
+            Some(event_identity(&[trigger.as_str(), "APP", &format!("E{i}"), "WHATSAPP"])),
+        ),
+        SmartConversation => (
+            format!(r#"{{"message_id":"E{i}","conversation_id":"CONV{i}","channel_identity":{ci}}}"#),
+            format!("conversation-CONV{i}"),
+            None,
         ),
         RecordNotification => (
             format!(r#"{{"entity_id":"E{i}","record_status":"DONE","conversation_id":"CONV{i}"}}"#),
@@ -130,7 +155,7 @@ async fn every_trigger_lands_byte_identical_with_attributes_and_fifo_ids() {
             (200, Some("stored")),
             "{trigger}: {answer}"
         );
-        let dedup = event_key.map_or_else(|| hex_sha256(body.as_bytes()), |k| hex_sha256(k.as_bytes()));
+        let dedup = event_key.map_or_else(|| hex_sha256(body.as_bytes()), |k| hex_sha256(&k));
         expected.insert(body, (trigger, group, dedup));
     }
     let stored = w.stored().await;
@@ -447,14 +472,14 @@ async fn every_rejection_has_its_status_and_code_and_stores_nothing() {
         (
             "signed invalid JSON",
             ev(&service, signed(WEBHOOK_SECRET, invalid_json), invalid_json),
-            400,
-            "invalid_json",
+            401,
+            "invalid_signature",
         ),
         (
             "signed without app_id",
             ev(&service, signed(WEBHOOK_SECRET, no_app), no_app),
-            400,
-            "missing_app_id",
+            401,
+            "invalid_signature",
         ),
     ];
     for (name, event, status, code) in cases {
@@ -488,4 +513,160 @@ async fn cold_instance_without_secrets_manager_answers_503_never_401() {
     let answer = post_webhook(&ingest, "svc", &signed("s", &body), &body).await;
     assert_eq!(answer, (503, json!({"error": "secrets_unavailable"})));
     assert_eq!(depth(&w.sqs, &w.events).await, 0);
+}
+
+/// The README's rotation against moto, then past the previous secret's grace: the old secret
+/// verifies during the grace and never after, however many refreshes it triggers. Time is
+/// compressed by a manual clock (the versions' creation dates are moto's real ones).
+#[tokio::test]
+async fn a_rotated_out_secret_is_refused_after_its_grace_even_when_it_triggers_refreshes() {
+    let mut w = world(true).await;
+    let clock = sinch_bridge::testing::ManualClock::new(now());
+    w.clock = clock.clone();
+    let grace = 120;
+    let ingest = w.ingest(|c, cache| {
+        c.tolerance_seconds = 60;
+        cache.previous_grace = std::time::Duration::from_secs(grace);
+        // An instance learns of a promotion within one TTL; the grace outlasts it.
+        cache.ttl = std::time::Duration::from_secs(30);
+    });
+    let name = w.secret_name(&w.service);
+    let post_at = |secret: &'static str, i: usize| {
+        let (body, _, _) = trigger_body(Trigger::MessageInbound, 500 + i);
+        let (w, ingest, clock) = (&w, &ingest, &clock);
+        async move {
+            let headers = signed_at(
+                secret,
+                &body,
+                &unique("n"),
+                sinch_bridge::clock::Clock::unix_seconds(&**clock),
+            );
+            post_webhook(ingest, &w.service, &headers, &body).await
+        }
+    };
+    assert_eq!(post_at(WEBHOOK_SECRET, 0).await.0, 200);
+    let version = stage_pending(&w.secrets, &name, &service_secret("next-secret").to_string()).await;
+    assert_eq!(
+        post_at("next-secret", 1).await.0,
+        200,
+        "pending signs during the rotation"
+    );
+    promote(&w.secrets, &name, &version).await;
+    clock.advance(std::time::Duration::from_secs(31));
+    assert_eq!(
+        post_at(WEBHOOK_SECRET, 2).await.0,
+        200,
+        "previous signs during its grace"
+    );
+    assert_eq!(post_at("next-secret", 3).await.0, 200);
+    clock.advance(std::time::Duration::from_secs(grace));
+    for i in 0..4 {
+        // Each forged attempt comes after the refresh interval, so each may refresh.
+        clock.advance(std::time::Duration::from_secs(31));
+        let (status, answer) = post_at(WEBHOOK_SECRET, 10 + i).await;
+        assert_eq!(
+            (status, answer),
+            (401, json!({"error": "invalid_signature"})),
+            "attempt {i}"
+        );
+    }
+    assert_eq!(post_at("next-secret", 20).await.0, 200, "the new secret keeps working");
+    assert_eq!(w.stored().await.len(), 5);
+}
+
+/// Secrets Manager stalls while the first callback signed with a new secret arrives: 503 (Sinch
+/// retries), and the retry with the very same headers succeeds once it answers again.
+#[tokio::test]
+async fn secrets_manager_stalling_during_a_refresh_is_503_and_the_same_request_succeeds_later() {
+    use bridge_tests::fault_proxy::{FaultMix, FaultProxy};
+    let w = world(false).await;
+    let proxy = FaultProxy::start(w.moto.socket_addr()).await;
+    let via_proxy = sdk_config_with_timeout(&proxy.url(), std::time::Duration::from_secs(1)).await;
+    let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&via_proxy));
+    let ingest = w.ingest_with(store, w.queues(), |_, cache| {
+        cache.failure_hold = std::time::Duration::ZERO
+    });
+    let (first, _, _) = trigger_body(Trigger::MessageInbound, 1);
+    assert_eq!(
+        post_webhook(&ingest, &w.service, &signed(WEBHOOK_SECRET, &first), &first)
+            .await
+            .0,
+        200
+    );
+    let name = w.secret_name(&w.service);
+    stage_pending(&w.secrets, &name, &service_secret("next-secret").to_string()).await;
+    proxy.set_mix(FaultMix {
+        stall: 100,
+        stall_for: std::time::Duration::from_secs(5),
+        ..FaultMix::default()
+    });
+    let (body, _, _) = trigger_body(Trigger::MessageInbound, 2);
+    let headers = signed("next-secret", &body);
+    let answer = post_webhook(&ingest, &w.service, &headers, &body).await;
+    assert_eq!(answer, (503, json!({"error": "secrets_unavailable"})));
+    proxy.set_mix(FaultMix::default());
+    let answer = post_webhook(&ingest, &w.service, &headers, &body).await;
+    assert_eq!(answer.0, 200, "{answer:?}");
+    assert_eq!(w.stored().await.len(), 2);
+}
+
+/// Channel fallback: Sinch submits one message id again on the next channel. On FIFO both
+/// submits are stored, and a retry of either still collapses.
+#[tokio::test]
+async fn a_message_submitted_on_two_channels_is_stored_twice_on_fifo() {
+    let w = world(true).await;
+    let ingest = w.ingest(|_, _| {});
+    let submit = |channel: &str, extra: &str| {
+        format!(
+            r#"{{"app_id":"APP"{extra},"message_submit_notification":{{"message_id":"M1","conversation_id":"C1","channel_identity":{{"channel":"{channel}","identity":"+46732001122"}}}}}}"#
+        )
+    };
+    for body in [
+        submit("RCS", ""),
+        submit("SMS", ""),
+        submit("SMS", r#","event_time":"retry""#),
+    ] {
+        assert_eq!(
+            post_webhook(&ingest, &w.service, &signed(WEBHOOK_SECRET, &body), &body)
+                .await
+                .0,
+            200
+        );
+    }
+    let channels: Vec<String> = w
+        .stored()
+        .await
+        .into_iter()
+        .map(|m| m.attributes["channel"].clone())
+        .collect();
+    assert_eq!(channels, vec!["RCS".to_owned(), "SMS".to_owned()]);
+}
+
+/// Ids SQS would refuse as attribute values and a body it cannot hold as text: the event is
+/// stored anyway, exactly, with the body in base64 and the odd ids as digests.
+#[tokio::test]
+async fn odd_ids_and_a_body_sqs_cannot_hold_as_text_are_stored_not_refused() {
+    use base64::Engine as _;
+    let w = world(true).await;
+    let ingest = w.ingest(|_, _| {});
+    let long_id = "x".repeat(300);
+    let body = format!(
+        "{{\"app_id\":\"APP\",\"message\":{{\"id\":\"E\\u0001\\u0007\",\"conversation_id\":\"{long_id}\",\"contact_message\":{{\"text_message\":{{\"text\":\"\u{ffff}\"}}}}}}}}"
+    );
+    let (status, answer) = post_webhook(&ingest, &w.service, &signed(WEBHOOK_SECRET, &body), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let stored = w.stored().await;
+    assert_eq!(stored.len(), 1);
+    let m = &stored[0];
+    assert_eq!(m.attributes["body_encoding"], "base64");
+    let decoded = base64::engine::general_purpose::STANDARD.decode(&m.body).unwrap();
+    assert_eq!(decoded, body.as_bytes(), "the exact bytes");
+    assert_eq!(
+        m.attributes["event_id"],
+        format!("sha256:{}", hex_sha256("E\u{1}\u{7}".as_bytes()))
+    );
+    assert_eq!(
+        m.attributes["conversation_id"],
+        format!("sha256:{}", hex_sha256(long_id.as_bytes()))
+    );
 }

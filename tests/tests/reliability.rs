@@ -296,10 +296,14 @@ async fn secrets_manager_outage_warm_keeps_working_cold_answers_503() {
     let service = &w.service;
     let proxy = FaultProxy::start(w.moto.socket_addr()).await;
     let via_proxy = sdk_config_with_timeout(&proxy.url(), Duration::from_secs(2)).await;
-    // A 1 s cache TTL, so the outage hits a cache that has already expired.
+    // A 1 s cache TTL, so the outage hits a cache that has already expired; failures are held
+    // for 1 s (10 s by default).
     let make = || {
         let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&via_proxy));
-        w.ingest_with(store, w.queues(), |_, cache| cache.ttl = Duration::from_secs(1))
+        w.ingest_with(store, w.queues(), |_, cache| {
+            cache.ttl = Duration::from_secs(1);
+            cache.failure_hold = Duration::from_secs(1);
+        })
     };
     let warm = make();
     assert_eq!(post(&warm, service, "s3cret", &callback(1)).await, 200);
@@ -312,8 +316,8 @@ async fn secrets_manager_outage_warm_keeps_working_cold_answers_503() {
     );
     assert_eq!(
         post(&warm, service, "wrong", &callback(3)).await,
-        401,
-        "and still refuses forgeries"
+        503,
+        "a signature it cannot match may be a new secret it cannot load: not stored, retry later"
     );
     let cold = make();
     assert_eq!(
@@ -324,8 +328,14 @@ async fn secrets_manager_outage_warm_keeps_working_cold_answers_503() {
     proxy.set_outage(false);
     assert_eq!(
         post(&cold, service, "s3cret", &callback(4)).await,
+        503,
+        "within the failure hold: answered at once, Secrets Manager not asked"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        post(&cold, service, "s3cret", &callback(4)).await,
         200,
-        "the retry succeeds"
+        "Sinch's later retry succeeds"
     );
     assert_eq!(w.stored().await.len(), 3);
 }
@@ -520,4 +530,85 @@ async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
         vec!["g1-3", "g1-4", "g1-5"],
         "finished work was deleted; only unfinished work comes back"
     );
+}
+
+/// A whole rotation under concurrent traffic, then past the previous secret's grace: Sinch's
+/// callbacks (the current secret, and retries still signed with the old one while that is
+/// allowed) are all stored; after the grace, every request signed with the old secret is
+/// refused, whatever refreshes it triggers. Time is compressed by a manual clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_then_revocation_under_traffic_rejects_no_valid_callback_and_accepts_no_revoked_one() {
+    let mut w = World::start(|s| s.service_secret = service_json("old-secret")).await;
+    let clock = sinch_bridge::testing::ManualClock::new(now());
+    w.clock = clock.clone();
+    let grace = Duration::from_secs(120);
+    let ingest = w.ingest(|c, cache| {
+        c.nonce_capacity = 100_000;
+        c.tolerance_seconds = 60;
+        cache.previous_grace = grace;
+        cache.ttl = Duration::from_secs(30);
+        cache.refresh_min_interval = Duration::from_secs(5);
+    });
+    let name = w.secret_name(&w.service);
+    let counter = AtomicUsize::new(0);
+    // A burst of `n` requests at once, the i-th signed with `secret_for(i)`; the statuses.
+    let burst = |n: usize, secret_for: &(dyn Fn(usize) -> &'static str + Sync)| {
+        let (ingest, w, clock, counter) = (&ingest, &w, &clock, &counter);
+        let requests: Vec<_> = (0..n)
+            .map(|i| {
+                let secret = secret_for(i);
+                async move {
+                    let body = callback(counter.fetch_add(1, Ordering::Relaxed));
+                    let ts = sinch_bridge::clock::Clock::unix_seconds(&**clock);
+                    let headers = signed_headers(secret, body.as_bytes(), &unique("n"), ts);
+                    (secret, post_webhook(ingest, &w.service, &headers, &body).await.0)
+                }
+            })
+            .collect();
+        futures::stream::iter(requests).buffer_unordered(8).collect::<Vec<_>>()
+    };
+    let n = 40 * scale();
+    let mut valid_rejected = 0;
+    let mut sent_valid = 0;
+    let mut tally = |results: Vec<(&str, u16)>, valid: &[&str]| {
+        let mut revoked_accepted = 0;
+        for (secret, status) in results {
+            if valid.contains(&secret) {
+                sent_valid += 1;
+                valid_rejected += usize::from(status != 200);
+            } else {
+                revoked_accepted += usize::from(status == 200);
+            }
+        }
+        revoked_accepted
+    };
+    // Before: Sinch signs with the old secret.
+    tally(burst(n, &|_| "old-secret").await, &["old-secret"]);
+    // Rotation: the new value staged; Sinch switched, its older retries still old-signed.
+    let version = stage_pending(&w.secrets, &name, &service_json("new-secret").to_string()).await;
+    let mixed = |i: usize| if i % 4 == 3 { "old-secret" } else { "new-secret" };
+    tally(burst(n, &mixed).await, &["old-secret", "new-secret"]);
+    // Promoted: the old secret is previous, inside its grace.
+    promote(&w.secrets, &name, &version).await;
+    clock.advance(Duration::from_secs(31));
+    tally(burst(n, &mixed).await, &["old-secret", "new-secret"]);
+    // Past the grace: the old secret is revoked; each burst comes after the refresh interval.
+    clock.advance(grace);
+    let mut revoked_accepted = 0;
+    let mut revoked_sent = 0;
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(6));
+        let results = burst(n, &mixed).await;
+        revoked_sent += results.iter().filter(|(s, _)| *s == "old-secret").count();
+        revoked_accepted += tally(results, &["new-secret"]);
+    }
+    let stored = w.stored().await.len();
+    println!(
+        "rotation then revocation under traffic: valid callbacks {sent_valid}, rejected {valid_rejected}; \
+         requests with the revoked secret after its grace {revoked_sent}, accepted {revoked_accepted}; stored {stored}"
+    );
+    assert_eq!(valid_rejected, 0);
+    assert!(revoked_sent > 0);
+    assert_eq!(revoked_accepted, 0);
+    assert_eq!(stored, sent_valid);
 }

@@ -11,6 +11,7 @@ use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::json;
 use sinch_bridge::adapters::HttpsSinchClient;
+use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::protocol::SecretString;
 use wiremock::matchers::path;
@@ -58,14 +59,14 @@ impl Respond for Echo {
 }
 
 #[tokio::test]
-async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
+async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics_even_at_trace() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The functions' own log configuration at the most verbose level the template allows.
+    let settings = LogSettings {
+        level: tracing::level_filters::LevelFilter::TRACE,
+        json: true,
+    };
+    let _guard = tracing::subscriber::set_default(logging::subscriber(settings, captured.clone()));
     let metrics_out = Captured::default();
     let sink = metrics_out.clone();
     let metrics = Metrics::with_writer(
@@ -132,6 +133,10 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics() {
     send_body(&w.sqs, &w.outbound, &bad, None).await;
     let batch = drain(&w.sqs, &w.outbound, 30).await;
     invoke_sender(&sender, &batch).await;
+
+    // What the runtime and the AWS SDK would print of an invocation or a secret at TRACE.
+    tracing::trace!(target: "lambda_runtime", body = WEBHOOK_SECRET, "raw event");
+    tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", output = KEY_SECRET, "response");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let emf = String::from_utf8(metrics_out.0.lock().unwrap().clone()).unwrap();

@@ -161,6 +161,25 @@ fn queue_access_is_per_queue_and_minimal() {
 }
 
 #[test]
+fn every_queue_holds_the_largest_message_sqs_allows() {
+    // A queue created with an older default (256 KiB) would refuse bodies the ingest accepts.
+    for (name, q) in of_type(&template(), "AWS::SQS::Queue") {
+        assert_eq!(q["Properties"]["MaximumMessageSize"], 1048576, "{name}");
+    }
+}
+
+#[test]
+fn previous_secret_grace_reaches_the_ingest() {
+    let t = template();
+    let env = &t["Resources"]["WebhookIngestFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["PREVIOUS_SECRET_GRACE_SECONDS"]["!Ref"],
+        "PreviousSecretGraceSeconds"
+    );
+    assert_eq!(t["Parameters"]["PreviousSecretGraceSeconds"]["Default"], 3600);
+}
+
+#[test]
 fn every_queue_is_encrypted_and_every_source_queue_has_a_redrive() {
     let t = template();
     let queues = of_type(&t, "AWS::SQS::Queue");

@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     logging::init(LogSettings::from_env(&env));
     let config = IngestConfig::from_env(&env)?;
     let cache_config = ServiceCacheConfig::from_env(&env)?;
+    config.check_with(&cache_config)?;
     let aws = sdk_config(AwsSettings::from_env(&env)?, https_client()?);
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&aws));

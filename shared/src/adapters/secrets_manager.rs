@@ -3,7 +3,7 @@
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::SdkError;
 
-use crate::ports::{PortError, SecretStore, Stage};
+use crate::ports::{PortError, SecretStore, SecretVersion, Stage};
 use crate::protocol::SecretString;
 
 #[derive(Clone)]
@@ -18,7 +18,7 @@ impl SecretsManagerStore {
 }
 
 impl SecretStore for SecretsManagerStore {
-    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretString>, PortError> {
+    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretVersion>, PortError> {
         // The stage is always named, AWSCURRENT included: after a rotation moto (and any cache
         // in front of the API) could otherwise answer with the version that used to be current.
         let result = self
@@ -29,7 +29,11 @@ impl SecretStore for SecretsManagerStore {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(out.secret_string().map(SecretString::new)),
+            Ok(out) => Ok(Some(SecretVersion {
+                value: out.secret_string().map(SecretString::new),
+                version_id: out.version_id().unwrap_or_default().to_owned(),
+                created: out.created_date().map(|d| d.secs()),
+            })),
             Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
             Err(e) => {
                 let code = match &e {

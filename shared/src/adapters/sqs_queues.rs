@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use crate::ports::{PortError, QueueControl, QueueMessage, QueueWriter};
+use crate::ports::{PortError, QUEUE_REJECTED, QueueControl, QueueMessage, QueueWriter};
 
 #[derive(Clone)]
 pub struct SqsQueues {
@@ -58,8 +58,28 @@ impl QueueWriter for SqsQueues {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| PortError::new("queue_unavailable", format!("SendMessage: {}", describe(&e))))
+            .map_err(|e| {
+                let code = if is_permanent(&e) {
+                    QUEUE_REJECTED
+                } else {
+                    "queue_unavailable"
+                };
+                PortError::new(code, format!("SendMessage: {}", describe(&e)))
+            })
     }
+}
+
+/// SQS refused the request itself (a 4xx other than throttling): sending the same message
+/// again cannot succeed until someone changes the queue, its policy or its key.
+fn is_permanent<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
+    e: &SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> bool {
+    let SdkError::ServiceError(s) = e else {
+        return false;
+    };
+    let status = s.raw().status().as_u16();
+    let throttled = s.err().code().is_some_and(|c| c.contains("Throttl"));
+    (400..500).contains(&status) && status != 429 && !throttled
 }
 
 impl QueueControl for SqsQueues {

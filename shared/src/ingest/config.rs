@@ -77,6 +77,18 @@ impl IngestConfig {
         })
     }
 
+    /// Settings that only hold together: a previous secret's grace must cover the signature
+    /// window, or a callback signed just before a rotation could be refused inside its window.
+    pub fn check_with(&self, cache: &crate::service_cache::ServiceCacheConfig) -> Result<(), ConfigError> {
+        if cache.previous_grace.as_secs() < self.tolerance_seconds {
+            return Err(ConfigError {
+                variable: "PREVIOUS_SECRET_GRACE_SECONDS",
+                problem: "must be at least SIGNATURE_TOLERANCE_SECONDS".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// The queue for a trigger: its own route, else the `*` route, else `EVENTS_QUEUE_URL`.
     pub fn queue_for(&self, trigger: &str) -> &str {
         self.trigger_queue_urls

@@ -25,14 +25,19 @@ pub enum IngestError {
     Replay,
     #[error("callback rejected: {0}")]
     InvalidCallback(CallbackError),
-    #[error("body holds characters SQS cannot store")]
-    UnstorableCharacters,
+    /// Signature headers on a body that is not a callback: refused before any hashing, and
+    /// answered like a bad signature (Sinch never signs such a body).
+    #[error("signed body is not a callback: {0}")]
+    NotACallback(CallbackError),
     #[error("secret store unavailable")]
     SecretsUnavailable,
     #[error("service secret is invalid")]
     ServiceMisconfigured,
     #[error("queue unavailable")]
     QueueUnavailable,
+    /// SQS refused the message itself (a permanent error: the queue, its policy or key).
+    #[error("queue refused the message")]
+    QueueRejected,
 }
 
 impl IngestError {
@@ -41,11 +46,16 @@ impl IngestError {
             IngestError::InvalidServiceName
             | IngestError::InvalidBase64
             | IngestError::InvalidRequest
-            | IngestError::InvalidCallback(_)
-            | IngestError::UnstorableCharacters => 400,
+            | IngestError::InvalidCallback(_) => 400,
             IngestError::BodyTooLarge => 413,
-            IngestError::UnknownService | IngestError::Signature(_) | IngestError::Replay => 401,
-            IngestError::SecretsUnavailable | IngestError::ServiceMisconfigured | IngestError::QueueUnavailable => 503,
+            IngestError::UnknownService
+            | IngestError::Signature(_)
+            | IngestError::Replay
+            | IngestError::NotACallback(_) => 401,
+            IngestError::SecretsUnavailable
+            | IngestError::ServiceMisconfigured
+            | IngestError::QueueUnavailable
+            | IngestError::QueueRejected => 503,
         }
     }
 
@@ -54,8 +64,11 @@ impl IngestError {
     pub fn code(&self) -> &'static str {
         match self {
             IngestError::UnknownService
+            | IngestError::NotACallback(_)
             | IngestError::Signature(Rejection::Mismatch)
             | IngestError::Signature(Rejection::NoSecret) => "invalid_signature",
+            // Whatever SQS said, Sinch should retry: the operator can fix a queue.
+            IngestError::QueueRejected => "queue_unavailable",
             other => other.reason(),
         }
     }
@@ -71,10 +84,12 @@ impl IngestError {
             IngestError::Signature(r) => r.code(),
             IngestError::Replay => "replayed_nonce",
             IngestError::InvalidCallback(e) => e.code(),
-            IngestError::UnstorableCharacters => "unstorable_characters",
+            IngestError::NotACallback(CallbackError::InvalidJson(_)) => "signed_invalid_json",
+            IngestError::NotACallback(CallbackError::MissingAppId) => "signed_without_app_id",
             IngestError::SecretsUnavailable => "secrets_unavailable",
             IngestError::ServiceMisconfigured => "service_misconfigured",
             IngestError::QueueUnavailable => "queue_unavailable",
+            IngestError::QueueRejected => "queue_rejected",
         }
     }
 }
@@ -91,12 +106,14 @@ impl IngestError {
             IngestError::InvalidRequest,
             IngestError::UnknownService,
             IngestError::Replay,
-            IngestError::UnstorableCharacters,
             IngestError::SecretsUnavailable,
             IngestError::ServiceMisconfigured,
             IngestError::QueueUnavailable,
             IngestError::InvalidCallback(CallbackError::InvalidJson(String::new())),
             IngestError::InvalidCallback(CallbackError::MissingAppId),
+            IngestError::NotACallback(CallbackError::InvalidJson(String::new())),
+            IngestError::NotACallback(CallbackError::MissingAppId),
+            IngestError::QueueRejected,
         ];
         all.extend(
             [
@@ -139,10 +156,11 @@ mod tests {
                 | IngestError::Signature(_)
                 | IngestError::Replay
                 | IngestError::InvalidCallback(_)
-                | IngestError::UnstorableCharacters
                 | IngestError::SecretsUnavailable
                 | IngestError::ServiceMisconfigured
-                | IngestError::QueueUnavailable => {}
+                | IngestError::QueueUnavailable
+                | IngestError::NotACallback(_)
+                | IngestError::QueueRejected => {}
             }
         }
     }

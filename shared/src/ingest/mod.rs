@@ -1,8 +1,9 @@
 //! The webhook use case: one Sinch callback in, one stored queue message (or a clear refusal)
 //! out. Transport-free: the Lambda handler and the local runner both call [`Ingest::handle`].
 //!
-//! Order of work, cheapest first: service name, body size, signature headers, secret lookup
-//! (cached), classification, MAC (constant time), replay, enqueue. A nonce is remembered only
+//! Order of work, cheapest first: service name, body size, signature headers, classification,
+//! secret lookup (cached), MAC (constant time, once per distinct candidate secret), replay,
+//! enqueue. A nonce is remembered only
 //! after the queue accepted the event, so a request refused with 5xx succeeds when Sinch retries
 //! it with the very same headers.
 
@@ -21,12 +22,12 @@ use std::time::{Instant, SystemTime};
 
 use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{QueueWriter, SecretStore};
-use crate::protocol::callback::{Callback, CallbackError};
+use crate::ports::{QUEUE_REJECTED, QueueWriter, SecretStore};
+use crate::protocol::callback::{Callback, hex_sha256};
 use crate::protocol::service::is_valid_service_name;
-use crate::protocol::signature::{Rejection, SignatureHeaders, WebhookSecret};
+use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders, WebhookSecret};
 use crate::protocol::{classify, verify};
-use crate::service_cache::{ServiceCache, ServiceCacheError, ServiceVersions};
+use crate::service_cache::{ServiceCache, ServiceCacheError};
 
 /// One webhook request as the handler received it; `body` is already base64-decoded.
 pub struct WebhookRequest<'a> {
@@ -150,6 +151,15 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
         } else {
             Some(SignatureHeaders::extract(headers).map_err(IngestError::Signature)?)
         };
+        // What the body says, read before any lookup or hashing. Invalid UTF-8 is read as
+        // replacement characters: the event is still Sinch's and is stored as it came.
+        let classified = classify(String::from_utf8_lossy(request.body).as_bytes());
+        if signature.is_some()
+            && let Err(e) = &classified
+        {
+            // Sinch signs callbacks only: this one cannot verify, so no HMAC is spent on it.
+            return Err(IngestError::NotACallback(e.clone()));
+        }
         let now = self.clock.unix_seconds();
         let window = self.config.tolerance_seconds;
 
@@ -162,57 +172,50 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
             match self.service_cache.get(service).await {
                 Ok(v) => Some(v),
                 Err(ServiceCacheError::NotFound) => None,
-                Err(ServiceCacheError::Unavailable(_)) => return Err(IngestError::SecretsUnavailable),
-                Err(ServiceCacheError::Invalid(_)) => return Err(IngestError::ServiceMisconfigured),
+                Err(e) => return Err(cache_error(e)),
             }
         } else {
             None
         };
         let Some(versions) = versions else {
             // Answer exactly as a configured service without a matching secret would.
-            let headers = signature.ok_or(IngestError::Signature(Rejection::MissingHeader(
-                crate::protocol::signature::SIGNATURE_HEADER,
-            )))?;
+            let headers = signature.ok_or(IngestError::Signature(Rejection::MissingHeader(SIGNATURE_HEADER)))?;
             return match verify(&headers, request.body, std::iter::empty(), now, window) {
                 Err(Rejection::NoSecret) | Ok(_) => Err(IngestError::UnknownService),
                 Err(rejection) => Err(IngestError::Signature(rejection)),
             };
         };
 
-        let classified = classify(request.body);
         let Some(headers) = signature else {
             if !versions.current.allow_unsigned_webhooks {
-                return Err(IngestError::Signature(Rejection::MissingHeader(
-                    crate::protocol::signature::SIGNATURE_HEADER,
-                )));
+                return Err(IngestError::Signature(Rejection::MissingHeader(SIGNATURE_HEADER)));
             }
             let callback = classified.map_err(IngestError::InvalidCallback)?;
             return self.store(service, request.body, &callback).await;
         };
+        let callback = classified.map_err(IngestError::NotACallback)?;
 
-        let mut verdict = verify(&headers, request.body, candidates(&classified, &versions), now, window);
-        if verdict == Err(Rejection::Mismatch)
-            && let Some(refreshed) = self.service_cache.refresh_after_mismatch(service).await
-        {
+        // Each distinct candidate secret is hashed at most once per request: after a refresh,
+        // only the secrets it brought that were not tried already.
+        let tried = versions.webhook_secrets(&callback.app_id, now);
+        let mut verdict = verify(&headers, request.body, tried.iter().copied(), now, window);
+        if matches!(verdict, Err(Rejection::Mismatch | Rejection::NoSecret)) {
+            let refreshed = self
+                .service_cache
+                .refresh_after_mismatch(service)
+                .await
+                .map_err(cache_error)?;
             if refreshed.fetched {
                 self.metrics
                     .count(Metric::SecretRefresh, &[("Cause", "signature_mismatch")]);
             }
-            verdict = verify(
-                &headers,
-                request.body,
-                candidates(&classified, &refreshed.versions),
-                now,
-                window,
-            );
+            let fresh = untried(refreshed.versions.webhook_secrets(&callback.app_id, now), &tried);
+            if !fresh.is_empty() {
+                verdict = verify(&headers, request.body, fresh, now, window);
+            }
         }
         verdict.map_err(IngestError::Signature)?;
 
-        let callback = classified.map_err(|e| {
-            let digest = crate::protocol::callback::hex_sha256(request.body);
-            tracing::warn!(service, size = request.body.len(), sha256 = %digest, reason = e.code(), "signed callback is not usable JSON");
-            IngestError::InvalidCallback(e)
-        })?;
         if self
             .nonces
             .lock()
@@ -236,18 +239,23 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
     }
 
     async fn store(&self, service: &str, body: &[u8], callback: &Callback) -> Result<Stored, IngestError> {
-        let text = std::str::from_utf8(body)
-            .map_err(|_| IngestError::InvalidCallback(CallbackError::InvalidJson("not UTF-8".into())))?;
-        // SQS accepts any Unicode except U+FFFE and U+FFFF (and raw controls, which JSON forbids).
-        if text.contains(['\u{fffe}', '\u{ffff}']) {
-            return Err(IngestError::UnstorableCharacters);
-        }
         let queue_url = self.config.queue_for(callback.trigger.as_str()).to_owned();
-        let message = build_message(&queue_url, service, text, callback, SystemTime::now());
+        let message = build_message(&queue_url, service, body, callback, SystemTime::now());
+        if message.body.len() > self.config.max_body_bytes {
+            // Only a body stored as base64 grows past the limit it was checked against.
+            let digest = hex_sha256(body);
+            tracing::error!(service, size = body.len(), sha256 = %digest, "base64 body would exceed the queue's limit");
+            return Err(IngestError::BodyTooLarge);
+        }
         let started = Instant::now();
         self.sink.put(&message).await.map_err(|e| {
-            tracing::error!(service, error = %e, "enqueue failed");
-            IngestError::QueueUnavailable
+            if e.code == QUEUE_REJECTED {
+                tracing::error!(service, error = %e, "the queue refused the message");
+                IngestError::QueueRejected
+            } else {
+                tracing::error!(service, error = %e, "enqueue failed");
+                IngestError::QueueUnavailable
+            }
         })?;
         self.metrics
             .milliseconds(Metric::EnqueueLatency, started.elapsed().as_secs_f64() * 1000.0, &[]);
@@ -259,22 +267,18 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
     }
 }
 
-/// The secrets that may have signed this body: the app's (override, else the service's) when
-/// the body names its app; without an app id, any of the service's secrets.
-fn candidates<'v>(classified: &Result<Callback, CallbackError>, v: &'v ServiceVersions) -> Vec<&'v WebhookSecret> {
-    if let Ok(callback) = classified {
-        return v.webhook_secrets(&callback.app_id);
+/// The candidates a refresh brought that were not tried already: a refresh that found nothing
+/// new costs no second HMAC pass.
+fn untried<'a>(candidates: Vec<&'a WebhookSecret>, tried: &[&WebhookSecret]) -> Vec<&'a WebhookSecret> {
+    candidates.into_iter().filter(|s| !tried.contains(s)).collect()
+}
+
+fn cache_error(e: ServiceCacheError) -> IngestError {
+    match e {
+        ServiceCacheError::NotFound => IngestError::UnknownService,
+        ServiceCacheError::Unavailable(_) => IngestError::SecretsUnavailable,
+        ServiceCacheError::Invalid(_) => IngestError::ServiceMisconfigured,
     }
-    let mut out: Vec<&WebhookSecret> = Vec::new();
-    for service in std::iter::once(&v.current).chain(&v.others) {
-        let app_secrets = service.apps.values().filter_map(|a| a.webhook_secret.as_ref());
-        for secret in service.webhook_secret.iter().chain(app_secrets) {
-            if !out.contains(&secret) {
-                out.push(secret);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,16 +4,25 @@
 
 use std::time::SystemTime;
 
+use base64::Engine as _;
+
 use crate::clock::rfc3339_millis;
 use crate::ports::{QueueMessage, is_fifo};
 use crate::protocol::callback::{Callback, Trigger, hex_sha256};
 
-/// The queue message for one callback: the body untouched, at most 10 attributes, and on a
-/// FIFO queue the conversation's group and the event's deduplication id.
+/// The longest attribute value stored as it is; longer ones are stored as their digest.
+pub const MAX_ATTRIBUTE_CHARS: usize = 256;
+
+/// The attribute that says the body is base64 (absent: the body is the callback's text).
+pub const BODY_ENCODING: &str = "body_encoding";
+
+/// The queue message for one callback: at most 10 attributes, and on a FIFO queue the
+/// conversation's group and the event's deduplication id. The body is the bytes Sinch sent, as
+/// text when SQS can hold them, else base64 with `body_encoding=base64`.
 pub fn build_message(
     queue_url: &str,
     service: &str,
-    body: &str,
+    body: &[u8],
     callback: &Callback,
     received: SystemTime,
 ) -> QueueMessage {
@@ -32,16 +41,47 @@ pub fn build_message(
     ];
     for (name, value) in optional {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
-            attributes.push((name, value.clone()));
+            attributes.push((name, attribute_value(value)));
         }
     }
     let fifo = is_fifo(queue_url);
+    let group_id = fifo.then(|| group_id(callback));
+    let dedup_id = fifo.then(|| dedup_id(callback, body));
+    let stored = match std::str::from_utf8(body).ok().filter(|t| sqs_can_hold(t)) {
+        Some(text) => text.to_owned(),
+        None => {
+            attributes.push((BODY_ENCODING, "base64".to_owned()));
+            base64::engine::general_purpose::STANDARD.encode(body)
+        }
+    };
     QueueMessage {
         queue_url: queue_url.to_owned(),
-        body: body.to_owned(),
+        body: stored,
         attributes,
-        group_id: fifo.then(|| group_id(callback)),
-        dedup_id: fifo.then(|| dedup_id(callback, body.as_bytes())),
+        group_id,
+        dedup_id,
+    }
+}
+
+/// True when SQS accepts `text` as a message body or attribute value: tab, line feed,
+/// carriage return and U+0020 and above, except U+FFFE and U+FFFF (surrogates cannot occur
+/// in a Rust string).
+pub fn sqs_can_hold(text: &str) -> bool {
+    text.chars()
+        .all(|c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}'))
+}
+
+/// An attribute value as stored: the value itself when it is printable and at most
+/// [`MAX_ATTRIBUTE_CHARS`] long, else `sha256:` and its digest, so the event is always
+/// storable and the value can still be matched against the body.
+pub fn attribute_value(value: &str) -> String {
+    let printable = value
+        .chars()
+        .all(|c| !c.is_control() && c != '\u{fffe}' && c != '\u{ffff}');
+    if printable && value.chars().count() <= MAX_ATTRIBUTE_CHARS {
+        value.to_owned()
+    } else {
+        format!("sha256:{}", hex_sha256(value.as_bytes()))
     }
 }
 
@@ -51,30 +91,43 @@ pub fn build_message(
 /// contact share it), so those fall back to the body's SHA-256. Hex SHA-256, 64 chars.
 pub fn dedup_id(callback: &Callback, body: &[u8]) -> String {
     let id = callback.event_id.as_deref().filter(|id| !id.is_empty());
-    let identity = match (callback.trigger, id) {
-        (Trigger::MessageDelivery | Trigger::EventDelivery, Some(id)) => Some(format!(
-            "{}|{}|{}|{}|{}",
-            callback.trigger,
-            callback.app_id,
-            id,
-            callback.status.as_deref().unwrap_or(""),
-            callback.channel.as_deref().unwrap_or("")
-        )),
+    let (trigger, app) = (callback.trigger.as_str(), callback.app_id.as_str());
+    let status = callback.status.as_deref().unwrap_or("");
+    let channel = callback.channel.as_deref().unwrap_or("");
+    let fields: Option<Vec<&str>> = match (callback.trigger, id) {
+        // One report per status and channel: QUEUED then DELIVERED, and a fallback channel's.
+        (Trigger::MessageDelivery | Trigger::EventDelivery, Some(id)) => Some(vec![trigger, app, id, status, channel]),
+        // Channel fallback submits one message id again on the next channel.
+        (Trigger::MessageSubmit, Some(id)) => Some(vec![trigger, app, id, channel]),
+        // Each inbound message or event, unsupported callback and redaction has its own id.
         (
             Trigger::MessageInbound
-            | Trigger::MessageSubmit
             | Trigger::EventInbound
             | Trigger::Unsupported
-            | Trigger::SmartConversation
             | Trigger::MessageInboundSmartConversationRedaction,
             Some(id),
-        ) => Some(format!("{}|{}|{}", callback.trigger, callback.app_id, id)),
+        ) => Some(vec![trigger, app, id]),
+        // The rest name an entity (a contact, a conversation, a request, an analysed message)
+        // that several distinct events share: only identical bodies are the same event.
         _ => None,
     };
-    match identity {
-        Some(identity) => hex_sha256(identity.as_bytes()),
+    match fields {
+        Some(fields) => hex_sha256(&length_prefixed(&fields)),
         None => hex_sha256(body),
     }
+}
+
+/// `len:field,` for each field: no two different lists give the same bytes, whatever the
+/// fields hold.
+fn length_prefixed(fields: &[&str]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum());
+    for field in fields {
+        out.extend_from_slice(field.len().to_string().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(field.as_bytes());
+        out.push(b',');
+    }
+    out
 }
 
 /// The ordering key: the conversation, else (Dispatch mode) the channel identity, else
@@ -140,5 +193,152 @@ mod tests {
         assert_eq!(group_id(&c), "app-APP1");
         let c = ok(r#"{"app_id":"A","message":{"conversation_id":"a b/c"}}"#);
         assert_eq!(group_id(&c).len(), "conversation-".len() + 64);
+    }
+
+    fn id(body: &str) -> String {
+        dedup_id(&ok(body), body.as_bytes())
+    }
+
+    /// Two events of one trigger class that differ only in the field that tells them apart
+    /// must get different ids (SQS would drop the second and we would answer 200).
+    #[test]
+    fn distinct_events_never_share_a_dedup_id() {
+        let pairs = [
+            // delivery reports: status, then channel (fallback), for messages and events
+            (
+                r#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL","channel_identity":{"channel":"RCS"}}}"#,
+                r#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"DELIVERED","channel_identity":{"channel":"RCS"}}}"#,
+            ),
+            (
+                r#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"FAILED","channel_identity":{"channel":"RCS"}}}"#,
+                r#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"FAILED","channel_identity":{"channel":"SMS"}}}"#,
+            ),
+            (
+                r#"{"app_id":"A","event_delivery_report":{"event_id":"E","status":"DELIVERED","channel_identity":{"channel":"RCS"}}}"#,
+                r#"{"app_id":"A","event_delivery_report":{"event_id":"E","status":"DELIVERED","channel_identity":{"channel":"SMS"}}}"#,
+            ),
+            // submit: the same message id on the fallback channel
+            (
+                r#"{"app_id":"A","message_submit_notification":{"message_id":"M","channel_identity":{"channel":"RCS"}}}"#,
+                r#"{"app_id":"A","message_submit_notification":{"message_id":"M","channel_identity":{"channel":"SMS"}}}"#,
+            ),
+            // inbound messages and events: their own ids
+            (
+                r#"{"app_id":"A","message":{"id":"M1"}}"#,
+                r#"{"app_id":"A","message":{"id":"M2"}}"#,
+            ),
+            (
+                r#"{"app_id":"A","event":{"id":"E1"}}"#,
+                r#"{"app_id":"A","event":{"id":"E2"}}"#,
+            ),
+            // the same id under two triggers, or two apps
+            (
+                r#"{"app_id":"A","message":{"id":"M"}}"#,
+                r#"{"app_id":"A","message_redaction":{"id":"M"}}"#,
+            ),
+            (
+                r#"{"app_id":"A","message":{"id":"M"}}"#,
+                r#"{"app_id":"B","message":{"id":"M"}}"#,
+            ),
+            // entity notifications: two updates of one contact or conversation
+            (
+                r#"{"app_id":"A","contact_update_notification":{"contact":{"id":"K","display_name":"x"}}}"#,
+                r#"{"app_id":"A","contact_update_notification":{"contact":{"id":"K","display_name":"y"}}}"#,
+            ),
+            (
+                r#"{"app_id":"A","conversation_stop_notification":{"conversation":{"id":"C","active_channel":"SMS"}}}"#,
+                r#"{"app_id":"A","conversation_stop_notification":{"conversation":{"id":"C","active_channel":"RCS"}}}"#,
+            ),
+            // opt-in/out, capability: one request, two answers
+            (
+                r#"{"app_id":"A","opt_in_notification":{"request_id":"R","status":"OPT_IN_SUCCEEDED"}}"#,
+                r#"{"app_id":"A","opt_in_notification":{"request_id":"R","status":"OPT_IN_FAILED"}}"#,
+            ),
+            // smart conversation: two analyses of one message
+            (
+                r#"{"app_id":"A","smart_conversation_notification":{"message_id":"M","analysis_results":{"ml_sentiment_result":[]}}}"#,
+                r#"{"app_id":"A","smart_conversation_notification":{"message_id":"M","analysis_results":{"ml_nlu_result":[]}}}"#,
+            ),
+            // a field holding the separator of a naive join cannot fake another event
+            (
+                r#"{"app_id":"A","message_delivery_report":{"message_id":"M|DELIVERED","status":""}}"#,
+                r#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"DELIVERED|"}}"#,
+            ),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(id(a), id(b), "{a}\n{b}");
+        }
+    }
+
+    #[test]
+    fn retries_of_one_event_share_a_dedup_id() {
+        let submit =
+            r#"{"app_id":"A","message_submit_notification":{"message_id":"M","channel_identity":{"channel":"SMS"}}}"#;
+        let retry = r#"{"app_id":"A","accepted_time":"later","message_submit_notification":{"message_id":"M","channel_identity":{"channel":"SMS"}}}"#;
+        assert_eq!(id(submit), id(retry));
+        let inbound = r#"{"app_id":"A","message":{"id":"M"}}"#;
+        let inbound_retry = r#"{"app_id":"A","event_time":"t","message":{"id":"M"}}"#;
+        assert_eq!(id(inbound), id(inbound_retry));
+    }
+
+    fn message(body: &[u8], callback: &Callback) -> QueueMessage {
+        build_message("https://q/events.fifo", "svc", body, callback, SystemTime::UNIX_EPOCH)
+    }
+
+    fn attribute<'a>(m: &'a QueueMessage, name: &str) -> Option<&'a str> {
+        m.attributes.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn text_bodies_are_stored_as_they_came() {
+        let body = r#"{"app_id":"A","message":{"id":"M","contact_message":{"text_message":{"text":"héllo"}}}}"#;
+        let m = message(body.as_bytes(), &ok(body));
+        assert_eq!(m.body, body);
+        assert_eq!(attribute(&m, BODY_ENCODING), None);
+    }
+
+    #[test]
+    fn bodies_sqs_cannot_hold_as_text_are_stored_base64() {
+        use base64::Engine as _;
+        let with_nonchar = "{\"app_id\":\"A\",\"message\":{\"id\":\"M\",\"x\":\"\u{ffff}\"}}";
+        let mut invalid_utf8 = br#"{"app_id":"A","message":{"id":"M","x":""#.to_vec();
+        invalid_utf8.extend_from_slice(&[0xff, 0xfe, b'"', b'}', b'}']);
+        for body in [with_nonchar.as_bytes().to_vec(), invalid_utf8] {
+            let callback = ok(&String::from_utf8_lossy(&body));
+            let m = message(&body, &callback);
+            assert_eq!(attribute(&m, BODY_ENCODING), Some("base64"));
+            let decoded = base64::engine::general_purpose::STANDARD.decode(&m.body);
+            assert_eq!(decoded.ok(), Some(body.clone()), "the exact bytes come back");
+            assert!(m.attributes.len() <= 10);
+        }
+    }
+
+    #[test]
+    fn attribute_values_sqs_would_refuse_are_stored_as_digests() {
+        assert_eq!(
+            attribute_value("01HZX5DEM0APP00000000000AA"),
+            "01HZX5DEM0APP00000000000AA"
+        );
+        assert_eq!(attribute_value("héllo wörld"), "héllo wörld");
+        for bad in [
+            "a\u{0}b",
+            "line\nbreak",
+            "non\u{ffff}char",
+            &"x".repeat(MAX_ATTRIBUTE_CHARS + 1),
+        ] {
+            let stored = attribute_value(bad);
+            assert_eq!(stored, format!("sha256:{}", hex_sha256(bad.as_bytes())), "{bad:?}");
+            assert!(sqs_can_hold(&stored));
+        }
+        let body = r#"{"app_id":"A\u0001B","message":{"id":"M\u0000","conversation_id":"C\u0007"}}"#;
+        let callback = ok(body);
+        let m = message(body.as_bytes(), &callback);
+        for (name, value) in &m.attributes {
+            assert!(
+                sqs_can_hold(value) && !value.chars().any(char::is_control),
+                "{name}: {value:?}"
+            );
+        }
+        assert!(m.group_id.as_deref().is_some_and(|g| g.len() <= 128 && g.is_ascii()));
     }
 }

@@ -30,13 +30,12 @@ fn world_with(config: IngestConfig) -> World {
     );
     let sink = MemoryQueues::default();
     let clock = ManualClock::new(NOW);
-    let dir_config = ServiceCacheConfig {
-        prefix: "sinch-bridge/services/".into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
-    };
-    let directory = Arc::new(ServiceCache::new(secrets.clone(), clock.clone(), dir_config));
-    let ingest = Ingest::new(directory, sink.clone(), clock.clone(), config, Metrics::discard("test"));
+    let services = Arc::new(ServiceCache::new(
+        secrets.clone(),
+        clock.clone(),
+        ServiceCacheConfig::default(),
+    ));
+    let ingest = Ingest::new(services, sink.clone(), clock.clone(), config, Metrics::discard("test"));
     World {
         secrets,
         sink,
@@ -47,12 +46,10 @@ fn world_with(config: IngestConfig) -> World {
 
 fn config(queue: &str) -> IngestConfig {
     IngestConfig {
-        allowed_services: None,
-        tolerance_seconds: 600,
         max_body_bytes: 4096,
         events_queue_url: queue.into(),
-        trigger_queue_urls: HashMap::new(),
         nonce_capacity: 100,
+        ..IngestConfig::default()
     }
 }
 
@@ -217,17 +214,41 @@ async fn warm_instance_keeps_verifying_while_secrets_are_down() {
 }
 
 #[tokio::test]
-async fn invalid_json_is_400_when_signed_and_401_when_not() {
+async fn a_signed_body_that_is_not_a_callback_is_refused_like_a_bad_signature_before_any_lookup() {
     let w = world();
     let bad = "{not json";
-    let err = post(&w, "eu1", &signed("base-secret", bad, "n1"), bad).await.err();
-    assert_eq!(err.map(|e| (e.status(), e.code())), Some((400, "invalid_json")));
-    let err = post(&w, "eu1", &signed("other", bad, "n2"), bad).await.err();
-    assert_eq!(err.map(|e| (e.status(), e.code())), Some((401, "invalid_signature")));
     let no_app = r#"{"message":{}}"#;
-    let err = post(&w, "eu1", &signed("app-secret", no_app, "n3"), no_app).await.err();
-    assert_eq!(err.map(|e| (e.status(), e.code())), Some((400, "missing_app_id")));
+    for (secret, body, reason) in [
+        ("base-secret", bad, "signed_invalid_json"),
+        ("other", bad, "signed_invalid_json"),
+        ("app-secret", no_app, "signed_without_app_id"),
+    ] {
+        let err = post(&w, "eu1", &signed(secret, body, &format!("n-{secret}")), body)
+            .await
+            .err();
+        assert_eq!(
+            err.map(|e| (e.status(), e.code(), e.reason())),
+            Some((401, "invalid_signature", reason))
+        );
+    }
+    assert_eq!(
+        w.secrets.fetch_count(),
+        0,
+        "no secret was looked up, so none was hashed"
+    );
     assert!(w.sink.taken().is_empty());
+}
+
+#[tokio::test]
+async fn an_unsigned_body_that_is_not_a_callback_is_400_for_services_that_accept_unsigned() {
+    let w = world();
+    w.secrets.put(
+        SECRET_NAME,
+        Stage::Current,
+        &service_json(r#","allow_unsigned_webhooks":true"#),
+    );
+    let err = post(&w, "eu1", &[], "{not json").await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((400, "invalid_json")));
 }
 
 #[tokio::test]
@@ -303,12 +324,107 @@ async fn duplicated_and_malformed_headers_have_their_own_codes() {
 }
 
 #[tokio::test]
-async fn unstorable_characters_are_refused_not_retried_forever() {
+async fn a_body_sqs_cannot_hold_as_text_is_stored_base64_not_refused() {
+    use base64::Engine as _;
     let w = world();
-    let body = "{\"app_id\":\"A\",\"x\":\"\u{ffff}\"}";
-    let err = post(&w, "eu1", &signed("base-secret", body, "n1"), body).await.err();
-    assert_eq!(
-        err.map(|e| (e.status(), e.code())),
-        Some((400, "unstorable_characters"))
+    let body = "{\"app_id\":\"A\",\"message\":{\"id\":\"M\",\"x\":\"\u{ffff}\"}}";
+    assert!(post(&w, "eu1", &signed("base-secret", body, "n1"), body).await.is_ok());
+    let stored = w.sink.taken();
+    assert_eq!(stored.len(), 1);
+    let attribute = |name: &str| {
+        stored[0]
+            .attributes
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(attribute("body_encoding").as_deref(), Some("base64"));
+    let decoded = base64::engine::general_purpose::STANDARD.decode(&stored[0].body);
+    assert_eq!(decoded.ok().as_deref(), Some(body.as_bytes()));
+}
+
+#[tokio::test]
+async fn signed_invalid_utf8_is_verified_over_its_exact_bytes_and_stored_base64() {
+    use base64::Engine as _;
+    let w = world();
+    let mut body = br#"{"app_id":"A","message":{"id":"M","x":""#.to_vec();
+    body.extend_from_slice(&[0xc3, 0x28, b'"', b'}', b'}']);
+    let headers: Vec<(String, String)> = sign(&SecretString::new("base-secret"), &body, "n1", NOW)
+        .pairs()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    let request = WebhookRequest {
+        service: "eu1",
+        headers: &pairs,
+        body: &body,
+    };
+    assert!(w.ingest.handle(&request).await.is_ok());
+    let stored = w.sink.taken();
+    let decoded = base64::engine::general_purpose::STANDARD.decode(&stored[0].body);
+    assert_eq!(decoded.ok(), Some(body));
+}
+
+#[tokio::test]
+async fn a_forged_request_costs_one_lookup_and_at_most_one_refresh() {
+    let w = world();
+    let forged = post(&w, "eu1", &signed("forged", BODY, "n1"), BODY).await.err();
+    assert_eq!(forged.map(|e| e.reason()), Some("signature_mismatch"));
+    assert_eq!(w.secrets.fetch_count(), 4, "one lookup, one refresh of three stages");
+    let again = post(&w, "eu1", &signed("forged", BODY, "n2"), BODY).await.err();
+    assert_eq!(again.map(|e| e.reason()), Some("signature_mismatch"));
+    assert_eq!(w.secrets.fetch_count(), 4, "the refresh interval holds");
+}
+
+#[test]
+fn a_refresh_that_found_nothing_new_leaves_nothing_to_hash() {
+    let a = WebhookSecret::new(SecretString::new("a"));
+    let b = WebhookSecret::new(SecretString::new("b"));
+    let a_again = WebhookSecret::new(SecretString::new("a"));
+    assert!(untried(vec![&a_again], &[&a]).is_empty());
+    assert_eq!(untried(vec![&a_again, &b], &[&a]), vec![&b]);
+}
+
+#[tokio::test]
+async fn an_app_without_a_secret_triggers_a_refresh_like_a_mismatch() {
+    let w = world();
+    w.secrets.put(
+        SECRET_NAME,
+        Stage::Current,
+        r#"{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","apps":{"OLD":{"webhook_secret":"old"}}}"#,
     );
+    let body = r#"{"app_id":"NEW","message":{"id":"X"}}"#;
+    assert!(post(&w, "eu1", &signed("new-secret", body, "n0"), body).await.is_err());
+    // The app's secret is added while the cache still holds the old configuration.
+    w.secrets.put(
+        SECRET_NAME,
+        Stage::Current,
+        r#"{"region":"eu","project_id":"P","key_id":"k","key_secret":"s","apps":{"OLD":{"webhook_secret":"old"},"NEW":{"webhook_secret":"new-secret"}}}"#,
+    );
+    w.clock.advance(Duration::from_secs(31));
+    assert!(post(&w, "eu1", &signed("new-secret", body, "n1"), body).await.is_ok());
+}
+
+#[tokio::test]
+async fn secrets_manager_failing_during_a_refresh_is_503_then_the_retry_succeeds() {
+    let w = world();
+    assert!(post(&w, "eu1", &signed("base-secret", BODY, "n0"), BODY).await.is_ok());
+    // Sinch switches to a new secret (staged as pending) while Secrets Manager is down.
+    w.secrets.put(
+        SECRET_NAME,
+        Stage::Pending,
+        &service_json("").replace("base-secret", "new-secret"),
+    );
+    w.secrets.set_down(true);
+    let body = BODY.replace("M1", "M2");
+    let headers = signed("new-secret", &body, "n1");
+    let err = post(&w, "eu1", &headers, &body).await.err();
+    assert_eq!(err.map(|e| (e.status(), e.code())), Some((503, "secrets_unavailable")));
+    w.secrets.set_down(false);
+    w.clock.advance(ServiceCacheConfig::default().failure_hold);
+    // Sinch's retry, same headers: the refresh was not used up by the failure.
+    let headers_again: Vec<(String, String)> = headers.clone();
+    let retried = post(&w, "eu1", &headers_again, &body).await;
+    assert!(retried.is_ok(), "{retried:?}");
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::testing::{ManualClock, MemorySecrets};
+use crate::testing::{CREATED, ManualClock, MemorySecrets};
 
 const NAME: &str = "sinch-bridge/services/eu1";
 
@@ -13,15 +13,19 @@ fn setup() -> (MemorySecrets, Arc<ManualClock>, ServiceCache<MemorySecrets>) {
     let clock = ManualClock::new(1_700_000_000);
     let config = ServiceCacheConfig {
         prefix: "sinch-bridge/services/".into(),
-        ttl: Duration::from_secs(300),
-        refresh_min_interval: Duration::from_secs(30),
+        ..ServiceCacheConfig::default()
     };
     let dir = ServiceCache::new(store.clone(), clock.clone(), config);
     (store, clock, dir)
 }
 
+/// The secrets that may sign for app `APP` at the clock's start.
 fn secrets(v: &ServiceVersions) -> Vec<String> {
-    v.webhook_secrets("APP")
+    secrets_at(v, CREATED)
+}
+
+fn secrets_at(v: &ServiceVersions, now: i64) -> Vec<String> {
+    v.webhook_secrets("APP", now)
         .iter()
         .map(|s| s.secret().expose().to_owned())
         .collect()
@@ -78,7 +82,7 @@ async fn mismatch_refresh_loads_pending_and_previous_once_per_interval() {
         .refresh_after_mismatch("eu1")
         .await
         .map(|r| (r.fetched, secrets(&r.versions)));
-    assert_eq!(refreshed, Some((true, vec!["one".to_owned(), "two".to_owned()])));
+    assert_eq!(refreshed, Ok((true, vec!["one".to_owned(), "two".to_owned()])));
     let fetches = store.fetch_count();
     let again = dir
         .refresh_after_mismatch("eu1")
@@ -86,7 +90,7 @@ async fn mismatch_refresh_loads_pending_and_previous_once_per_interval() {
         .map(|r| (r.fetched, secrets(&r.versions)));
     assert_eq!(
         again,
-        Some((false, vec!["one".to_owned(), "two".to_owned()])),
+        Ok((false, vec!["one".to_owned(), "two".to_owned()])),
         "rate limited: the cache, no fetch"
     );
     assert_eq!(store.fetch_count(), fetches, "no fetch while rate limited");
@@ -96,7 +100,7 @@ async fn mismatch_refresh_loads_pending_and_previous_once_per_interval() {
         Ok(vec!["one".into(), "two".into()])
     );
     clock.advance(Duration::from_secs(31));
-    assert_eq!(dir.refresh_after_mismatch("eu1").await.map(|r| r.fetched), Some(true));
+    assert_eq!(dir.refresh_after_mismatch("eu1").await.map(|r| r.fetched), Ok(true));
 }
 
 #[tokio::test]
@@ -104,7 +108,7 @@ async fn rotated_versions_expire_after_one_ttl() {
     let (store, clock, dir) = setup();
     assert!(dir.get("eu1").await.is_ok());
     store.put(NAME, Stage::Previous, &service_json("zero"));
-    assert!(dir.refresh_after_mismatch("eu1").await.is_some());
+    assert!(dir.refresh_after_mismatch("eu1").await.is_ok());
     clock.advance(Duration::from_secs(301));
     assert_eq!(dir.get("eu1").await.map(|v| secrets(&v)), Ok(vec!["one".into()]));
 }
@@ -131,10 +135,12 @@ fn webhook_secrets_prefer_app_override_and_skip_repeats() {
     let (Ok(a), Ok(b)) = (with_app, plain) else {
         panic!("fixtures parse")
     };
-    let v = ServiceVersions {
-        current: Arc::new(a),
-        others: vec![Arc::new(b.clone()), Arc::new(b)],
+    let other = |stage| OtherVersion {
+        service: Arc::new(b.clone()),
+        stage,
+        until: CREATED + 1,
     };
+    let v = ServiceVersions::current_only(Arc::new(a)).with_others(vec![other(Stage::Pending), other(Stage::Previous)]);
     assert_eq!(secrets(&v), vec!["app".to_owned(), "base".to_owned()]);
 }
 
@@ -147,7 +153,120 @@ async fn requests_waiting_on_a_reload_see_what_it_found() {
     for r in [a, b] {
         assert_eq!(
             r.map(|r| secrets(&r.versions)),
-            Some(vec!["one".to_owned(), "two".to_owned()])
+            Ok(vec!["one".to_owned(), "two".to_owned()])
         );
     }
+}
+
+fn version(value: &str, id: &str, created: i64) -> SecretVersion {
+    SecretVersion::text(value, id, created)
+}
+
+/// A rotation as the README's steps make it: `two` staged at `staged`, promoted later.
+fn rotated(store: &MemorySecrets, staged: i64) {
+    store.put_version(NAME, Stage::Current, version(&service_json("two"), "v2", staged));
+    store.put_version(NAME, Stage::Pending, version(&service_json("two"), "v2", staged));
+    store.put_version(NAME, Stage::Previous, version(&service_json("one"), "v1", CREATED));
+}
+
+#[tokio::test]
+async fn previous_secret_signs_during_its_grace_and_never_after() {
+    let (store, clock, cache) = setup();
+    store.put_version(NAME, Stage::Current, version(&service_json("one"), "v1", CREATED));
+    assert!(cache.get("eu1").await.is_ok());
+    rotated(&store, CREATED + 60);
+    let grace = secs(cache.config().previous_grace);
+    let r = cache.refresh_after_mismatch("eu1").await;
+    let now = clock.unix_seconds();
+    assert_eq!(
+        r.map(|r| secrets_at(&r.versions, now)),
+        Ok(vec!["two".into(), "one".into()])
+    );
+    // Past the grace (counted from when `two` was created), however many refreshes run.
+    clock.advance(Duration::from_secs(u64::try_from(grace).unwrap_or(0) + 60));
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(31));
+        let r = cache.refresh_after_mismatch("eu1").await;
+        let now = clock.unix_seconds();
+        assert_eq!(
+            r.map(|r| (r.fetched, secrets_at(&r.versions, now))),
+            Ok((true, vec!["two".into()]))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_pending_secret_stops_signing_after_its_max_age() {
+    let (store, clock, cache) = setup();
+    store.put_version(NAME, Stage::Current, version(&service_json("one"), "v1", CREATED));
+    store.put_version(NAME, Stage::Pending, version(&service_json("two"), "v2", CREATED + 10));
+    assert!(cache.get("eu1").await.is_ok());
+    let r = cache.refresh_after_mismatch("eu1").await;
+    assert_eq!(r.map(|r| secrets(&r.versions)), Ok(vec!["one".into(), "two".into()]));
+    let max_age = cache.config().pending_max_age;
+    clock.advance(max_age + Duration::from_secs(11));
+    let r = cache.refresh_after_mismatch("eu1").await;
+    let now = clock.unix_seconds();
+    assert_eq!(
+        r.map(|r| (r.fetched, secrets_at(&r.versions, now))),
+        Ok((true, vec!["one".into()]))
+    );
+}
+
+#[tokio::test]
+async fn a_pending_label_on_the_current_version_adds_nothing() {
+    let (store, _clock, cache) = setup();
+    rotated(&store, CREATED);
+    store.remove(NAME, Stage::Previous);
+    assert!(cache.get("eu1").await.is_ok());
+    let r = cache.refresh_after_mismatch("eu1").await;
+    assert_eq!(r.map(|r| r.versions.others().len()), Ok(0));
+}
+
+#[tokio::test]
+async fn a_refresh_that_fails_is_an_error_and_does_not_use_up_the_interval() {
+    let (store, clock, cache) = setup();
+    assert!(cache.get("eu1").await.is_ok());
+    store.put(NAME, Stage::Pending, &service_json("two"));
+    store.set_down(true);
+    let failed = cache.refresh_after_mismatch("eu1").await;
+    assert!(matches!(failed, Err(ServiceCacheError::Unavailable(_))), "{failed:?}");
+    store.set_down(false);
+    // Within the failure hold, requests are answered at once without calling the store.
+    let fetches = store.fetch_count();
+    assert!(cache.refresh_after_mismatch("eu1").await.is_err());
+    assert_eq!(store.fetch_count(), fetches);
+    // After it, the next mismatch refreshes (the interval was not spent on the failure).
+    clock.advance(cache.config().failure_hold);
+    let r = cache.refresh_after_mismatch("eu1").await;
+    assert_eq!(
+        r.map(|r| (r.fetched, secrets(&r.versions))),
+        Ok((true, vec!["one".into(), "two".into()]))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_fetch_is_remembered_so_requests_do_not_each_wait_for_the_store() {
+    let (store, clock, cache) = setup();
+    assert!(cache.get("eu1").await.is_ok());
+    store.set_down(true);
+    clock.advance(Duration::from_secs(301));
+    assert!(cache.get("eu1").await.is_ok(), "stale value served");
+    let fetches = store.fetch_count();
+    for _ in 0..20 {
+        assert!(cache.get("eu1").await.is_ok());
+    }
+    assert_eq!(store.fetch_count(), fetches, "no store call during the hold");
+    clock.advance(cache.config().failure_hold);
+    assert!(cache.get("eu1").await.is_ok());
+    assert_eq!(store.fetch_count(), fetches + 1, "one attempt after the hold");
+}
+
+#[tokio::test]
+async fn a_secret_without_a_string_is_misconfigured_not_missing() {
+    let (store, _clock, cache) = setup();
+    let mut binary = version("", "vb", CREATED);
+    binary.value = None;
+    store.put_version(NAME, Stage::Current, binary);
+    assert!(matches!(cache.get("eu1").await, Err(ServiceCacheError::Invalid(_))));
 }
