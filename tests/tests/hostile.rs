@@ -462,6 +462,28 @@ async fn hostile_requests_get_their_status_and_code_and_store_nothing() {
         status: 400,
         code: "invalid_base64",
     });
+    // Hosts and schemes lambda_http would build a URL from (and panic on when it cannot).
+    for (name, header, value) in [
+        ("host with a space", "host", "a b"),
+        ("forwarded proto with a space", "x-forwarded-proto", "ht tp"),
+    ] {
+        let mut event = webhook_event(Payload::HttpApiV2, s, &good(body), body, false);
+        event["headers"][header] = json!(value);
+        cases.push(Case {
+            name,
+            event,
+            status: 400,
+            code: "invalid_request",
+        });
+    }
+    let mut rest = webhook_event(Payload::RestV1, s, &good(body), body, false);
+    rest["headers"]["Host"] = json!("a b");
+    cases.push(Case {
+        name: "REST host with a space",
+        event: rest,
+        status: 400,
+        code: "invalid_request",
+    });
     // Deep nesting that fits the limit: parsed without trouble, then refused for having no app_id.
     let small_deep = format!(r#"{{"x":{}1{}}}"#, "[".repeat(3000), "]".repeat(3000));
     cases.push(case(

@@ -85,8 +85,15 @@ pub async fn entry<S: SecretStore, Q: QueueWriter>(
                 let mut adapter = lambda_http::Adapter::from(service_fn(|req: Request| async move {
                     Ok::<_, lambda_http::Error>(handle(ingest, req).await)
                 }));
-                let response = adapter.call(lambda_http::LambdaEvent::new(request, context)).await?;
-                return Ok(serde_json::to_value(response)?);
+                // The adapter turns the event into an `http::Request` as it is called, and
+                // panics on what no API Gateway sends (a host or scheme that makes no URL).
+                // Only that conversion is guarded: a panic in the handler itself still fails
+                // the invocation, so Sinch retries.
+                let event = lambda_http::LambdaEvent::new(request, context);
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| adapter.call(event))) {
+                    Ok(call) => return Ok(serde_json::to_value(call.await?)?),
+                    Err(_) => IngestError::InvalidRequest,
+                }
             }
             // API Gateway would not send this (e.g. a header value with control characters);
             // answer it like any other bad request instead of failing the invocation.
