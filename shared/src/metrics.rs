@@ -34,6 +34,7 @@ metrics! {
     MessageDeadLettered,
     SendLatency,
     TokenRefresh,
+    AuthRejected,
     SentRecordFailed,
 }
 

@@ -107,6 +107,9 @@ pub trait QueueControl: Send + Sync {
         receipt_handle: &str,
         seconds: u32,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The queue's redrive `maxReceiveCount`, `None` when it has no redrive policy.
+    fn max_receives(&self, queue_url: &str) -> impl Future<Output = Result<Option<u32>, PortError>> + Send;
 }
 
 /// One HTTPS POST to Sinch (token endpoint or Conversation API).

@@ -70,6 +70,10 @@ pub struct MemoryQueues {
     pub visibility: Arc<Mutex<Vec<(String, u32)>>>,
     /// Receipt handles deleted by the sender.
     pub deleted: Arc<Mutex<Vec<String>>>,
+    /// What `max_receives` answers (no redrive policy by default).
+    pub max_receives: Arc<Mutex<Option<u32>>>,
+    /// Every write and delete in order: `put <queue_url>`, `delete <receipt_handle>`.
+    pub log: Arc<Mutex<Vec<String>>>,
     fail: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -90,11 +94,19 @@ impl MemoryQueues {
 
 impl QueueControl for MemoryQueues {
     async fn delete(&self, _queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(format!("delete {receipt_handle}"));
         self.deleted
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(receipt_handle.to_owned());
         Ok(())
+    }
+
+    async fn max_receives(&self, _queue_url: &str) -> Result<Option<u32>, PortError> {
+        Ok(*self.max_receives.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     async fn change_visibility(&self, _queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
@@ -156,6 +168,10 @@ impl QueueWriter for MemoryQueues {
         if self.fail.load(Ordering::SeqCst) {
             return Err(PortError::new("queue_unavailable", "switched off"));
         }
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(format!("put {}", message.queue_url));
         self.messages
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

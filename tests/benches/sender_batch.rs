@@ -84,6 +84,7 @@ fn records(n: usize) -> Vec<OutboundRecord> {
             body: Some(format!(r#"{{"app_id":"{APP}","channel":"SMS","to":"+1555000{i}","message":{{"text_message":{{"text":"bench {i}"}}}}}}"#)),
             receive_count: 1,
             group_id: None,
+            first_received_ms: None,
         })
         .collect()
 }
@@ -119,13 +120,16 @@ fn sender(mock_uri: &str, max_in_flight: usize, project: &str) -> BenchSender {
 
 /// Median wall time per batch, CPU per send and wake-ups per send.
 async fn run(sender: &BenchSender, batch: &[OutboundRecord], rounds: usize) -> (Duration, Duration, f64) {
-    assert!(sender.handle_batch(batch).await.is_empty(), "warm-up must succeed");
+    assert!(
+        sender.handle_batch(batch, None).await.is_empty(),
+        "warm-up must succeed"
+    );
     let mut walls = Vec::new();
     let wakes_start = wake_ups();
     let cpu_start = cpu_time();
     for _ in 0..rounds {
         let start = Instant::now();
-        let failed = sender.handle_batch(batch).await;
+        let failed = sender.handle_batch(batch, None).await;
         walls.push(start.elapsed());
         assert!(failed.is_empty());
     }
@@ -311,13 +315,13 @@ async fn full(mock_uri: &str) {
     let backlog = records(1000);
     let start = Instant::now();
     for chunk in backlog.chunks(10) {
-        assert!(concurrent.handle_batch(chunk).await.is_empty());
+        assert!(concurrent.handle_batch(chunk, None).await.is_empty());
     }
     let backlog_wall = start.elapsed();
     let wide = sender(mock_uri, 100, "p");
     let start = Instant::now();
     for chunk in backlog.chunks(100) {
-        assert!(wide.handle_batch(chunk).await.is_empty());
+        assert!(wide.handle_batch(chunk, None).await.is_empty());
     }
     let wide_wall = start.elapsed();
 

@@ -216,6 +216,9 @@ pub struct Received {
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
     pub receipt_handle: String,
+    /// `ApproximateFirstReceiveTimestamp` and `SentTimestamp` (Unix ms), as SQS gave them.
+    pub first_received_ms: Option<String>,
+    pub sent_ms: Option<String>,
 }
 
 /// Receives and deletes everything on a queue. Deleting as it goes matters on FIFO queues,
@@ -277,6 +280,12 @@ pub async fn receive(sqs: &SqsClient, queue_url: &str, visibility: i32) -> Vec<R
                     .and_then(|s| s.get(&MessageSystemAttributeName::MessageDeduplicationId))
                     .cloned(),
                 receipt_handle: m.receipt_handle().unwrap_or_default().to_owned(),
+                first_received_ms: system
+                    .and_then(|s| s.get(&MessageSystemAttributeName::ApproximateFirstReceiveTimestamp))
+                    .cloned(),
+                sent_ms: system
+                    .and_then(|s| s.get(&MessageSystemAttributeName::SentTimestamp))
+                    .cloned(),
             }
         })
         .collect()
@@ -309,8 +318,15 @@ pub fn sqs_event(messages: &[Received]) -> serde_json::Value {
         .map(|m| {
             let mut attributes = serde_json::json!({
                 "ApproximateReceiveCount": m.receive_count.to_string(),
-                "SentTimestamp": "1795692321000",
             });
+            for (name, value) in [
+                ("ApproximateFirstReceiveTimestamp", &m.first_received_ms),
+                ("SentTimestamp", &m.sent_ms),
+            ] {
+                if let Some(value) = value {
+                    attributes[name] = serde_json::Value::String(value.clone());
+                }
+            }
             if let Some(group) = &m.group_id {
                 attributes["MessageGroupId"] = serde_json::Value::String(group.clone());
             }

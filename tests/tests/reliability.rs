@@ -612,3 +612,226 @@ async fn rotation_then_revocation_under_traffic_rejects_no_valid_callback_and_ac
     assert_eq!(revoked_accepted, 0);
     assert_eq!(stored, sent_valid);
 }
+
+/// A Sinch whose `messages:send` fails (503) and whose token endpoint refuses the key (403)
+/// while the matching switch is on; otherwise both succeed. Records the texts it accepted,
+/// in order.
+#[derive(Default)]
+struct Outage {
+    api_down: std::sync::atomic::AtomicBool,
+    auth_refused: std::sync::atomic::AtomicBool,
+    accepted: Mutex<Vec<String>>,
+}
+
+struct OutageResponder(Arc<Outage>);
+
+impl Respond for OutageResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let o = &self.0;
+        if request.url.path().ends_with("/oauth2/token") {
+            return if o.auth_refused.load(Ordering::SeqCst) {
+                ResponseTemplate::new(403)
+            } else {
+                // Short-lived, so a refused key is noticed again after the outage starts.
+                ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 61}))
+            };
+        }
+        if o.api_down.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(503).set_body_json(json!({"error": {"code": 503, "status": "UNAVAILABLE"}}));
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let text = body["message"]["text_message"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        o.accepted.lock().unwrap().push(text);
+        ResponseTemplate::new(200).set_body_json(json!({"message_id": unique("m")}))
+    }
+}
+
+/// What an outage run saw.
+struct OutageRun {
+    accepted: Vec<String>,
+    dead: Vec<Received>,
+    invocations: usize,
+}
+
+/// `n` messages in `groups` FIFO groups through the sender with the retry settings compressed
+/// to seconds (same code, small numbers), while `outage` runs; Lambda's event source in
+/// miniature until every message is sent or dead-lettered.
+async fn outage_run(n: usize, retry_for: Duration, outage: impl AsyncFnOnce(&Outage)) -> OutageRun {
+    // The template's redrive limit (1000): SQS's redrive is only a safety net.
+    let w = World::start(|s| {
+        s.fifo = true;
+        s.redrive_max_receives = Some(1000);
+    })
+    .await;
+    let sinch = Arc::new(Outage::default());
+    let mock = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(OutageResponder(sinch.clone()))
+        .mount(&mock)
+        .await;
+    let sender = w.sender(&mock.uri(), |c, _| {
+        c.sent_queue_url = None;
+        c.retry_base = Duration::from_secs(1);
+        c.retry_max = Duration::from_secs(2);
+        c.retry_for = retry_for;
+        c.token_failure_hold = Duration::from_millis(500);
+        c.send_timeout = Duration::from_secs(2);
+    });
+    for i in 0..n {
+        let body = json!({"app_id": APP, "channel": "SMS", "to": "+15550000", "message": {"text_message": {"text": format!("g{}-{i:03}", i % 3)}}}).to_string();
+        send_body(&w.sqs, &w.outbound, &body, Some(&format!("g{}", i % 3))).await;
+    }
+    let text_of = |m: &Received| -> (String, usize) {
+        let v: Value = serde_json::from_str(&m.body).unwrap();
+        let text = v["message"]["text_message"]["text"].as_str().unwrap().to_owned();
+        let index = text[3..].parse().unwrap();
+        (text, index)
+    };
+    let drive = async {
+        let mut invocations = 0;
+        let mut finished: HashSet<usize> = HashSet::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while depth(&w.sqs, &w.outbound).await > 0 {
+            assert!(std::time::Instant::now() < deadline, "the queue did not drain");
+            let mut batch = receive(&w.sqs, &w.outbound, 30).await;
+            // moto does not lock a FIFO group while one of its messages is hidden, as SQS
+            // does: give back what SQS would not have delivered yet (a message whose group
+            // has an earlier unfinished message outside this batch).
+            batch.sort_by_key(|m| text_of(m).1);
+            let mut eligible = Vec::new();
+            for m in batch {
+                let i = text_of(&m).1;
+                let earlier_pending = (i % 3..i)
+                    .step_by(3)
+                    .any(|j| !finished.contains(&j) && !eligible.iter().any(|e: &Received| text_of(e).1 == j));
+                if earlier_pending {
+                    w.sqs
+                        .change_message_visibility()
+                        .queue_url(&w.outbound)
+                        .receipt_handle(&m.receipt_handle)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .unwrap();
+                } else {
+                    eligible.push(m);
+                }
+            }
+            if eligible.is_empty() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            invocations += 1;
+            let failed = run_batch(&sender, &w.sqs, &w.outbound, &eligible).await;
+            for m in eligible.iter().filter(|m| !failed.contains(&m.message_id)) {
+                finished.insert(text_of(m).1);
+            }
+        }
+        invocations
+    };
+    let (invocations, ()) = tokio::join!(drive, outage(&sinch));
+    let accepted = sinch.accepted.lock().unwrap().clone();
+    OutageRun {
+        accepted,
+        dead: drain(&w.sqs, &w.dlq, 30).await,
+        invocations,
+    }
+}
+
+fn texts_in_group(accepted: &[String], group: &str) -> Vec<String> {
+    accepted.iter().filter(|t| t.starts_with(group)).cloned().collect()
+}
+
+/// (a) An outage longer than the old give-up point (5 receives, about 6 to 9 s with these
+/// settings) but inside the budget: nothing dead-lettered, everything delivered once the
+/// outage ends, FIFO order kept in each group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_inside_the_retry_budget_dead_letters_nothing_and_keeps_group_order() {
+    let n = 12 * scale();
+    let run = outage_run(n, Duration::from_secs(60), async |sinch: &Outage| {
+        sinch.api_down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        sinch.api_down.store(false, Ordering::SeqCst);
+    })
+    .await;
+    println!(
+        "outage inside the budget (12 s outage, 60 s budget, old give-up point about 8 s): messages {n}, invocations {}, accepted {}, dead-lettered {}",
+        run.invocations,
+        run.accepted.len(),
+        run.dead.len()
+    );
+    assert!(
+        run.dead.is_empty(),
+        "{:?}",
+        run.dead.iter().map(|m| &m.attributes).collect::<Vec<_>>()
+    );
+    let distinct: HashSet<&String> = run.accepted.iter().collect();
+    assert_eq!(distinct.len(), n, "every message delivered");
+    for g in ["g0", "g1", "g2"] {
+        let texts = texts_in_group(&run.accepted, g);
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted, "group {g} in order");
+    }
+}
+
+/// (b) An outage longer than the budget: every message dead-lettered by the sender itself,
+/// with retry_budget_exhausted and its last cause; none moved by SQS's redrive without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_the_retry_budget_dead_letters_every_message_with_its_reason() {
+    let n = 9 * scale();
+    let run = outage_run(n, Duration::from_secs(6), async |sinch: &Outage| {
+        sinch.api_down.store(true, Ordering::SeqCst);
+        // Ends by itself only after the test: the drive stops once the queue is empty.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    println!(
+        "outage past the budget (6 s budget): messages {n}, invocations {}, dead-lettered {}, by the sender with a reason {}",
+        run.invocations,
+        run.dead.len(),
+        run.dead
+            .iter()
+            .filter(|m| m.attributes.contains_key("dead_letter_reason"))
+            .count()
+    );
+    assert!(run.accepted.is_empty());
+    assert_eq!(run.dead.len(), n);
+    for m in &run.dead {
+        assert_eq!(
+            m.attributes.get("dead_letter_reason").map(String::as_str),
+            Some("retry_budget_exhausted")
+        );
+        assert_eq!(m.attributes.get("last_cause").map(String::as_str), Some("server_error"));
+        assert_eq!(m.attributes.get("http_status").map(String::as_str), Some("503"));
+        assert!(
+            m.attributes
+                .get("attempts")
+                .is_some_and(|a| a.parse::<u32>().is_ok_and(|a| a >= 1))
+        );
+    }
+}
+
+/// (c) The token endpoint refuses the key for a while (403, as during a key rotation), then
+/// accepts it: nothing dead-lettered, everything delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_refused_for_a_while_then_fixed_dead_letters_nothing() {
+    let n = 9 * scale();
+    let run = outage_run(n, Duration::from_secs(60), async |sinch: &Outage| {
+        sinch.auth_refused.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        sinch.auth_refused.store(false, Ordering::SeqCst);
+    })
+    .await;
+    println!(
+        "token endpoint answering 403 for 10 s: messages {n}, invocations {}, accepted {}, dead-lettered {}",
+        run.invocations,
+        run.accepted.len(),
+        run.dead.len()
+    );
+    assert!(run.dead.is_empty());
+    assert_eq!(run.accepted.iter().collect::<HashSet<_>>().len(), n);
+}

@@ -197,11 +197,12 @@ fn every_queue_is_encrypted_and_every_source_queue_has_a_redrive() {
                     .is_some_and(|a| a.contains("DeadLetter")),
                 "{name} redrives"
             );
-            assert_eq!(
-                p["RedrivePolicy"]["maxReceiveCount"],
-                json!({"!Ref": "MaxReceiveCount"}),
-                "{name}"
-            );
+            let limit = if name == "OutboundQueue" {
+                "OutboundMaxReceiveCount"
+            } else {
+                "MaxReceiveCount"
+            };
+            assert_eq!(p["RedrivePolicy"]["maxReceiveCount"], json!({"!Ref": limit}), "{name}");
         }
     }
 }
@@ -246,6 +247,53 @@ fn outbound_visibility_covers_six_sender_timeouts() {
         .as_str()
         .unwrap_or_default();
     assert_eq!(vt, "${SenderTimeoutSeconds}0", "ten times the timeout");
+}
+
+/// Receives one record can use in its retry budget with the sender's default backoff: 10 s
+/// doubling to 900 s, each wait at least half its value (the jitter's lower half).
+fn receives_within(budget_seconds: f64) -> f64 {
+    let (mut elapsed, mut receives, mut full) = (0.0, 0.0, 10.0_f64);
+    while elapsed < budget_seconds {
+        elapsed += full / 2.0;
+        receives += 1.0;
+        full = (full * 2.0).min(900.0);
+    }
+    receives
+}
+
+#[test]
+fn outbound_redrive_is_only_a_safety_net_behind_the_retry_budget() {
+    let t = template();
+    let p = &t["Parameters"];
+    let redrive = &t["Resources"]["OutboundQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"];
+    assert_eq!(redrive["!Ref"], "OutboundMaxReceiveCount");
+    let budget = p["RetryForSeconds"]["Default"].as_f64().unwrap();
+    let limit = p["OutboundMaxReceiveCount"]["Default"].as_f64().unwrap();
+    // A record held back behind a failing one of its FIFO group spends receives too: room for
+    // twice the budget's receives.
+    assert!(
+        2.0 * receives_within(budget) < limit,
+        "{} receives in the budget, limit {limit}",
+        receives_within(budget)
+    );
+    let env = &t["Resources"]["SenderFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["RETRY_FOR_SECONDS"]["!Ref"], "RetryForSeconds");
+    assert_eq!(env["FUNCTION_TIMEOUT_SECONDS"]["!Ref"], "SenderTimeoutSeconds");
+    let send_ms = p["SendTimeoutMs"]["Default"].as_f64().unwrap();
+    let timeout_s = p["SenderTimeoutSeconds"]["Default"].as_f64().unwrap();
+    assert!(
+        send_ms + 2000.0 < timeout_s * 1000.0,
+        "a send fits an invocation by default"
+    );
+}
+
+#[test]
+fn a_refused_access_key_raises_an_alarm() {
+    let t = template();
+    let alarm = &t["Resources"]["SenderAuthRejectedAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], "SinchBridge");
+    assert_eq!(alarm["MetricName"], "AuthRejected");
+    assert_eq!(alarm["Dimensions"][0]["Value"], "sender");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! malformed body must fail alone, not the whole batch at deserialisation.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
@@ -24,13 +25,14 @@ where
     if COLD.swap(false, Ordering::Relaxed) {
         sender.metrics().count(Metric::ColdStart, &[]);
     }
+    let deadline = deadline(event.context.deadline);
     let records: Vec<OutboundRecord> = event
         .payload
         .records
         .into_iter()
         .map(record)
         .collect::<Result<_, _>>()?;
-    let failed = sender.handle_batch(&records).await;
+    let failed = sender.handle_batch(&records, deadline).await;
     let mut response = SqsBatchResponse::default();
     for id in failed {
         response.add_failure(id);
@@ -51,11 +53,28 @@ fn record(message: SqsMessage) -> Result<OutboundRecord, Error> {
         .get("ApproximateReceiveCount")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
+    // The retry budget counts from the first receive; SentTimestamp is the fallback.
+    let first_received_ms = ["ApproximateFirstReceiveTimestamp", "SentTimestamp"]
+        .iter()
+        .find_map(|name| message.attributes.get(*name).and_then(|v| v.parse().ok()));
     Ok(OutboundRecord {
         message_id,
         receipt_handle: message.receipt_handle,
         body: message.body,
         receive_count,
         group_id: message.attributes.get("MessageGroupId").cloned(),
+        first_received_ms,
     })
+}
+
+/// The invocation's deadline (Unix milliseconds from the Runtime API) as an `Instant`; `None`
+/// when the runtime gave none (0), as in tests that call the handler directly.
+fn deadline(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }

@@ -46,11 +46,40 @@ impl SinchClient for HttpsSinchClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| retry_after_seconds(v, std::time::SystemTime::now()));
         Ok(HttpReply {
             status: response.status().as_u16(),
             retry_after,
             body: response.into_body().into(),
         })
+    }
+}
+
+/// `Retry-After` in whole seconds from `now`: delay-seconds, or an HTTP-date (RFC 9110).
+fn retry_after_seconds(value: &str, now: std::time::SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).map_or(0, |d| d.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after_seconds("120", now), Some(120));
+        assert_eq!(retry_after_seconds("Sun, 06 Nov 1994 08:51:37 GMT", now), Some(120));
+        assert_eq!(
+            retry_after_seconds("Sun, 06 Nov 1994 08:40:00 GMT", now),
+            Some(0),
+            "a date passed"
+        );
+        assert_eq!(retry_after_seconds("soon", now), None);
     }
 }

@@ -94,6 +94,21 @@ impl QueueControl for SqsQueues {
             .map_err(|e| PortError::new("queue_unavailable", format!("DeleteMessage: {}", describe(&e))))
     }
 
+    async fn max_receives(&self, queue_url: &str) -> Result<Option<u32>, PortError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| PortError::new("queue_unavailable", format!("GetQueueAttributes: {}", describe(&e))))?;
+        let policy = out
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy));
+        Ok(policy.and_then(|p| redrive_max_receives(p)))
+    }
+
     async fn change_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
         self.client
             .change_message_visibility()
@@ -109,5 +124,33 @@ impl QueueControl for SqsQueues {
                     format!("ChangeMessageVisibility: {}", describe(&e)),
                 )
             })
+    }
+}
+
+/// `maxReceiveCount` of a redrive policy (SQS writes it as a number; CloudFormation as a string).
+fn redrive_max_receives(policy: &str) -> Option<u32> {
+    let value: serde_json::Value = serde_json::from_str(policy).ok()?;
+    match &value["maxReceiveCount"] {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_redrive_limit_in_either_form() {
+        assert_eq!(
+            redrive_max_receives(r#"{"deadLetterTargetArn":"a","maxReceiveCount":1000}"#),
+            Some(1000)
+        );
+        assert_eq!(
+            redrive_max_receives(r#"{"deadLetterTargetArn":"a","maxReceiveCount":"5"}"#),
+            Some(5)
+        );
+        assert_eq!(redrive_max_receives("{}"), None);
     }
 }

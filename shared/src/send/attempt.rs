@@ -1,9 +1,12 @@
 //! One attempt to send one record: parse the envelope, pick its messaging service, get an
 //! authorization, call `messages:send` (once more with a fresh token after a 401). Every
-//! failure is turned into an [`Outcome`] by the conversions in `outcome.rs`.
+//! failure is turned into an [`Outcome`] by the conversions in `outcome.rs`. No send starts
+//! that could not finish before the invocation's deadline.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::config::DEADLINE_MARGIN;
 use super::outcome::{Outcome, ResolveError};
 use super::token::basic_authorization;
 use super::{OutboundRecord, Sender};
@@ -28,13 +31,19 @@ where
     H: SinchClient,
     Q: QueueWriter + QueueControl,
 {
-    pub(super) async fn attempt(&self, record: &OutboundRecord, ctx: &mut Context) -> Outcome {
-        let Some(body) = record.body.as_deref().filter(|b| !b.is_empty()) else {
-            return Outcome::from(&EnvelopeError {
-                field: "(body)".into(),
-                problem: "is empty".into(),
-            });
-        };
+    pub(super) async fn attempt(
+        &self,
+        record: &OutboundRecord,
+        ctx: &mut Context,
+        deadline: Option<Instant>,
+    ) -> Outcome {
+        // The latest moment a send may start and still finish before the deadline.
+        let last_start = deadline.and_then(|d| d.checked_sub(self.config.send_timeout + DEADLINE_MARGIN));
+        let too_late = || last_start.is_some_and(|t| Instant::now() >= t);
+        if too_late() {
+            return Outcome::NotStarted;
+        }
+        let body = record.body.as_deref().unwrap_or_default();
         let message = match parse_outbound(body.as_bytes()) {
             Ok(m) => m,
             Err(e) => return Outcome::from(&e),
@@ -64,10 +73,21 @@ where
         );
         let mut refreshed = false;
         loop {
-            let authorization = match self.authorization(&service).await {
+            // A token fetch (with its 429 backoff) may not eat into the time a send needs.
+            let authorization = match last_start {
+                Some(t) => match tokio::time::timeout_at(t.into(), self.authorization(&service)).await {
+                    Ok(result) => result,
+                    Err(_) => return Outcome::NotStarted,
+                },
+                None => self.authorization(&service).await,
+            };
+            let authorization = match authorization {
                 Ok(a) => a,
                 Err(outcome) => return outcome,
             };
+            if too_late() {
+                return Outcome::NotStarted;
+            }
             let request = HttpRequest {
                 url: url.clone(),
                 authorization: authorization.clone(),

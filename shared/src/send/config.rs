@@ -9,6 +9,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(900);
+pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(86_400);
+pub const DEFAULT_FETCH_FAILURE_HOLD: Duration = Duration::from_secs(5);
+/// Room left after the last possible send for deleting it and answering the invocation.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 /// `Default` has every default and no services or queues: set those (tests, the local loop).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +36,12 @@ pub struct SenderConfig {
     pub retry_max: Duration,
     /// `SEND_TIMEOUT_MS` (10000): one request to Sinch, connect to last byte.
     pub send_timeout: Duration,
+    /// `RETRY_FOR_SECONDS` (86400): how long a record that can succeed later is retried,
+    /// counted from its first receive; then it is dead-lettered with its last cause.
+    pub retry_for: Duration,
+    /// `TOKEN_FAILURE_HOLD_SECONDS` (5): a failed token fetch is handed to every record
+    /// waiting on it, and to those that ask within this time, instead of being repeated.
+    pub token_failure_hold: Duration,
 }
 
 impl Default for SenderConfig {
@@ -47,6 +57,8 @@ impl Default for SenderConfig {
             retry_base: DEFAULT_RETRY_BASE,
             retry_max: DEFAULT_RETRY_MAX,
             send_timeout: DEFAULT_SEND_TIMEOUT,
+            retry_for: DEFAULT_RETRY_FOR,
+            token_failure_hold: DEFAULT_FETCH_FAILURE_HOLD,
         }
     }
 }
@@ -64,6 +76,21 @@ impl SenderConfig {
                 problem: "must be at least 1".into(),
             });
         }
+        let send_timeout = millis(env, "SEND_TIMEOUT_MS", DEFAULT_SEND_TIMEOUT)?;
+        // `FUNCTION_TIMEOUT_SECONDS` (the template passes the function's timeout): a send must
+        // fit in an invocation, or no record would ever be tried.
+        if let Some(timeout) = env.get("FUNCTION_TIMEOUT_SECONDS") {
+            let timeout = timeout.trim().parse::<u64>().map_err(|_| ConfigError {
+                variable: "FUNCTION_TIMEOUT_SECONDS",
+                problem: "must be a whole number".into(),
+            })?;
+            if send_timeout + DEADLINE_MARGIN >= Duration::from_secs(timeout) {
+                return Err(ConfigError {
+                    variable: "SEND_TIMEOUT_MS",
+                    problem: format!("plus a 2 s margin must be below the function timeout ({timeout} s)"),
+                });
+            }
+        }
         Ok(Self {
             services,
             auth_url: env.get("SINCH_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.into()),
@@ -74,7 +101,9 @@ impl SenderConfig {
             sent_queue_url: env.get("SENT_QUEUE_URL"),
             retry_base: seconds(env, "RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE)?,
             retry_max: seconds(env, "RETRY_MAX_SECONDS", DEFAULT_RETRY_MAX)?,
-            send_timeout: millis(env, "SEND_TIMEOUT_MS", DEFAULT_SEND_TIMEOUT)?,
+            send_timeout,
+            retry_for: seconds(env, "RETRY_FOR_SECONDS", DEFAULT_RETRY_FOR)?,
+            token_failure_hold: seconds(env, "TOKEN_FAILURE_HOLD_SECONDS", DEFAULT_FETCH_FAILURE_HOLD)?,
         })
     }
 }
@@ -134,6 +163,18 @@ mod tests {
                 ("MAX_IN_FLIGHT", "0")
             ]),
             Some("MAX_IN_FLIGHT")
+        );
+        let base = [("SERVICES", "a"), ("OUTBOUND_QUEUE_URL", "q"), ("DLQ_URL", "d")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            SenderConfig::from_env(&env(&pairs)).err().map(|e| e.variable)
+        };
+        assert_eq!(with(&[("FUNCTION_TIMEOUT_SECONDS", "30")]), None);
+        assert_eq!(
+            with(&[("FUNCTION_TIMEOUT_SECONDS", "12"), ("SEND_TIMEOUT_MS", "10000")]),
+            Some("SEND_TIMEOUT_MS"),
+            "a send that cannot fit an invocation is refused at start"
         );
     }
 }

@@ -1,14 +1,32 @@
 //! Acting on a record's [`Outcome`]: the log line and metrics, the retry delay (the message's
-//! visibility), the dead-letter write or the sent record. Returns whether the record is
-//! finished (sent or dead-lettered), which decides if it is reported as a batch failure.
+//! visibility) while the record's retry budget lasts, the dead-letter write once it is spent or
+//! when the record can never succeed. Returns whether the record is finished (sent or
+//! dead-lettered), which decides if it is reported as a batch failure, and how long a failed
+//! one stays hidden (its FIFO group is hidden as long).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::attempt::Context;
-use super::outcome::{Outcome, backoff};
+use super::outcome::{DeadLetter, Outcome, RetryCause, backoff};
 use super::{OutboundRecord, Sender};
 use crate::metrics::Metric;
 use crate::ports::{QueueControl, QueueWriter, SecretStore, SinchClient};
+
+/// How one record ended in this invocation.
+pub(super) enum Finish {
+    /// Sent (with what the sent record says) or dead-lettered: delete it.
+    Done(Option<SentInfo>),
+    /// To be tried again: reported as a batch item failure, hidden for `visibility` seconds
+    /// (`None`: the queue's own visibility timeout applies).
+    Failed { visibility: Option<u32> },
+}
+
+/// What a sent record publishes.
+pub(super) struct SentInfo {
+    pub ctx: Context,
+    pub message_id: Option<String>,
+    pub accepted_time: Option<String>,
+}
 
 impl<S, H, Q> Sender<S, H, Q>
 where
@@ -16,10 +34,10 @@ where
     H: SinchClient,
     Q: QueueWriter + QueueControl,
 {
-    pub(super) async fn process(&self, record: &OutboundRecord) -> bool {
+    pub(super) async fn process(&self, record: &OutboundRecord, deadline: Option<Instant>) -> Finish {
         let mut ctx = Context::default();
         let started = Instant::now();
-        let outcome = self.attempt(record, &mut ctx).await;
+        let outcome = self.attempt(record, &mut ctx, deadline).await;
         let (service, app_id, channel, correlation_id) = (
             ctx.service.as_deref().unwrap_or("-"),
             ctx.app_id.as_deref().unwrap_or("-"),
@@ -46,10 +64,39 @@ where
                 self.metrics.count(Metric::MessageSent, &[("Channel", channel)]);
                 self.metrics
                     .milliseconds(Metric::SendLatency, started.elapsed().as_secs_f64() * 1000.0, &[]);
-                self.publish_sent(record, &ctx, message_id, accepted_time).await;
-                true
+                Finish::Done(Some(SentInfo {
+                    ctx,
+                    message_id,
+                    accepted_time,
+                }))
             }
-            Outcome::Retry { cause, retry_after } => {
+            Outcome::NotStarted => {
+                // Not an attempt: it comes back at once for an invocation with time to send it.
+                self.held_back.note(id);
+                tracing::info!(
+                    sqs_message_id = id,
+                    outcome = "not_started",
+                    "too close to the deadline to send"
+                );
+                self.set_visibility(record, 0).await;
+                Finish::Failed { visibility: Some(0) }
+            }
+            Outcome::Retry {
+                cause,
+                retry_after,
+                http_status,
+                sinch_status,
+            } => {
+                if cause == RetryCause::AuthRejected {
+                    self.metrics.count(Metric::AuthRejected, &[]);
+                }
+                let retried_for = self.retried_for(record);
+                let at_limit = self.max_receives().await.is_some_and(|max| record.receive_count >= max);
+                if retried_for >= self.config.retry_for || at_limit {
+                    let attempts = self.held_back.attempts(id, record.receive_count);
+                    let dead = DeadLetter::gave_up(cause, http_status, sinch_status, attempts, retried_for, at_limit);
+                    return self.dead_letter(record, &ctx, &dead).await;
+                }
                 let delay = backoff(
                     record.receive_count,
                     self.config.retry_base,
@@ -64,24 +111,49 @@ where
                     channel,
                     correlation_id,
                     cause = cause.as_str(),
+                    http_status,
                     retry_in_seconds = seconds,
+                    retried_for_seconds = retried_for.as_secs(),
                     receive_count = record.receive_count,
                     outcome = "retry",
                     "message will be retried"
                 );
                 self.metrics.count(Metric::MessageRetried, &[("Cause", cause.as_str())]);
-                if let Some(handle) = record.receipt_handle.as_deref()
-                    && let Err(e) = self
-                        .queues
-                        .change_visibility(&self.config.outbound_queue_url, handle, seconds)
-                        .await
-                {
-                    // The message still comes back, after the queue's own visibility timeout.
-                    tracing::warn!(sqs_message_id = id, error = %e, "could not set the retry delay");
+                if self.set_visibility(record, seconds).await {
+                    Finish::Failed {
+                        visibility: Some(seconds),
+                    }
+                } else {
+                    Finish::Failed { visibility: None }
                 }
-                false
             }
             Outcome::DeadLetter(dead) => self.dead_letter(record, &ctx, &dead).await,
+        }
+    }
+
+    /// How long this record has been retried: since its first receive.
+    fn retried_for(&self, record: &OutboundRecord) -> Duration {
+        let now_ms = self.clock.unix_seconds().saturating_mul(1000);
+        let first = record.first_received_ms.unwrap_or(now_ms);
+        Duration::from_millis(u64::try_from(now_ms.saturating_sub(first)).unwrap_or(0))
+    }
+
+    /// True when the delay was set.
+    async fn set_visibility(&self, record: &OutboundRecord, seconds: u32) -> bool {
+        let Some(handle) = record.receipt_handle.as_deref() else {
+            return false;
+        };
+        match self
+            .queues
+            .change_visibility(&self.config.outbound_queue_url, handle, seconds)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                // The message still comes back, after the queue's own visibility timeout.
+                tracing::warn!(sqs_message_id = %record.message_id, error = %e, "could not set the retry delay");
+                false
+            }
         }
     }
 }

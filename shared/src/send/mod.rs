@@ -5,7 +5,9 @@
 //!
 //! Standard queues: every record in flight at once (bounded by `MAX_IN_FLIGHT`). FIFO queues:
 //! message groups in parallel, records of a group in order; after a record that must be retried,
-//! the rest of its group is reported failed without being sent, so order holds.
+//! the rest of its group is reported failed without being sent, so order holds, and hidden as
+//! long as that record, so the group resumes together after its backoff. No send starts that
+//! could not finish before the invocation's deadline; a record not started comes back at once.
 //!
 //! This file is the batch handling. One record's attempt is `attempt.rs`; what each failure
 //! means (retry or dead letter, and the reason codes) is `outcome.rs` alone; acting on the
@@ -16,6 +18,7 @@ mod attempt;
 mod config;
 pub mod dead_letter;
 mod finish;
+mod held_back;
 pub mod outcome;
 mod sent_record;
 pub mod token;
@@ -26,6 +29,7 @@ pub use outcome::{DeadLetter, DeadLetterReason, Outcome, RetryCause};
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, StreamExt as _};
 
@@ -33,6 +37,8 @@ use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{QueueControl, QueueWriter, SecretStore, SinchClient, is_fifo};
 use crate::service_cache::ServiceCache;
+use finish::Finish;
+use held_back::HeldBack;
 use token::TokenCache;
 
 /// One SQS record, as the sender needs it.
@@ -45,6 +51,9 @@ pub struct OutboundRecord {
     pub receive_count: u32,
     /// FIFO `MessageGroupId`.
     pub group_id: Option<String>,
+    /// When the record was first received (`ApproximateFirstReceiveTimestamp`, else
+    /// `SentTimestamp`), Unix milliseconds: the start of its retry budget.
+    pub first_received_ms: Option<i64>,
 }
 
 pub struct Sender<S, H, Q> {
@@ -54,6 +63,10 @@ pub struct Sender<S, H, Q> {
     tokens: TokenCache,
     config: SenderConfig,
     metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    held_back: HeldBack,
+    /// The outbound queue's redrive `maxReceiveCount`, read once per environment.
+    max_receives: tokio::sync::OnceCell<Option<u32>>,
 }
 
 impl<S, H, Q> Sender<S, H, Q>
@@ -70,7 +83,8 @@ where
         config: SenderConfig,
         metrics: Metrics,
     ) -> Self {
-        let tokens = TokenCache::new(config.auth_url.clone(), clock);
+        let tokens =
+            TokenCache::new(config.auth_url.clone(), clock.clone()).with_failure_hold(config.token_failure_hold);
         Self {
             service_cache,
             http,
@@ -78,6 +92,9 @@ where
             tokens,
             config,
             metrics,
+            clock,
+            held_back: HeldBack::default(),
+            max_receives: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -86,14 +103,15 @@ where
     }
 
     /// Shortens the auth endpoint's 429 backoff (tests).
-    pub fn with_token_backoff(mut self, base: std::time::Duration) -> Self {
+    pub fn with_token_backoff(mut self, base: Duration) -> Self {
         self.tokens.backoff_base = base;
         self
     }
 
     /// Processes a batch and returns the message ids to report as `batchItemFailures`, in batch
-    /// order. Never an empty id: the caller guarantees every record has one.
-    pub async fn handle_batch(&self, records: &[OutboundRecord]) -> Vec<String> {
+    /// order. Never an empty id: the caller guarantees every record has one. With a `deadline`
+    /// (the invocation's), no send starts that could not finish before it.
+    pub async fn handle_batch(&self, records: &[OutboundRecord], deadline: Option<Instant>) -> Vec<String> {
         let fifo = is_fifo(&self.config.outbound_queue_url) || records.iter().any(|r| r.group_id.is_some());
         // Futures are collected before they are polled: the streams then hold no closures
         // over borrowed records, which keeps this future `Send` for `tokio::spawn`.
@@ -108,7 +126,7 @@ where
             }
             let mut work = Vec::with_capacity(groups.len());
             for (_, list) in groups {
-                work.push(self.process_group(list));
+                work.push(self.process_group(list, deadline));
             }
             let done: Vec<Vec<&str>> = futures::stream::iter(work)
                 .buffer_unordered(self.config.max_in_flight)
@@ -118,7 +136,7 @@ where
         } else {
             let mut work = Vec::with_capacity(records.len());
             for record in records {
-                work.push(self.failed_id(record));
+                work.push(self.failed_id(record, deadline));
             }
             let done: Vec<Option<&str>> = futures::stream::iter(work)
                 .buffer_unordered(self.config.max_in_flight)
@@ -133,50 +151,100 @@ where
             .collect()
     }
 
-    async fn failed_id<'r>(&self, record: &'r OutboundRecord) -> Option<&'r str> {
-        (!self.process_guarded(record).await).then_some(record.message_id.as_str())
+    async fn failed_id<'r>(&self, record: &'r OutboundRecord, deadline: Option<Instant>) -> Option<&'r str> {
+        match self.process_guarded(record, deadline).await {
+            Finish::Done(_) => None,
+            Finish::Failed { .. } => Some(record.message_id.as_str()),
+        }
     }
 
-    async fn process_group<'r>(&self, list: Vec<&'r OutboundRecord>) -> Vec<&'r str> {
+    async fn process_group<'r>(&self, list: Vec<&'r OutboundRecord>, deadline: Option<Instant>) -> Vec<&'r str> {
         let mut failed = Vec::new();
-        let mut blocked = false;
+        // Set once a record of the group fails: the visibility the rest of the group gets.
+        let mut blocked: Option<Option<u32>> = None;
         for record in list {
-            if blocked {
-                // Held back unsent: sending it now would overtake the record that failed.
+            if let Some(visibility) = blocked {
+                // Held back unsent: sending it now would overtake the record that failed. It
+                // comes back with that record, and this receive does not count as an attempt.
+                self.held_back.note(&record.message_id);
+                if let (Some(seconds), Some(handle)) = (visibility, record.receipt_handle.as_deref())
+                    && let Err(e) = self
+                        .queues
+                        .change_visibility(&self.config.outbound_queue_url, handle, seconds)
+                        .await
+                {
+                    tracing::warn!(sqs_message_id = %record.message_id, error = %e, "could not hold back with its group");
+                }
                 failed.push(record.message_id.as_str());
                 continue;
             }
-            if !self.process_guarded(record).await {
-                blocked = true;
+            if let Finish::Failed { visibility } = self.process_guarded(record, deadline).await {
+                blocked = Some(visibility);
                 failed.push(record.message_id.as_str());
             }
         }
         failed
     }
 
-    /// True when the record is finished (sent or dead-lettered). A panic while processing one
-    /// record is contained here and reported as that record's failure only.
-    async fn process_guarded(&self, record: &OutboundRecord) -> bool {
-        match AssertUnwindSafe(self.process(record)).catch_unwind().await {
-            Ok(true) => {
-                // Finished work leaves the queue now: if the invocation crashes or times out
-                // later in the batch, only unfinished records come back. Lambda's own delete
-                // after the batch response is then a no-op.
-                if let Some(handle) = record.receipt_handle.as_deref()
-                    && let Err(e) = self.queues.delete(&self.config.outbound_queue_url, handle).await
-                {
-                    tracing::warn!(sqs_message_id = %record.message_id, error = %e, "early delete failed; Lambda deletes it after the batch");
+    /// Runs one record to its finish. A panic while processing it is contained here and
+    /// reported as that record's failure only.
+    async fn process_guarded(&self, record: &OutboundRecord, deadline: Option<Instant>) -> Finish {
+        match AssertUnwindSafe(self.process(record, deadline)).catch_unwind().await {
+            Ok(Finish::Done(sent)) => {
+                // Finished work leaves the queue now, before anything optional: if the
+                // invocation crashes or times out later, only unfinished records come back
+                // (Lambda's own delete after the batch is then a no-op).
+                self.delete_finished(record).await;
+                if let Some(sent) = sent {
+                    self.publish_sent(record, sent).await;
                 }
-                true
+                Finish::Done(None)
             }
-            Ok(false) => false,
+            Ok(failed @ Finish::Failed { .. }) => failed,
             Err(_) => {
                 let cause = RetryCause::Panic.as_str();
                 tracing::error!(sqs_message_id = %record.message_id, outcome = "panic", cause, "record processing panicked");
                 self.metrics.count(Metric::MessageRetried, &[("Cause", cause)]);
-                false
+                Finish::Failed { visibility: None }
             }
         }
+    }
+
+    /// Deletes a finished record, trying three times: a record Sinch accepted that comes back
+    /// would be sent again.
+    async fn delete_finished(&self, record: &OutboundRecord) {
+        let Some(handle) = record.receipt_handle.as_deref() else {
+            return;
+        };
+        let mut pause = Duration::from_millis(50);
+        for attempt in 1..=3 {
+            match self.queues.delete(&self.config.outbound_queue_url, handle).await {
+                Ok(()) => return,
+                Err(e) if attempt == 3 => {
+                    tracing::warn!(sqs_message_id = %record.message_id, error = %e, "early delete failed; Lambda deletes it after the batch");
+                }
+                Err(_) => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 4;
+                }
+            }
+        }
+    }
+
+    /// The outbound queue's redrive limit (once per environment; `None` when unknown).
+    async fn max_receives(&self) -> Option<u32> {
+        *self
+            .max_receives
+            .get_or_init(|| async {
+                self.queues
+                    .max_receives(&self.config.outbound_queue_url)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "could not read the outbound queue's redrive policy");
+                        None
+                    })
+            })
+            .await
     }
 }
 

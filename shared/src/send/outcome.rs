@@ -2,9 +2,12 @@
 //! (an envelope, a service lookup, the token endpoint, the transport, Sinch's answer) becomes
 //! one [`Outcome`] through one conversion in this file, and how long a retried record waits.
 //!
-//! Policy: 2xx done; 429, 408, 5xx, a persistent 401 and no answer at all are retried; other
-//! 4xx and 3xx never succeed and are dead-lettered with Sinch's reason; so are envelopes that
-//! do not parse and records whose service or app is not configured.
+//! Policy: 2xx done; 429, 408, 5xx, no answer at all, and anything the token endpoint or
+//! Secrets Manager says are retried (a key or a secret can be fixed), for a retry budget
+//! measured in time; other 4xx and 3xx from `messages:send` never succeed and are dead-lettered
+//! with Sinch's reason; so are envelopes that do not parse and records whose service or app is
+//! not configured. A record still failing when its budget is spent is dead-lettered with the
+//! last cause.
 
 use std::time::Duration;
 
@@ -16,8 +19,9 @@ use crate::ports::{HttpReply, TransportError};
 use crate::protocol::EnvelopeError;
 use crate::service_cache::ServiceCacheError;
 
-/// SQS caps a visibility timeout at 12 hours.
-pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+/// SQS caps a message's visibility at 12 hours counted from its receive; the record was received
+/// at most a batching window (5 min) and a function timeout (15 min) before its delay is set.
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60 - 20 * 60);
 
 macro_rules! codes {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $code:literal,)* }) => {
@@ -47,7 +51,7 @@ codes! {
     RetryCause {
         RateLimited => "rate_limited",
         RequestTimeout => "request_timeout",
-        Unauthorized => "unauthorized",
+        AuthRejected => "auth_rejected",
         ServerError => "server_error",
         Timeout => "timeout",
         ConnectionError => "connection_error",
@@ -72,6 +76,8 @@ codes! {
         UnknownService => "unknown_service",
         UnknownApp => "unknown_app",
         AuthRejected => "auth_rejected",
+        RetryBudgetExhausted => "retry_budget_exhausted",
+        ReceiveLimitReached => "receive_limit_reached",
     }
 }
 
@@ -84,8 +90,13 @@ pub enum Outcome {
     Retry {
         cause: RetryCause,
         retry_after: Option<u64>,
+        /// Sinch's answer, when there was one.
+        http_status: Option<u16>,
+        sinch_status: Option<String>,
     },
     DeadLetter(DeadLetter),
+    /// Not tried: the invocation's deadline was too close to start a send.
+    NotStarted,
 }
 
 /// Why a record can never succeed, as it is written on the dead-letter message.
@@ -96,6 +107,10 @@ pub struct DeadLetter {
     pub http_status: Option<u16>,
     pub sinch_status: Option<String>,
     pub sinch_message: Option<String>,
+    /// For a record that failed for a while: the cause of its last failure.
+    pub last_cause: Option<RetryCause>,
+    /// For a record that failed for a while: how often it was tried.
+    pub attempts: Option<u32>,
 }
 
 impl DeadLetter {
@@ -106,6 +121,43 @@ impl DeadLetter {
             http_status: None,
             sinch_status: None,
             sinch_message: None,
+            last_cause: None,
+            attempts: None,
+        }
+    }
+
+    /// A record still failing with `cause` when it may no longer be retried: its budget is
+    /// spent (`retried_for`), or it reached the queue's redrive limit. A key Sinch keeps
+    /// refusing is named as such; anything else is an exhausted budget.
+    pub fn gave_up(
+        cause: RetryCause,
+        http_status: Option<u16>,
+        sinch_status: Option<String>,
+        attempts: u32,
+        retried_for: Duration,
+        receive_limit: bool,
+    ) -> Self {
+        let reason = match (receive_limit, cause) {
+            (true, _) => DeadLetterReason::ReceiveLimitReached,
+            (false, RetryCause::AuthRejected) => DeadLetterReason::AuthRejected,
+            (false, _) => DeadLetterReason::RetryBudgetExhausted,
+        };
+        let detail = if receive_limit {
+            format!("reached the outbound queue's maxReceiveCount; last cause {cause}")
+        } else {
+            format!(
+                "still failing after {} s of retries; last cause {cause}",
+                retried_for.as_secs()
+            )
+        };
+        Self {
+            reason,
+            detail,
+            http_status,
+            sinch_status,
+            sinch_message: None,
+            last_cause: Some(cause),
+            attempts: Some(attempts),
         }
     }
 }
@@ -115,6 +167,8 @@ impl Outcome {
         Outcome::Retry {
             cause,
             retry_after: None,
+            http_status: None,
+            sinch_status: None,
         }
     }
 
@@ -159,18 +213,22 @@ impl From<&EnvelopeError> for Outcome {
     }
 }
 
-/// The token endpoint: unreachable, rate limited, failing, or answering 401 (a key can be
-/// fixed) is worth a retry; any other refusal dead-letters.
+/// The token endpoint's answer is never about the message: whatever it says, the record is
+/// retried (within its budget). A refusal of the key (401, 403, any other 4xx, a redirect: a
+/// wrong `SINCH_AUTH_URL` or a key being rotated) is `auth_rejected`, which an operator must
+/// fix; being unreachable, slow, rate limited or failing is `auth_unavailable`.
 impl From<&TokenError> for Outcome {
     fn from(error: &TokenError) -> Self {
-        let transient = match error {
-            TokenError::Transport(_) | TokenError::Malformed => true,
-            TokenError::Status(status) => *status == 429 || *status >= 500 || *status == 401,
+        let (cause, http_status) = match error {
+            TokenError::Transport(_) | TokenError::Malformed => (RetryCause::AuthUnavailable, None),
+            TokenError::Status(s @ (408 | 429 | 500..=599)) => (RetryCause::AuthUnavailable, Some(*s)),
+            TokenError::Status(s) => (RetryCause::AuthRejected, Some(*s)),
         };
-        if transient {
-            Outcome::retry(RetryCause::AuthUnavailable)
-        } else {
-            Outcome::dead(DeadLetterReason::AuthRejected, error.to_string())
+        Outcome::Retry {
+            cause,
+            retry_after: None,
+            http_status,
+            sinch_status: None,
         }
     }
 }
@@ -193,6 +251,8 @@ impl From<&HttpReply> for Outcome {
         let retry = |cause| Outcome::Retry {
             cause,
             retry_after: reply.retry_after,
+            http_status: Some(reply.status),
+            sinch_status: parse_error(&reply.body).status,
         };
         match reply.status {
             200..=299 => {
@@ -205,7 +265,8 @@ impl From<&HttpReply> for Outcome {
             }
             429 => retry(RetryCause::RateLimited),
             408 => retry(RetryCause::RequestTimeout),
-            401 => retry(RetryCause::Unauthorized),
+            // A second 401, after a fresh token: the key itself is refused.
+            401 => retry(RetryCause::AuthRejected),
             500..=599 => retry(RetryCause::ServerError),
             status => {
                 let error = parse_error(&reply.body);
@@ -227,6 +288,8 @@ impl From<&HttpReply> for Outcome {
                     http_status: Some(status),
                     sinch_status: error.status,
                     sinch_message: error.message.map(|m| truncate(&m, 256)),
+                    last_cause: None,
+                    attempts: None,
                 })
             }
         }
@@ -270,16 +333,23 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// How long a record retried for the `receive_count`-th time stays hidden: exponential from
-/// `base`, capped, with jitter in the upper half so retries of a burst spread out. Sinch's
-/// `Retry-After` wins when given.
+/// `base`, capped at `cap`, with jitter in the upper half so retries of a burst spread out.
+/// Sinch's `Retry-After` is a floor, never a shortcut: the delay is the longer of the two (a
+/// hint wins with up to `base / 2` of jitter added, so a burst told "0" or "1" does not come
+/// back at once, all together). Never more than SQS allows ([`MAX_VISIBILITY`]).
 pub fn backoff(receive_count: u32, base: Duration, cap: Duration, retry_after: Option<u64>) -> Duration {
-    if let Some(seconds) = retry_after {
-        return Duration::from_secs(seconds).min(MAX_VISIBILITY);
-    }
     let exponent = receive_count.saturating_sub(1).min(20);
     let full = base.saturating_mul(1u32 << exponent).min(cap).min(MAX_VISIBILITY);
     let millis = u64::try_from(full.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(fastrand::u64(millis / 2..=millis))
+    let computed = Duration::from_millis(fastrand::u64(millis / 2..=millis));
+    let delay = match retry_after.map(Duration::from_secs) {
+        Some(hint) if hint >= computed => {
+            let spread = u64::try_from(base.as_millis() / 2).unwrap_or(0);
+            hint.saturating_add(Duration::from_millis(fastrand::u64(0..=spread)))
+        }
+        _ => computed,
+    };
+    delay.min(MAX_VISIBILITY)
 }
 
 #[cfg(test)]

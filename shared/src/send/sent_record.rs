@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::attempt::Context;
+use super::finish::SentInfo;
 use super::{OutboundRecord, Sender};
 use crate::metrics::Metric;
 use crate::ports::{QueueControl, QueueMessage, QueueWriter, SecretStore, SinchClient, is_fifo};
@@ -14,13 +14,13 @@ where
     H: SinchClient,
     Q: QueueWriter + QueueControl,
 {
-    pub(super) async fn publish_sent(
-        &self,
-        record: &OutboundRecord,
-        ctx: &Context,
-        message_id: Option<String>,
-        accepted_time: Option<String>,
-    ) {
+    /// Runs after the finished record was deleted: a failure here can never resend it.
+    pub(super) async fn publish_sent(&self, record: &OutboundRecord, sent: SentInfo) {
+        let SentInfo {
+            ctx,
+            message_id,
+            accepted_time,
+        } = sent;
         let Some(queue_url) = self.config.sent_queue_url.as_deref() else {
             return;
         };

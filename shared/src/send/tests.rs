@@ -79,6 +79,7 @@ fn ok_http() -> FakeSinch {
 
 fn record(id: &str, body: &str) -> OutboundRecord {
     OutboundRecord {
+        first_received_ms: None,
         message_id: id.into(),
         receipt_handle: Some(format!("rh-{id}")),
         body: Some(body.into()),
@@ -104,7 +105,7 @@ async fn sends_each_record_to_its_region_with_its_credentials() {
         record("a", &envelope(APP_EU, "one")),
         record("b", &envelope(APP_US, "two")),
     ];
-    assert_eq!(w.sender.handle_batch(&batch).await, Vec::<String>::new());
+    assert_eq!(w.sender.handle_batch(&batch, None).await, Vec::<String>::new());
     let sent = api_requests(&w);
     assert_eq!(sent.len(), 2);
     let eu = sent
@@ -145,7 +146,7 @@ async fn one_token_serves_a_whole_concurrent_batch() {
     let batch: Vec<_> = (0..10)
         .map(|i| record(&format!("m{i}"), &envelope(APP_EU, &format!("t{i}"))))
         .collect();
-    assert!(w.sender.handle_batch(&batch).await.is_empty());
+    assert!(w.sender.handle_batch(&batch, None).await.is_empty());
     let token_calls = w.http.recorded().iter().filter(|r| r.url == TOKEN_URL).count();
     assert_eq!(token_calls, 1);
     assert_eq!(api_requests(&w).len(), 10);
@@ -156,7 +157,7 @@ async fn token_is_renewed_before_it_expires() {
     let w = world_with("http://q/outbound", ok_http());
     assert!(
         w.sender
-            .handle_batch(&[record("a", &envelope(APP_EU, "1"))])
+            .handle_batch(&[record("a", &envelope(APP_EU, "1"))], None)
             .await
             .is_empty()
     );
@@ -164,7 +165,7 @@ async fn token_is_renewed_before_it_expires() {
     w.clock.advance(Duration::from_secs(3600 - 61));
     assert!(
         w.sender
-            .handle_batch(&[record("b", &envelope(APP_EU, "2"))])
+            .handle_batch(&[record("b", &envelope(APP_EU, "2"))], None)
             .await
             .is_empty()
     );
@@ -172,7 +173,7 @@ async fn token_is_renewed_before_it_expires() {
     w.clock.advance(Duration::from_secs(2));
     assert!(
         w.sender
-            .handle_batch(&[record("c", &envelope(APP_EU, "3"))])
+            .handle_batch(&[record("c", &envelope(APP_EU, "3"))], None)
             .await
             .is_empty()
     );
@@ -196,7 +197,7 @@ async fn a_401_refreshes_the_token_and_retries_once() {
     let w = world_with("http://q/outbound", http);
     assert!(
         w.sender
-            .handle_batch(&[record("a", &envelope(APP_EU, "1"))])
+            .handle_batch(&[record("a", &envelope(APP_EU, "1"))], None)
             .await
             .is_empty()
     );
@@ -222,7 +223,7 @@ async fn auth_endpoint_rate_limit_is_retried_with_backoff() {
     let w = world_with("http://q/outbound", http);
     assert!(
         w.sender
-            .handle_batch(&[record("a", &envelope(APP_EU, "1"))])
+            .handle_batch(&[record("a", &envelope(APP_EU, "1"))], None)
             .await
             .is_empty()
     );
@@ -257,11 +258,14 @@ async fn transient_failures_are_reported_and_delayed() {
         record("d", &envelope(APP_EU, "fine")),
     ];
     assert_eq!(
-        w.sender.handle_batch(&batch).await,
+        w.sender.handle_batch(&batch, None).await,
         vec!["a".to_owned(), "b".into(), "c".into()]
     );
     let changes: std::collections::HashMap<String, u32> = w.sink.visibility_changes().into_iter().collect();
-    assert_eq!(changes.get("rh-a"), Some(&42), "Retry-After wins");
+    assert!(
+        changes.get("rh-a").is_some_and(|s| (42..=47).contains(s)),
+        "Retry-After is the floor: {changes:?}"
+    );
     assert!(changes.get("rh-b").is_some_and(|s| (5..=10).contains(s)), "{changes:?}");
     assert!(
         changes.get("rh-c").is_some_and(|s| (20..=40).contains(s)),
@@ -301,7 +305,7 @@ async fn permanent_failures_are_dead_lettered_with_reasons_and_not_reported() {
         record("e", "not json"),
     ];
     assert!(
-        w.sender.handle_batch(&batch).await.is_empty(),
+        w.sender.handle_batch(&batch, None).await.is_empty(),
         "dead-lettered records are done"
     );
     let dlq: Vec<QueueMessage> = w
@@ -351,7 +355,7 @@ async fn a_dead_letter_that_cannot_be_stored_is_retried() {
     let w = world_with("http://q/outbound", ok_http());
     w.sink.set_failing(true);
     assert_eq!(
-        w.sender.handle_batch(&[record("a", "not json")]).await,
+        w.sender.handle_batch(&[record("a", "not json")], None).await,
         vec!["a".to_owned()]
     );
 }
@@ -377,7 +381,7 @@ async fn fifo_failure_holds_back_the_rest_of_its_group_only() {
         batch.push(r);
     }
     assert_eq!(
-        w.sender.handle_batch(&batch).await,
+        w.sender.handle_batch(&batch, None).await,
         vec!["g1-2".to_owned(), "g1-3".into()]
     );
     let texts: Vec<String> = api_requests(&w)
@@ -412,7 +416,7 @@ async fn a_panic_in_one_record_fails_only_that_record() {
         record("b", &envelope(APP_EU, "explode")),
         record("c", &envelope(APP_EU, "also-fine")),
     ];
-    assert_eq!(w.sender.handle_batch(&batch).await, vec!["b".to_owned()]);
+    assert_eq!(w.sender.handle_batch(&batch, None).await, vec!["b".to_owned()]);
 }
 
 #[tokio::test]
@@ -421,7 +425,7 @@ async fn explicit_service_must_be_configured() {
     let body = format!(
         r#"{{"app_id":"{APP_EU}","service":"elsewhere","channel":"SMS","to":"1","message":{{"text_message":{{"text":"x"}}}}}}"#
     );
-    assert!(w.sender.handle_batch(&[record("a", &body)]).await.is_empty());
+    assert!(w.sender.handle_batch(&[record("a", &body)], None).await.is_empty());
     let reasons: Vec<String> = w
         .sink
         .taken()
@@ -456,7 +460,7 @@ async fn finished_records_are_deleted_at_once_and_failed_ones_are_not() {
         record("b", &envelope(APP_EU, "later")),
         record("c", &envelope(APP_EU, "never")),
     ];
-    assert_eq!(w.sender.handle_batch(&batch).await, vec!["b".to_owned()]);
+    assert_eq!(w.sender.handle_batch(&batch, None).await, vec!["b".to_owned()]);
     let mut deleted = w.sink.deleted_handles();
     deleted.sort();
     assert_eq!(
@@ -464,4 +468,187 @@ async fn finished_records_are_deleted_at_once_and_failed_ones_are_not() {
         vec!["rh-a".to_owned(), "rh-c".to_owned()],
         "sent and dead-lettered are finished"
     );
+}
+
+/// A Sinch that answers `status` to every send (tokens are fine).
+fn failing_http(status: u16) -> FakeSinch {
+    FakeSinch::new(move |req, _| {
+        if req.url == TOKEN_URL {
+            reply(200, r#"{"access_token":"tok","expires_in":3600}"#)
+        } else {
+            reply(status, r#"{"error":{"code":503,"status":"UNAVAILABLE"}}"#)
+        }
+    })
+}
+
+fn attr(m: &QueueMessage, k: &str) -> Option<String> {
+    m.attributes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+}
+
+fn dead_letters(w: &World) -> Vec<QueueMessage> {
+    w.sink
+        .taken()
+        .into_iter()
+        .filter(|m| m.queue_url == "http://q/dlq")
+        .collect()
+}
+
+/// A record first received `age` ago (by the world's clock).
+fn aged(id: &str, age: Duration, receive_count: u32) -> OutboundRecord {
+    let mut r = record(id, &envelope(APP_EU, id));
+    r.first_received_ms = Some((1_700_000_000 - i64::try_from(age.as_secs()).unwrap_or(0)) * 1000);
+    r.receive_count = receive_count;
+    r
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_within_the_budget_and_dead_lettered_with_its_cause_after() {
+    let w = world_with("http://q/outbound", failing_http(503));
+    let budget = SenderConfig::default().retry_for;
+    let young = aged("young", budget - Duration::from_secs(60), 40);
+    let old = aged("old", budget + Duration::from_secs(1), 41);
+    assert_eq!(
+        w.sender.handle_batch(&[young, old], None).await,
+        vec!["young".to_owned()]
+    );
+    let dead = dead_letters(&w);
+    assert_eq!(dead.len(), 1, "only the record past its budget");
+    assert_eq!(
+        attr(&dead[0], "dead_letter_reason").as_deref(),
+        Some("retry_budget_exhausted")
+    );
+    assert_eq!(attr(&dead[0], "last_cause").as_deref(), Some("server_error"));
+    assert_eq!(attr(&dead[0], "http_status").as_deref(), Some("503"));
+    assert_eq!(attr(&dead[0], "sinch_status").as_deref(), Some("UNAVAILABLE"));
+    assert_eq!(attr(&dead[0], "attempts").as_deref(), Some("41"));
+    assert!(
+        w.sink.deleted_handles().contains(&"rh-old".to_owned()),
+        "dead-lettered, so done"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_key_is_retried_with_an_alarm_and_dead_lettered_as_auth_rejected_at_budget_end() {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let metrics = Metrics::with_writer(
+        "sender",
+        Arc::new(move |l: &str| sink.lock().map(|mut v| v.push(l.to_owned())).unwrap_or(())),
+    );
+    let http = FakeSinch::new(|_, _| reply(403, r#"{"error":"forbidden"}"#));
+    let mut w = world_with("http://q/outbound", http);
+    w.sender.metrics = metrics;
+    let budget = SenderConfig::default().retry_for;
+    let fresh = aged("fresh", Duration::from_secs(5), 1);
+    assert_eq!(
+        w.sender.handle_batch(&[fresh], None).await,
+        vec!["fresh".to_owned()],
+        "retried, not dead-lettered"
+    );
+    assert!(dead_letters(&w).is_empty());
+    assert!(
+        lines
+            .lock()
+            .map(|l| l.iter().any(|l| l.contains("\"AuthRejected\"")))
+            .unwrap_or(false)
+    );
+    w.clock.advance(Duration::from_secs(10)); // past the failure hold: the endpoint is asked again
+    let spent = aged("spent", budget + Duration::from_secs(1), 90);
+    assert!(w.sender.handle_batch(&[spent], None).await.is_empty());
+    let dead = dead_letters(&w);
+    assert_eq!(attr(&dead[0], "dead_letter_reason").as_deref(), Some("auth_rejected"));
+    assert_eq!(attr(&dead[0], "http_status").as_deref(), Some("403"));
+}
+
+#[tokio::test]
+async fn a_failed_token_fetch_is_shared_by_the_whole_batch_and_remembered_briefly() {
+    let w = world_with("http://q/outbound", FakeSinch::new(|_, _| reply(503, "")));
+    let batch: Vec<OutboundRecord> = (0..10)
+        .map(|i| record(&format!("r{i}"), &envelope(APP_EU, "x")))
+        .collect();
+    assert_eq!(w.sender.handle_batch(&batch, None).await.len(), 10);
+    let token_calls = || w.http.recorded().iter().filter(|r| r.url == TOKEN_URL).count();
+    assert_eq!(token_calls(), 1, "one fetch for ten records");
+    assert_eq!(w.sender.handle_batch(&batch, None).await.len(), 10);
+    assert_eq!(token_calls(), 1, "remembered within the hold");
+    w.clock.advance(SenderConfig::default().token_failure_hold);
+    let _ = w.sender.handle_batch(&batch, None).await;
+    assert_eq!(token_calls(), 2, "asked again after it");
+}
+
+#[tokio::test]
+async fn fifo_records_held_back_share_the_failing_record_s_delay_and_are_not_attempts() {
+    let w = world_with("http://q/outbound.fifo", failing_http(503));
+    let mut batch = Vec::new();
+    for n in 1..=3 {
+        let mut r = record(&format!("g-{n}"), &envelope(APP_EU, &format!("g-{n}")));
+        r.group_id = Some("g".into());
+        batch.push(r);
+    }
+    assert_eq!(w.sender.handle_batch(&batch, None).await.len(), 3);
+    let changes: std::collections::HashMap<String, u32> = w.sink.visibility_changes().into_iter().collect();
+    let head = changes.get("rh-g-1").copied();
+    assert!(head.is_some());
+    assert_eq!(
+        changes.get("rh-g-2").copied(),
+        head,
+        "held back as long as the failing record"
+    );
+    assert_eq!(changes.get("rh-g-3").copied(), head);
+    assert_eq!(api_requests(&w).len(), 1, "only the head was tried");
+    assert_eq!(
+        w.sender.held_back.attempts("g-2", 2),
+        1,
+        "its hold-back is not an attempt"
+    );
+}
+
+#[tokio::test]
+async fn no_send_starts_that_could_not_finish_before_the_deadline() {
+    let w = world_with("http://q/outbound", ok_http());
+    let batch = [record("a", &envelope(APP_EU, "a")), record("b", &envelope(APP_EU, "b"))];
+    // One second left, a send may take ten: nothing is sent, both come back at once.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    assert_eq!(
+        w.sender.handle_batch(&batch, Some(deadline)).await,
+        vec!["a".to_owned(), "b".into()]
+    );
+    assert!(api_requests(&w).is_empty());
+    let changes: Vec<(String, u32)> = w.sink.visibility_changes();
+    assert!(
+        changes.iter().all(|(_, s)| *s == 0) && changes.len() == 2,
+        "{changes:?}"
+    );
+    // With time to spare, they are sent.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    assert!(w.sender.handle_batch(&batch, Some(deadline)).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_record_at_the_queue_s_receive_limit_is_dead_lettered_with_a_reason_not_silently() {
+    let w = world_with("http://q/outbound", failing_http(503));
+    *w.sink
+        .max_receives
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(5);
+    let at_limit = aged("last", Duration::from_secs(60), 5);
+    assert!(w.sender.handle_batch(&[at_limit], None).await.is_empty());
+    let dead = dead_letters(&w);
+    assert_eq!(
+        attr(&dead[0], "dead_letter_reason").as_deref(),
+        Some("receive_limit_reached")
+    );
+}
+
+#[tokio::test]
+async fn a_sent_record_is_deleted_before_anything_optional_is_published() {
+    let w = world_with("http://q/outbound", ok_http());
+    assert!(
+        w.sender
+            .handle_batch(&[record("a", &envelope(APP_EU, "a"))], None)
+            .await
+            .is_empty()
+    );
+    let log = w.sink.log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(log, vec!["delete rh-a".to_owned(), "put http://q/sent".to_owned()]);
 }

@@ -41,7 +41,14 @@ struct TokenReply {
     expires_in: Option<u64>,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Token>>>;
+/// A key's cached token, or its last failure and when it happened.
+#[derive(Default)]
+struct SlotState {
+    token: Option<Token>,
+    failed: Option<(TokenError, Instant)>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<SlotState>>;
 
 pub struct TokenCache {
     url: String,
@@ -49,6 +56,8 @@ pub struct TokenCache {
     slots: Mutex<HashMap<String, Slot>>,
     /// Base delay for the 429 backoff; tests shorten it.
     pub backoff_base: Duration,
+    /// How long a failed fetch is handed to every caller instead of being repeated.
+    failure_hold: Duration,
 }
 
 impl TokenCache {
@@ -58,7 +67,15 @@ impl TokenCache {
             clock,
             slots: Mutex::new(HashMap::new()),
             backoff_base: Duration::from_secs(1),
+            failure_hold: Duration::ZERO,
         }
+    }
+
+    /// A failed fetch is shared with every record waiting on it, and with those that ask
+    /// within `hold`: a dead auth endpoint costs one fetch per key, not one per record.
+    pub fn with_failure_hold(mut self, hold: Duration) -> Self {
+        self.failure_hold = hold;
+        self
     }
 
     fn slot(&self, key_id: &str) -> Slot {
@@ -81,13 +98,26 @@ impl TokenCache {
         let slot = self.slot(key_id);
         let mut guard = slot.lock().await;
         let now = self.clock.now();
-        if let Some(token) = guard.as_ref().filter(|t| t.expires_at > now + REFRESH_MARGIN) {
+        if let Some(token) = guard.token.as_ref().filter(|t| t.expires_at > now + REFRESH_MARGIN) {
             return Ok((token.value.clone(), false));
         }
-        let token = self.fetch(http, key_id, key_secret).await?;
-        let value = token.value.clone();
-        *guard = Some(token);
-        Ok((value, true))
+        if let Some((error, at)) = &guard.failed
+            && now.duration_since(*at) < self.failure_hold
+        {
+            return Err(error.clone());
+        }
+        match self.fetch(http, key_id, key_secret).await {
+            Ok(token) => {
+                let value = token.value.clone();
+                guard.token = Some(token);
+                guard.failed = None;
+                Ok((value, true))
+            }
+            Err(e) => {
+                guard.failed = Some((e.clone(), self.clock.now()));
+                Err(e)
+            }
+        }
     }
 
     /// Drops `rejected` if it is still the cached token, so the next caller refreshes; a
@@ -95,8 +125,8 @@ impl TokenCache {
     pub async fn invalidate(&self, key_id: &str, rejected: &SecretString) {
         let slot = self.slot(key_id);
         let mut guard = slot.lock().await;
-        if guard.as_ref().is_some_and(|t| &t.value == rejected) {
-            *guard = None;
+        if guard.token.as_ref().is_some_and(|t| &t.value == rejected) {
+            guard.token = None;
         }
     }
 

@@ -110,6 +110,9 @@ pub enum OutboundMessage {
 
 /// Parses and validates one outbound queue body.
 pub fn parse_outbound(body: &[u8]) -> Result<OutboundMessage, EnvelopeError> {
+    if body.is_empty() {
+        return Err(EnvelopeError::new("(body)", "is empty"));
+    }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         EnvelopeError::new(
             "(body)",

@@ -30,23 +30,31 @@ fn success_reads_message_id_and_accepted_time() {
     );
 }
 
+fn cause(outcome: Outcome) -> Option<(RetryCause, Option<u64>, Option<u16>)> {
+    match outcome {
+        Outcome::Retry {
+            cause,
+            retry_after,
+            http_status,
+            ..
+        } => Some((cause, retry_after, http_status)),
+        _ => None,
+    }
+}
+
 #[test]
 fn transient_statuses_are_retried_with_their_cause() {
-    for (status, cause) in [
+    for (status, expected) in [
         (429, RetryCause::RateLimited),
         (500, RetryCause::ServerError),
         (501, RetryCause::ServerError),
         (503, RetryCause::ServerError),
         (408, RetryCause::RequestTimeout),
-        (401, RetryCause::Unauthorized),
+        (401, RetryCause::AuthRejected),
     ] {
         assert_eq!(
-            Outcome::from(&reply(status, "")),
-            Outcome::Retry {
-                cause,
-                retry_after: None
-            },
-            "{status}"
+            cause(Outcome::from(&reply(status, ""))),
+            Some((expected, None, Some(status)))
         );
     }
     let with_hint = HttpReply {
@@ -55,25 +63,21 @@ fn transient_statuses_are_retried_with_their_cause() {
         body: vec![],
     };
     assert_eq!(
-        Outcome::from(&with_hint),
-        Outcome::Retry {
-            cause: RetryCause::RateLimited,
-            retry_after: Some(7)
-        }
+        cause(Outcome::from(&with_hint)),
+        Some((RetryCause::RateLimited, Some(7), Some(429)))
+    );
+    let unavailable = reply(503, r#"{"error":{"code":503,"status":"UNAVAILABLE"}}"#);
+    let Outcome::Retry { sinch_status, .. } = Outcome::from(&unavailable) else {
+        panic!("503 is retried")
+    };
+    assert_eq!(sinch_status.as_deref(), Some("UNAVAILABLE"));
+    assert_eq!(
+        cause(Outcome::from(&TransportError::Timeout)),
+        Some((RetryCause::Timeout, None, None))
     );
     assert_eq!(
-        Outcome::from(&TransportError::Timeout),
-        Outcome::Retry {
-            cause: RetryCause::Timeout,
-            retry_after: None
-        }
-    );
-    assert_eq!(
-        Outcome::from(&TransportError::Connect),
-        Outcome::Retry {
-            cause: RetryCause::ConnectionError,
-            retry_after: None
-        }
+        cause(Outcome::from(&TransportError::Connect)),
+        Some((RetryCause::ConnectionError, None, None))
     );
 }
 
@@ -143,45 +147,77 @@ fn backoff_grows_exponentially_within_jitter_and_cap() {
 }
 
 #[test]
-fn retry_after_wins_and_is_capped_at_twelve_hours() {
-    assert_eq!(
-        backoff(1, Duration::from_secs(10), Duration::from_secs(900), Some(3)),
-        Duration::from_secs(3)
-    );
-    assert_eq!(
-        backoff(1, Duration::from_secs(10), Duration::from_secs(900), Some(999_999)),
-        MAX_VISIBILITY
-    );
+fn retry_after_is_a_floor_jittered_and_within_what_sqs_allows() {
+    let (base, cap) = (Duration::from_secs(10), Duration::from_secs(900));
+    for _ in 0..100 {
+        // Sinch asks for more than the backoff: at least that, plus at most half the base.
+        let hinted = backoff(1, base, cap, Some(60));
+        assert!(
+            hinted >= Duration::from_secs(60) && hinted <= Duration::from_secs(65),
+            "{hinted:?}"
+        );
+        // "0" or "1": never sooner than the backoff, so a burst does not return all at once.
+        let soon = backoff(1, base, cap, Some(0));
+        assert!(soon >= Duration::from_secs(5), "{soon:?}");
+        let later = backoff(6, base, cap, Some(1));
+        assert!(later >= Duration::from_secs(160), "{later:?}");
+    }
+    assert_eq!(backoff(1, base, cap, Some(999_999)), MAX_VISIBILITY);
+    assert!(MAX_VISIBILITY < Duration::from_secs(12 * 3600));
 }
 
 #[test]
-fn token_endpoint_failures_retry_unless_the_key_is_refused() {
-    for transient in [
-        TokenError::Transport(TransportError::Timeout),
-        TokenError::Malformed,
-        TokenError::Status(429),
-        TokenError::Status(503),
-        TokenError::Status(401),
+fn token_endpoint_failures_are_always_retried_and_a_refused_key_is_named() {
+    for (error, expected) in [
+        (
+            TokenError::Transport(TransportError::Timeout),
+            RetryCause::AuthUnavailable,
+        ),
+        (TokenError::Malformed, RetryCause::AuthUnavailable),
+        (TokenError::Status(408), RetryCause::AuthUnavailable),
+        (TokenError::Status(429), RetryCause::AuthUnavailable),
+        (TokenError::Status(503), RetryCause::AuthUnavailable),
+        (TokenError::Status(401), RetryCause::AuthRejected),
+        (TokenError::Status(403), RetryCause::AuthRejected),
+        (TokenError::Status(404), RetryCause::AuthRejected),
+        (TokenError::Status(400), RetryCause::AuthRejected),
+        (TokenError::Status(302), RetryCause::AuthRejected),
     ] {
-        assert_eq!(
-            Outcome::from(&transient),
-            Outcome::Retry {
-                cause: RetryCause::AuthUnavailable,
-                retry_after: None
-            },
-            "{transient}"
-        );
+        assert_eq!(cause(Outcome::from(&error)).map(|c| c.0), Some(expected), "{error}");
     }
-    for permanent in [
-        TokenError::Status(400),
-        TokenError::Status(403),
-        TokenError::Status(302),
-    ] {
-        let Outcome::DeadLetter(dl) = Outcome::from(&permanent) else {
-            panic!("{permanent} is permanent")
-        };
-        assert_eq!(dl.reason, DeadLetterReason::AuthRejected);
-    }
+}
+
+#[test]
+fn a_record_that_gives_up_says_why_and_after_what() {
+    let dead = DeadLetter::gave_up(
+        RetryCause::ServerError,
+        Some(503),
+        None,
+        41,
+        Duration::from_secs(86_400),
+        false,
+    );
+    assert_eq!(dead.reason, DeadLetterReason::RetryBudgetExhausted);
+    assert_eq!(
+        (dead.last_cause, dead.attempts, dead.http_status),
+        (Some(RetryCause::ServerError), Some(41), Some(503))
+    );
+    assert!(
+        dead.detail.contains("86400 s") && dead.detail.contains("server_error"),
+        "{}",
+        dead.detail
+    );
+    let refused = DeadLetter::gave_up(
+        RetryCause::AuthRejected,
+        Some(401),
+        None,
+        3,
+        Duration::from_secs(60),
+        false,
+    );
+    assert_eq!(refused.reason, DeadLetterReason::AuthRejected);
+    let limit = DeadLetter::gave_up(RetryCause::Timeout, None, None, 1000, Duration::from_secs(60), true);
+    assert_eq!(limit.reason, DeadLetterReason::ReceiveLimitReached);
 }
 
 #[test]
@@ -231,13 +267,16 @@ fn service_lookups_dead_letter_what_is_not_configured_and_retry_what_is_broken()
 
 #[test]
 fn codes_are_unique_snake_case() {
-    let mut seen = std::collections::HashSet::new();
-    let codes = RetryCause::ALL
-        .iter()
-        .map(RetryCause::as_str)
-        .chain(DeadLetterReason::ALL.iter().map(DeadLetterReason::as_str));
-    for code in codes {
-        assert!(seen.insert(code), "{code} twice");
-        assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+    // auth_rejected is both: the cause while retried, the reason once the budget is spent.
+    let lists: [Vec<&str>; 2] = [
+        RetryCause::ALL.iter().map(RetryCause::as_str).collect(),
+        DeadLetterReason::ALL.iter().map(DeadLetterReason::as_str).collect(),
+    ];
+    for codes in lists {
+        let mut seen = std::collections::HashSet::new();
+        for code in codes {
+            assert!(seen.insert(code), "{code} twice");
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+        }
     }
 }
