@@ -2,6 +2,7 @@
 //! with a non-zero exit; `--json` prints machine-readable output.
 
 mod dlq;
+mod envelope;
 mod events;
 mod send;
 mod signing;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Inspect and redrive dead-letter queues.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Validate outbound envelopes offline, exactly as the sender will.
+    #[command(subcommand)]
+    Envelope(envelope::EnvelopeCommand),
 }
 
 /// How results are printed.
@@ -95,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Send(args) => send::send(args, out, &aws().await).await,
         Command::Events(cmd) => events::events(cmd, out, &aws().await).await,
         Command::Dlq(cmd) => dlq::dlq(cmd, out, &aws().await, cli.endpoint_url.is_some()).await,
+        Command::Envelope(cmd) => envelope::run(cmd, out),
     }
 }
 

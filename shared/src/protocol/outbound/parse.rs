@@ -144,7 +144,7 @@ fn parse_recipient(to: Option<&Value>, channel: Option<&Channel>) -> Result<Reci
             }
             if let Some(contact) = contact {
                 return match contact {
-                    Value::String(id) if !id.is_empty() => Ok(Recipient::ContactId(id.clone())),
+                    Value::String(id) if !id.trim().is_empty() => Ok(Recipient::ContactId(id.clone())),
                     _ => Err(EnvelopeError::new("to.contact_id", "must be a non-empty string")),
                 };
             }
@@ -161,6 +161,12 @@ fn parse_recipient(to: Option<&Value>, channel: Option<&Channel>) -> Result<Reci
                 .enumerate()
                 .map(|(i, item)| {
                     let field = |name: &str| format!("to.channel_identities[{i}].{name}");
+                    if let Some(unknown) = item
+                        .as_object()
+                        .and_then(|o| o.keys().find(|k| *k != "channel" && *k != "identity"))
+                    {
+                        return Err(EnvelopeError::new(field(unknown), "is not a channel identity field"));
+                    }
                     let channel = item
                         .get("channel")
                         .and_then(Value::as_str)
@@ -169,7 +175,7 @@ fn parse_recipient(to: Option<&Value>, channel: Option<&Channel>) -> Result<Reci
                     let identity = item
                         .get("identity")
                         .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
+                        .filter(|s| !s.trim().is_empty())
                         .ok_or_else(|| EnvelopeError::new(field("identity"), "must be a non-empty string"))?;
                     Ok((channel, identity.to_owned()))
                 })
@@ -192,7 +198,7 @@ fn check_message_kind(message: &Map<String, Value>) -> Result<(), EnvelopeError>
 }
 
 fn parse_channel_properties(value: Option<&Value>) -> Result<BTreeMap<String, String>, EnvelopeError> {
-    let Some(value) = value else {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(BTreeMap::new());
     };
     let obj = value
@@ -200,7 +206,7 @@ fn parse_channel_properties(value: Option<&Value>) -> Result<BTreeMap<String, St
         .ok_or_else(|| EnvelopeError::new("channel_properties", "must be an object of strings"))?;
     obj.iter()
         .map(|(k, v)| match v {
-            Value::String(s) if s.len() <= 1024 => Ok((k.clone(), s.clone())),
+            Value::String(s) if s.chars().count() <= 1024 => Ok((k.clone(), s.clone())),
             Value::String(_) => Err(EnvelopeError::new(
                 format!("channel_properties.{k}"),
                 "is longer than 1024 characters",
@@ -225,19 +231,19 @@ fn parse_options(map: &mut Map<String, Value>) -> Result<Map<String, Value>, Env
     if let Some(v) = bounded_str(map, "callback_url", 742)? {
         if !v
             .as_str()
-            .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .is_some_and(|u| has_prefix_ignoring_case(u, "https://") || has_prefix_ignoring_case(u, "http://"))
         {
             return Err(EnvelopeError::new("callback_url", "must be an http(s) URL"));
         }
         out.insert("callback_url".into(), v);
     }
-    if let Some(v) = map.remove("conversation_metadata") {
+    if let Some(v) = remove_present(map, "conversation_metadata") {
         if !v.is_object() {
             return Err(EnvelopeError::new("conversation_metadata", "must be a JSON object"));
         }
         out.insert("conversation_metadata".into(), v);
     }
-    if let Some(v) = map.remove("channel_priority_order") {
+    if let Some(v) = remove_present(map, "channel_priority_order") {
         let valid = v.as_array().is_some_and(|order| {
             !order.is_empty() && order.iter().all(|c| c.as_str().and_then(Channel::parse).is_some())
         });
@@ -249,14 +255,14 @@ fn parse_options(map: &mut Map<String, Value>) -> Result<Map<String, Value>, Env
         }
         out.insert("channel_priority_order".into(), v);
     }
-    if let Some(v) = map.remove("ttl") {
+    if let Some(v) = remove_present(map, "ttl") {
         out.insert("ttl".into(), Value::String(parse_ttl(&v)?));
     }
     for (field, allowed) in [
         ("queue", &["NORMAL_PRIORITY", "HIGH_PRIORITY"][..]),
         ("processing_strategy", &["DEFAULT", "DISPATCH_ONLY"][..]),
     ] {
-        if let Some(v) = map.remove(field) {
+        if let Some(v) = remove_present(map, field) {
             if !v.as_str().is_some_and(|s| allowed.contains(&s)) {
                 return Err(EnvelopeError::new(
                     field,
@@ -301,10 +307,20 @@ fn optional_str<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&
 fn bounded_str(map: &mut Map<String, Value>, field: &str, max: usize) -> Result<Option<Value>, EnvelopeError> {
     match map.remove(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() <= max => Ok(Some(Value::String(s))),
+        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(Value::String(s))),
         Some(Value::String(_)) => Err(EnvelopeError::new(field, format!("is longer than {max} characters"))),
         Some(_) => Err(EnvelopeError::new(field, "must be a string")),
     }
+}
+
+/// An optional field's value; `null` counts as absent, as for every optional field.
+fn remove_present(map: &mut Map<String, Value>, field: &str) -> Option<Value> {
+    map.remove(field).filter(|v| !v.is_null())
+}
+
+fn has_prefix_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 fn is_app_id(id: &str) -> bool {

@@ -276,3 +276,50 @@ fn errors_never_quote_message_content() {
     let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(!msg.contains("private words") && msg.starts_with("message:"), "{msg}");
 }
+
+#[test]
+fn the_same_rules_hold_at_every_level_as_the_schema_states_them() {
+    let base = || json!({"app_id": APP, "channel": "SMS", "to": "+1555", "message": text()});
+    let with = |k: &str, v: Value| {
+        let mut e = base();
+        e[k] = v;
+        e
+    };
+    // Unknown fields are refused inside channel identities too.
+    let ids = json!({"channel_identities": [{"channel": "SMS", "identity": "1", "idnetity": "x"}]});
+    assert_eq!(error_field(with("to", ids)), "to.channel_identities[0].idnetity");
+    // null is absent for every optional field.
+    for field in [
+        "conversation_metadata",
+        "channel_properties",
+        "channel_priority_order",
+        "ttl",
+        "queue",
+        "processing_strategy",
+        "correlation_id",
+    ] {
+        assert_eq!(error_field(with(field, Value::Null)), "(accepted)", "{field}");
+    }
+    // Whitespace is no identity or contact id, whatever the form.
+    assert_eq!(error_field(with("to", json!({"contact_id": " \t"}))), "to.contact_id");
+    let blank = json!({"channel_identities": [{"channel": "SMS", "identity": "\u{3000}"}]});
+    assert_eq!(error_field(with("to", blank)), "to.channel_identities[0].identity");
+    // Lengths are characters, and a URL's scheme is case-insensitive.
+    assert_eq!(
+        error_field(with("correlation_id", json!("é".repeat(128)))),
+        "(accepted)"
+    );
+    assert_eq!(
+        error_field(with("correlation_id", json!("é".repeat(129)))),
+        "correlation_id"
+    );
+    assert_eq!(
+        error_field(with("callback_url", json!("HTTPS://example.com/cb"))),
+        "(accepted)"
+    );
+    // An empty body says so.
+    assert_eq!(
+        parse_outbound(b"").err().map(|e| e.to_string()).as_deref(),
+        Some("(body): is empty")
+    );
+}
