@@ -181,7 +181,7 @@ async fn poison_message_is_dead_lettered_listed_and_redriven() {
     assert_eq!(listed["attributes"]["sinch_status"], "INVALID_ARGUMENT");
     assert_eq!(listed["body"]["message"]["text_message"]["text"], "poison");
 
-    tokio::time::sleep(Duration::from_secs(6)).await; // the listing's 5 s visibility
+    // Listing hides nothing: the redrive right after it moves the message.
     let redrive = ctl(
         &moto,
         &[
@@ -196,6 +196,11 @@ async fn poison_message_is_dead_lettered_listed_and_redriven() {
     .await;
     assert!(redrive.status.success(), "{}", stderr(&redrive));
     assert!(stdout(&redrive).contains("1 moved"), "{}", stdout(&redrive));
+    assert!(
+        stderr(&redrive).ends_with('\n'),
+        "the progress line is ended: {:?}",
+        stderr(&redrive)
+    );
     // No fault left: the redriven message is sent this time.
     wait_for("the redriven message to be accepted", async || {
         (stack.mock.requests().len() >= 2).then_some(())
@@ -204,6 +209,25 @@ async fn poison_message_is_dead_lettered_listed_and_redriven() {
     let last = stack.mock.requests().pop().unwrap();
     assert_eq!(last["fault"], Value::Null);
     assert_eq!(last["body"]["message"]["text_message"]["text"], "poison");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_says_when_messages_are_in_flight_instead_of_reporting_success() {
+    let moto = Moto::start();
+    let sqs = moto.sqs().await;
+    let dlq = bridge_tests::create_queue(&sqs, &unique("dlq")).await;
+    let to = bridge_tests::create_queue(&sqs, &unique("to")).await;
+    bridge_tests::send_body(&sqs, &dlq, r#"{"app_id":"A"}"#, None).await;
+    // Someone else is reading it right now.
+    assert_eq!(bridge_tests::receive(&sqs, &dlq, 300).await.len(), 1);
+    let redrive = ctl(&moto, &["dlq", "redrive", "--dlq-url", &dlq, "--to-url", &to]).await;
+    assert!(!redrive.status.success());
+    assert!(
+        stdout(&redrive).contains("0 moved, 1 in flight"),
+        "{}",
+        stdout(&redrive)
+    );
+    assert!(stderr(&redrive).contains("in flight"), "{}", stderr(&redrive));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,23 +48,34 @@ pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emul
     let client = Client::new(sdk);
     match cmd {
         DlqCommand::List(args) => {
+            let url = &args.queue.queue_url;
             let mut seen = 0;
             let mut ids = std::collections::HashSet::new();
-            // A short visibility so listing does not hide them from a redrive for long.
-            while seen < args.max {
-                let batch = receive(&client, &args.queue.queue_url, 1, Some(5)).await?;
-                let fresh: Vec<Message> = batch
-                    .into_iter()
-                    .filter(|m| ids.insert(m.message_id().unwrap_or_default().to_owned()))
-                    .collect();
-                if fresh.is_empty() {
-                    break;
+            let mut handles = Vec::new();
+            // Read with a visibility long enough not to see a message twice, then make every
+            // one visible again: listing must not hide what it lists (from a redrive, say).
+            let listed = async {
+                while seen < args.max {
+                    let batch = receive(&client, url, 1, Some(60)).await?;
+                    handles.extend(batch.iter().filter_map(|m| m.receipt_handle().map(str::to_owned)));
+                    let fresh: Vec<Message> = batch
+                        .into_iter()
+                        .filter(|m| ids.insert(m.message_id().unwrap_or_default().to_owned()))
+                        .collect();
+                    if fresh.is_empty() {
+                        break;
+                    }
+                    for m in fresh.iter().take(args.max - seen) {
+                        print_message(out, m);
+                        seen += 1;
+                    }
                 }
-                for m in fresh.iter().take(args.max - seen) {
-                    print_message(out, m);
-                    seen += 1;
-                }
+                Ok::<(), CliError>(())
             }
+            .await;
+            let released = release(&client, url, &handles).await;
+            listed?;
+            released?;
             if !out.json {
                 println!("{seen} dead-lettered message(s)");
             }
@@ -113,7 +124,15 @@ pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emul
                     .send()
                     .await
                     .map_err(|e| aws_error("ListMessageMoveTasks", e))?;
-                let Some(t) = tasks.results().first() else { break };
+                let Some(t) = tasks.results().first() else {
+                    // The task is no longer listed: end any progress line, then say so.
+                    eprintln!();
+                    out.emit(
+                        "redrive task no longer listed; check the queue's depth",
+                        &json!({"task_handle": handle, "status": "UNKNOWN"}),
+                    );
+                    break;
+                };
                 let (moved, total) = (
                     t.approximate_number_of_messages_moved(),
                     t.approximate_number_of_messages_to_move().unwrap_or(0),
@@ -142,20 +161,46 @@ pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emul
     }
 }
 
-async fn redrive_manually(client: &Client, from: &str, to: &str, out: Output) -> Result<(), CliError> {
-    let total: u64 = client
+/// Makes received messages visible again at once.
+async fn release(client: &Client, url: &str, handles: &[String]) -> Result<(), CliError> {
+    for handle in handles {
+        client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| aws_error("ChangeMessageVisibility", e))?;
+    }
+    Ok(())
+}
+
+/// `(visible, in flight)` message counts of a queue.
+async fn counts(client: &Client, url: &str) -> Result<(u64, u64), CliError> {
+    let attributes = client
         .get_queue_attributes()
-        .queue_url(from)
+        .queue_url(url)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
         .send()
         .await
-        .map_err(|e| aws_error("GetQueueAttributes", e))?
-        .attributes()
-        .and_then(|a| {
-            a.get(&QueueAttributeName::ApproximateNumberOfMessages)
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0);
+        .map_err(|e| aws_error("GetQueueAttributes", e))?;
+    let get = |name: &QueueAttributeName| {
+        attributes
+            .attributes()
+            .and_then(|a| a.get(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        get(&QueueAttributeName::ApproximateNumberOfMessages),
+        get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
+}
+
+async fn redrive_manually(client: &Client, from: &str, to: &str, out: Output) -> Result<(), CliError> {
+    let (total, _) = counts(client, from).await?;
     let mut moved = 0u64;
     loop {
         let batch = receive(client, from, 1, Some(60)).await?;
@@ -203,7 +248,18 @@ async fn redrive_manually(client: &Client, from: &str, to: &str, out: Output) ->
         }
     }
     if moved > 0 {
+        // End the progress line, so the result starts on a line of its own.
         eprintln!();
+    }
+    let (_, in_flight) = counts(client, from).await?;
+    if in_flight > 0 {
+        out.emit(
+            &format!("redrive INCOMPLETE: {moved} moved, {in_flight} in flight"),
+            &json!({"status": "INCOMPLETE", "moved": moved, "in_flight": in_flight}),
+        );
+        return Err(CliError::new(format!(
+            "{in_flight} message(s) are in flight: being read elsewhere, they come back after the queue's visibility timeout; run the redrive again then"
+        )));
     }
     out.emit(
         &format!("redrive COMPLETED: {moved} moved"),
