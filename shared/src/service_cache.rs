@@ -21,124 +21,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+mod config;
+mod versions;
+
+pub use config::{
+    DEFAULT_CACHE_TTL, DEFAULT_FAILURE_HOLD, DEFAULT_PENDING_MAX_AGE, DEFAULT_PREVIOUS_GRACE,
+    DEFAULT_REFRESH_MIN_INTERVAL, DEFAULT_SECRET_PREFIX, ServiceCacheConfig,
+};
+pub use versions::{OtherVersion, ServiceVersions};
+
 use crate::clock::Clock;
-use crate::config::{ConfigError, Lookup, seconds};
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{PortError, SecretStore, SecretVersion, Stage};
 use crate::protocol::service::{MessagingService, ServiceConfigError};
-use crate::protocol::signature::WebhookSecret;
-
-pub const DEFAULT_SECRET_PREFIX: &str = "sinch-bridge/services/";
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
-pub const DEFAULT_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
-pub const DEFAULT_PREVIOUS_GRACE: Duration = Duration::from_secs(3600);
-pub const DEFAULT_PENDING_MAX_AGE: Duration = Duration::from_secs(86_400);
-pub const DEFAULT_FAILURE_HOLD: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceCacheConfig {
-    /// `SERVICE_SECRET_PREFIX`: secret name = prefix + service name.
-    pub prefix: String,
-    /// `SECRET_CACHE_TTL_SECONDS`.
-    pub ttl: Duration,
-    /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS`.
-    pub refresh_min_interval: Duration,
-    /// `PREVIOUS_SECRET_GRACE_SECONDS`: how long after the current version was created the
-    /// previous one still signs.
-    pub previous_grace: Duration,
-    /// `PENDING_SECRET_MAX_AGE_SECONDS`: how long after it was created a pending version signs
-    /// (an abandoned rotation ends by itself).
-    pub pending_max_age: Duration,
-    /// `SECRET_FAILURE_HOLD_SECONDS`: how long a failed fetch keeps requests off the store.
-    pub failure_hold: Duration,
-}
-
-impl Default for ServiceCacheConfig {
-    fn default() -> Self {
-        Self {
-            prefix: DEFAULT_SECRET_PREFIX.into(),
-            ttl: DEFAULT_CACHE_TTL,
-            refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
-            previous_grace: DEFAULT_PREVIOUS_GRACE,
-            pending_max_age: DEFAULT_PENDING_MAX_AGE,
-            failure_hold: DEFAULT_FAILURE_HOLD,
-        }
-    }
-}
-
-impl ServiceCacheConfig {
-    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let default = Self::default();
-        Ok(Self {
-            prefix: env.get("SERVICE_SECRET_PREFIX").unwrap_or(default.prefix),
-            ttl: seconds(env, "SECRET_CACHE_TTL_SECONDS", default.ttl)?,
-            refresh_min_interval: seconds(env, "SECRET_REFRESH_MIN_INTERVAL_SECONDS", default.refresh_min_interval)?,
-            previous_grace: seconds(env, "PREVIOUS_SECRET_GRACE_SECONDS", default.previous_grace)?,
-            pending_max_age: seconds(env, "PENDING_SECRET_MAX_AGE_SECONDS", default.pending_max_age)?,
-            failure_hold: seconds(env, "SECRET_FAILURE_HOLD_SECONDS", default.failure_hold)?,
-        })
-    }
-
-    /// The secret that holds `service`.
-    pub fn secret_name(&self, service: &str) -> String {
-        format!("{}{}", self.prefix, service)
-    }
-}
-
-/// A version other than the current one, and until when (Unix seconds) it may sign.
-#[derive(Debug, Clone)]
-pub struct OtherVersion {
-    pub service: Arc<MessagingService>,
-    pub stage: Stage,
-    pub until: i64,
-}
-
-/// The versions of one service known right now: the current one, and the pending and previous
-/// ones a rotation left, each with its deadline.
-#[derive(Debug, Clone)]
-pub struct ServiceVersions {
-    pub current: Arc<MessagingService>,
-    current_version: String,
-    current_created: Option<i64>,
-    others: Vec<OtherVersion>,
-}
-
-impl ServiceVersions {
-    /// Only a current version (tests, tools).
-    pub fn current_only(current: Arc<MessagingService>) -> Self {
-        Self {
-            current,
-            current_version: String::new(),
-            current_created: None,
-            others: Vec::new(),
-        }
-    }
-
-    /// The same, with other versions (tests).
-    pub fn with_others(mut self, others: Vec<OtherVersion>) -> Self {
-        self.others = others;
-        self
-    }
-
-    pub fn others(&self) -> &[OtherVersion] {
-        &self.others
-    }
-
-    /// Every webhook secret that may sign a callback from `app_id` at `now` (Unix seconds):
-    /// current first, then the other versions still within their deadline, no repeats.
-    pub fn webhook_secrets(&self, app_id: &str, now: i64) -> Vec<&WebhookSecret> {
-        let mut out: Vec<&WebhookSecret> = Vec::with_capacity(1 + self.others.len());
-        let live = self.others.iter().filter(|o| o.until > now).map(|o| &o.service);
-        for service in std::iter::once(&self.current).chain(live) {
-            if let Some(secret) = service.webhook_secret_for(app_id)
-                && !out.contains(&secret)
-            {
-                out.push(secret);
-            }
-        }
-        out
-    }
-}
 
 /// What [`ServiceCache::refresh_after_mismatch`] knows after it ran.
 #[derive(Debug, Clone)]
