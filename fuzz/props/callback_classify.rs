@@ -20,12 +20,12 @@ pub fn check(data: &[u8]) {
     };
 
     // Deduplication id: hex SHA-256, 64 lower-case hex chars, a pure function of its inputs.
-    let dedup = dedup_id(&callback, data);
+    let dedup = dedup_id("svc", &callback, data);
     assert!(
         is_lower_hex(&dedup, 64),
         "dedup id is not 64 lower-case hex chars: {dedup:?}"
     );
-    assert_eq!(dedup, dedup_id(&callback, data), "dedup id is not deterministic");
+    assert_eq!(dedup, dedup_id("svc", &callback, data), "dedup id is not deterministic");
 
     // Group id: SQS's charset and length, whatever Sinch put in an id.
     let group = group_id(&callback);

@@ -72,8 +72,9 @@ pub struct ServiceCache<S> {
     clock: Arc<dyn Clock>,
     config: ServiceCacheConfig,
     entries: Mutex<HashMap<String, Entry>>,
-    /// Services whose last fetch failed, and when.
-    failures: Mutex<HashMap<String, Instant>>,
+    /// Services whose last fetch failed (the store unreachable, or a value that does not
+    /// parse with nothing cached), with the error and when.
+    failures: Mutex<HashMap<String, (Instant, ServiceCacheError)>>,
     metrics: Metrics,
     /// Serialises fetches so a burst of misses makes one call, not one per request.
     fetch_lock: tokio::sync::Mutex<()>,
@@ -216,13 +217,23 @@ impl<S: SecretStore> ServiceCache<S> {
 
     /// Remembers a failed store call (or forgets an old failure after calls that worked).
     fn note_outcome<const N: usize>(&self, name: &str, results: [&Result<Option<Fetched>, ServiceCacheError>; N]) {
-        if results
-            .iter()
-            .any(|r| matches!(r, Err(ServiceCacheError::Unavailable(_))))
-        {
-            self.failures().insert(name.to_owned(), self.clock.now());
-        } else {
-            self.failures().remove(name);
+        let failed = results.iter().find_map(|r| match r {
+            Err(e @ ServiceCacheError::Unavailable(_)) => Some(e.clone()),
+            _ => None,
+        });
+        // A current value that does not parse (with nothing cached to serve) is held too: each
+        // request, forged ones included, would otherwise cost a Secrets Manager call.
+        let invalid = || match results.first() {
+            Some(Err(e @ ServiceCacheError::Invalid(_))) => Some(e.clone()),
+            _ => None,
+        };
+        match failed.or_else(invalid) {
+            Some(error) => {
+                self.failures().insert(name.to_owned(), (self.clock.now(), error));
+            }
+            None => {
+                self.failures().remove(name);
+            }
         }
     }
 
@@ -247,20 +258,16 @@ impl<S: SecretStore> ServiceCache<S> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, ServiceCacheError)>> {
         self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The error to answer with while a recent failure holds requests off the store.
     fn recent_failure(&self, name: &str) -> Option<ServiceCacheError> {
         let now = self.clock.now();
-        let at = *self.failures().get(name)?;
-        (now.duration_since(at) < self.config.failure_hold).then(|| {
-            ServiceCacheError::Unavailable(PortError::new(
-                "secrets_unavailable",
-                "a fetch failed moments ago; not retried yet",
-            ))
-        })
+        let failures = self.failures();
+        let (at, error) = failures.get(name)?;
+        (now.duration_since(*at) < self.config.failure_hold).then(|| error.clone())
     }
 
     fn cached(&self, name: &str, allow_stale: bool) -> Option<ServiceVersions> {

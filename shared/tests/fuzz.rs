@@ -153,7 +153,7 @@ fn fuzz_classifier() {
         let first = classify(&body);
         prop_assert_eq!(&first, &classify(&body), "deterministic");
         if let Ok(c) = first {
-            prop_assert_eq!(stored_event::dedup_id(&c, &body).len(), 64);
+            prop_assert_eq!(stored_event::dedup_id("svc", &c, &body).len(), 64);
             let group = stored_event::group_id(&c);
             prop_assert!(!group.is_empty() && group.len() <= 128);
             prop_assert!(

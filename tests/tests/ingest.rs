@@ -155,7 +155,11 @@ async fn every_trigger_lands_byte_identical_with_attributes_and_fifo_ids() {
             (200, Some("stored")),
             "{trigger}: {answer}"
         );
-        let dedup = event_key.map_or_else(|| hex_sha256(body.as_bytes()), |k| hex_sha256(&k));
+        let scope = event_identity(&[&w.service]);
+        let dedup = event_key.map_or_else(
+            || hex_sha256(&[scope.as_slice(), body.as_bytes()].concat()),
+            |k| hex_sha256(&[scope.as_slice(), &k].concat()),
+        );
         expected.insert(body, (trigger, group, dedup));
     }
     let stored = w.stored().await;

@@ -276,6 +276,19 @@ fn outbound_redrive_is_only_a_safety_net_behind_the_retry_budget() {
         "{} receives in the budget, limit {limit}",
         receives_within(budget)
     );
+    // The queue keeps a message longer than the longest budget plus a week of backlog before
+    // its first receive: SQS never deletes a message the sender still retries.
+    let retention = t["Resources"]["OutboundQueue"]["Properties"]["MessageRetentionPeriod"]
+        .as_f64()
+        .unwrap();
+    let longest = p["RetryForSeconds"]["MaxValue"].as_f64().unwrap();
+    assert!(
+        longest + 7.0 * 86_400.0 <= retention,
+        "retention {retention} for a budget up to {longest}"
+    );
+    // Every timeout the template allows leaves room for a send (the sender's start-up check).
+    let shortest = p["SenderTimeoutSeconds"]["MinValue"].as_f64().unwrap();
+    assert!(send_ms_default(p) + 6000.0 < shortest * 1000.0);
     let env = &t["Resources"]["SenderFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(env["RETRY_FOR_SECONDS"]["!Ref"], "RetryForSeconds");
     assert_eq!(env["FUNCTION_TIMEOUT_SECONDS"]["!Ref"], "SenderTimeoutSeconds");
@@ -285,6 +298,10 @@ fn outbound_redrive_is_only_a_safety_net_behind_the_retry_budget() {
         send_ms + 2000.0 < timeout_s * 1000.0,
         "a send fits an invocation by default"
     );
+}
+
+fn send_ms_default(p: &Value) -> f64 {
+    p["SendTimeoutMs"]["Default"].as_f64().unwrap_or(f64::MAX)
 }
 
 #[test]

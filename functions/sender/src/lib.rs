@@ -76,5 +76,5 @@ fn deadline(deadline_ms: u64) -> Option<Instant> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+    Instant::now().checked_add(Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }

@@ -46,7 +46,7 @@ pub fn build_message(
     }
     let fifo = is_fifo(queue_url);
     let group_id = fifo.then(|| group_id(callback));
-    let dedup_id = fifo.then(|| dedup_id(callback, body));
+    let dedup_id = fifo.then(|| dedup_id(service, callback, body));
     let stored = match std::str::from_utf8(body).ok().filter(|t| sqs_can_hold(t)) {
         Some(text) => text.to_owned(),
         None => {
@@ -85,20 +85,25 @@ pub fn attribute_value(value: &str) -> String {
     }
 }
 
+/// Every identity starts with the service, so events of two services sharing a queue (one of
+/// which may accept unsigned webhooks) can never collapse into each other.
+///
 /// The identity of the *event* (not of the body), used to collapse Sinch's retries of one
 /// event into one queue message. Only triggers whose ids name the event itself use them;
 /// contact and conversation notifications carry the id of the entity (two updates of one
 /// contact share it), so those fall back to the body's SHA-256. Hex SHA-256, 64 chars.
-pub fn dedup_id(callback: &Callback, body: &[u8]) -> String {
+pub fn dedup_id(service: &str, callback: &Callback, body: &[u8]) -> String {
     let id = callback.event_id.as_deref().filter(|id| !id.is_empty());
     let (trigger, app) = (callback.trigger.as_str(), callback.app_id.as_str());
     let status = callback.status.as_deref().unwrap_or("");
     let channel = callback.channel.as_deref().unwrap_or("");
     let fields: Option<Vec<&str>> = match (callback.trigger, id) {
         // One report per status and channel: QUEUED then DELIVERED, and a fallback channel's.
-        (Trigger::MessageDelivery | Trigger::EventDelivery, Some(id)) => Some(vec![trigger, app, id, status, channel]),
+        (Trigger::MessageDelivery | Trigger::EventDelivery, Some(id)) => {
+            Some(vec![service, trigger, app, id, status, channel])
+        }
         // Channel fallback submits one message id again on the next channel.
-        (Trigger::MessageSubmit, Some(id)) => Some(vec![trigger, app, id, channel]),
+        (Trigger::MessageSubmit, Some(id)) => Some(vec![service, trigger, app, id, channel]),
         // Each inbound message or event, unsupported callback and redaction has its own id.
         (
             Trigger::MessageInbound
@@ -106,14 +111,18 @@ pub fn dedup_id(callback: &Callback, body: &[u8]) -> String {
             | Trigger::Unsupported
             | Trigger::MessageInboundSmartConversationRedaction,
             Some(id),
-        ) => Some(vec![trigger, app, id]),
+        ) => Some(vec![service, trigger, app, id]),
         // The rest name an entity (a contact, a conversation, a request, an analysed message)
         // that several distinct events share: only identical bodies are the same event.
         _ => None,
     };
     match fields {
         Some(fields) => hex_sha256(&length_prefixed(&fields)),
-        None => hex_sha256(body),
+        None => {
+            let mut scoped = length_prefixed(&[service]);
+            scoped.extend_from_slice(body);
+            hex_sha256(&scoped)
+        }
     }
 }
 
@@ -164,7 +173,7 @@ mod tests {
         let queued = br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL"}}"#;
         let queued_retry = br#"{"app_id":"A","accepted_time":"later","message_delivery_report":{"message_id":"M","status":"QUEUED_ON_CHANNEL"}}"#;
         let delivered = br#"{"app_id":"A","message_delivery_report":{"message_id":"M","status":"DELIVERED"}}"#;
-        let id = |b: &[u8]| classify(b).map(|c| dedup_id(&c, b)).unwrap_or_default();
+        let id = |b: &[u8]| classify(b).map(|c| dedup_id("svc", &c, b)).unwrap_or_default();
         assert_eq!(id(queued), id(queued_retry));
         assert_ne!(id(queued), id(delivered));
         assert_eq!(id(queued).len(), 64);
@@ -174,9 +183,11 @@ mod tests {
     fn entity_notifications_dedup_on_the_body() {
         let a = br#"{"app_id":"A","contact_update_notification":{"contact":{"id":"K","display_name":"x"}}}"#;
         let b = br#"{"app_id":"A","contact_update_notification":{"contact":{"id":"K","display_name":"y"}}}"#;
-        let id = |b: &[u8]| classify(b).map(|c| dedup_id(&c, b)).unwrap_or_default();
+        let id = |b: &[u8]| classify(b).map(|c| dedup_id("svc", &c, b)).unwrap_or_default();
         assert_ne!(id(a), id(b));
-        assert_eq!(id(a), hex_sha256(a));
+        let mut scoped = length_prefixed(&["svc"]);
+        scoped.extend_from_slice(a);
+        assert_eq!(id(a), hex_sha256(&scoped));
     }
 
     #[test]
@@ -196,7 +207,7 @@ mod tests {
     }
 
     fn id(body: &str) -> String {
-        dedup_id(&ok(body), body.as_bytes())
+        dedup_id("svc", &ok(body), body.as_bytes())
     }
 
     /// Two events of one trigger class that differ only in the field that tells them apart
@@ -340,5 +351,21 @@ mod tests {
             );
         }
         assert!(m.group_id.as_deref().is_some_and(|g| g.len() <= 128 && g.is_ascii()));
+    }
+
+    #[test]
+    fn the_same_event_id_under_two_services_never_collides() {
+        let body = r#"{"app_id":"A","message":{"id":"M"}}"#;
+        let c = ok(body);
+        assert_ne!(
+            dedup_id("signed", &c, body.as_bytes()),
+            dedup_id("unsigned", &c, body.as_bytes())
+        );
+        let entity = r#"{"app_id":"A","contact_create_notification":{"contact":{"id":"K"}}}"#;
+        let e = ok(entity);
+        assert_ne!(
+            dedup_id("a", &e, entity.as_bytes()),
+            dedup_id("b", &e, entity.as_bytes())
+        );
     }
 }

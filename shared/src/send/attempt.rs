@@ -77,7 +77,13 @@ where
             let authorization = match last_start {
                 Some(t) => match tokio::time::timeout_at(t.into(), self.authorization(&service)).await {
                     Ok(result) => result,
-                    Err(_) => return Outcome::NotStarted,
+                    // The token endpoint is too slow to leave time for a send: a failure of
+                    // the endpoint, retried with backoff and counted against the budget.
+                    Err(_) => {
+                        return Outcome::from(&super::token::TokenError::Transport(
+                            crate::ports::TransportError::Timeout,
+                        ));
+                    }
                 },
                 None => self.authorization(&service).await,
             };

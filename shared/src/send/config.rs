@@ -11,8 +11,9 @@ pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(900);
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(86_400);
 pub const DEFAULT_FETCH_FAILURE_HOLD: Duration = Duration::from_secs(5);
-/// Room left after the last possible send for deleting it and answering the invocation.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Room left after the last possible send for what follows it before the invocation ends:
+/// deleting the record (an SQS call of up to `AWS_TIMEOUT_MS`, 5 s) and answering.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
 
 /// `Default` has every default and no services or queues: set those (tests, the local loop).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl SenderConfig {
             if send_timeout + DEADLINE_MARGIN >= Duration::from_secs(timeout) {
                 return Err(ConfigError {
                     variable: "SEND_TIMEOUT_MS",
-                    problem: format!("plus a 2 s margin must be below the function timeout ({timeout} s)"),
+                    problem: format!("plus a 6 s margin must be below the function timeout ({timeout} s)"),
                 });
             }
         }

@@ -61,6 +61,8 @@ fn printable(value: &str, max: usize) -> String {
 
 /// Drops attributes from the least important end until body and attributes fit SQS's limit.
 fn fit(body: &str, attributes: &mut Vec<(&'static str, String)>) {
+    // SQS takes at most ten attributes.
+    attributes.truncate(10);
     let size = |a: &[(&'static str, String)]| {
         body.len() + a.iter().map(|(k, v)| k.len() + "String".len() + v.len()).sum::<usize>()
     };

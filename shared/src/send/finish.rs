@@ -21,6 +21,14 @@ pub(super) enum Finish {
     Failed { visibility: Option<u32> },
 }
 
+/// Why a record failed this time, and what Sinch said.
+pub(super) struct Failure {
+    pub cause: RetryCause,
+    pub retry_after: Option<u64>,
+    pub http_status: Option<u16>,
+    pub sinch_status: Option<String>,
+}
+
 /// What a sent record publishes.
 pub(super) struct SentInfo {
     pub ctx: Context,
@@ -72,12 +80,28 @@ where
             }
             Outcome::NotStarted => {
                 // Not an attempt: it comes back at once for an invocation with time to send it.
+                // It still spends a receive, so the redrive limit is watched here too.
                 self.held_back.note(id);
+                if self.max_receives().await.is_some_and(|max| record.receive_count >= max) {
+                    let attempts = self.held_back.attempts(id, record.receive_count);
+                    let dead = DeadLetter::gave_up(
+                        RetryCause::NotStarted,
+                        None,
+                        None,
+                        attempts,
+                        self.retried_for(record),
+                        true,
+                    );
+                    return self.dead_letter(record, &ctx, &dead).await;
+                }
+                let cause = RetryCause::NotStarted.as_str();
                 tracing::info!(
                     sqs_message_id = id,
-                    outcome = "not_started",
+                    outcome = "retry",
+                    cause,
                     "too close to the deadline to send"
                 );
+                self.metrics.count(Metric::MessageRetried, &[("Cause", cause)]);
                 self.set_visibility(record, 0).await;
                 Finish::Failed { visibility: Some(0) }
             }
@@ -87,47 +111,72 @@ where
                 http_status,
                 sinch_status,
             } => {
-                if cause == RetryCause::AuthRejected {
-                    self.metrics.count(Metric::AuthRejected, &[]);
-                }
-                let retried_for = self.retried_for(record);
-                let at_limit = self.max_receives().await.is_some_and(|max| record.receive_count >= max);
-                if retried_for >= self.config.retry_for || at_limit {
-                    let attempts = self.held_back.attempts(id, record.receive_count);
-                    let dead = DeadLetter::gave_up(cause, http_status, sinch_status, attempts, retried_for, at_limit);
-                    return self.dead_letter(record, &ctx, &dead).await;
-                }
-                let delay = backoff(
-                    record.receive_count,
-                    self.config.retry_base,
-                    self.config.retry_max,
+                let failure = Failure {
+                    cause,
                     retry_after,
-                );
-                let seconds = u32::try_from(delay.as_secs()).unwrap_or(u32::MAX);
-                tracing::warn!(
-                    sqs_message_id = id,
-                    service,
-                    app_id,
-                    channel,
-                    correlation_id,
-                    cause = cause.as_str(),
                     http_status,
-                    retry_in_seconds = seconds,
-                    retried_for_seconds = retried_for.as_secs(),
-                    receive_count = record.receive_count,
-                    outcome = "retry",
-                    "message will be retried"
-                );
-                self.metrics.count(Metric::MessageRetried, &[("Cause", cause.as_str())]);
-                if self.set_visibility(record, seconds).await {
-                    Finish::Failed {
-                        visibility: Some(seconds),
-                    }
-                } else {
-                    Finish::Failed { visibility: None }
-                }
+                    sinch_status,
+                };
+                self.retry(record, &ctx, failure).await
             }
             Outcome::DeadLetter(dead) => self.dead_letter(record, &ctx, &dead).await,
+        }
+    }
+
+    /// A record that may succeed later: retried with backoff while its budget lasts (and the
+    /// queue's redrive limit is not reached), dead-lettered with its last cause after.
+    pub(super) async fn retry(&self, record: &OutboundRecord, ctx: &Context, failure: Failure) -> Finish {
+        let Failure {
+            cause,
+            retry_after,
+            http_status,
+            sinch_status,
+        } = failure;
+        let id = record.message_id.as_str();
+        let (service, app_id, channel, correlation_id) = (
+            ctx.service.as_deref().unwrap_or("-"),
+            ctx.app_id.as_deref().unwrap_or("-"),
+            ctx.channel.as_deref().unwrap_or("-"),
+            ctx.correlation_id.as_deref().unwrap_or("-"),
+        );
+        if cause == RetryCause::AuthRejected {
+            self.metrics.count(Metric::AuthRejected, &[]);
+        }
+        let retried_for = self.retried_for(record);
+        let at_limit = self.max_receives().await.is_some_and(|max| record.receive_count >= max);
+        if retried_for >= self.config.retry_for || at_limit {
+            let attempts = self.held_back.attempts(id, record.receive_count);
+            let dead = DeadLetter::gave_up(cause, http_status, sinch_status, attempts, retried_for, at_limit);
+            return self.dead_letter(record, ctx, &dead).await;
+        }
+        let delay = backoff(
+            record.receive_count,
+            self.config.retry_base,
+            self.config.retry_max,
+            retry_after,
+        );
+        let seconds = u32::try_from(delay.as_secs()).unwrap_or(u32::MAX);
+        tracing::warn!(
+            sqs_message_id = id,
+            service,
+            app_id,
+            channel,
+            correlation_id,
+            cause = cause.as_str(),
+            http_status,
+            retry_in_seconds = seconds,
+            retried_for_seconds = retried_for.as_secs(),
+            receive_count = record.receive_count,
+            outcome = "retry",
+            "message will be retried"
+        );
+        self.metrics.count(Metric::MessageRetried, &[("Cause", cause.as_str())]);
+        if self.set_visibility(record, seconds).await {
+            Finish::Failed {
+                visibility: Some(seconds),
+            }
+        } else {
+            Finish::Failed { visibility: None }
         }
     }
 

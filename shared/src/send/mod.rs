@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt as _, StreamExt as _};
 
 use crate::clock::Clock;
-use crate::metrics::{Metric, Metrics};
+use crate::metrics::Metrics;
 use crate::ports::{QueueControl, QueueWriter, SecretStore, SinchClient, is_fifo};
 use crate::service_cache::ServiceCache;
 use finish::Finish;
@@ -202,10 +202,16 @@ where
             }
             Ok(failed @ Finish::Failed { .. }) => failed,
             Err(_) => {
-                let cause = RetryCause::Panic.as_str();
-                tracing::error!(sqs_message_id = %record.message_id, outcome = "panic", cause, "record processing panicked");
-                self.metrics.count(Metric::MessageRetried, &[("Cause", cause)]);
-                Finish::Failed { visibility: None }
+                // A bug, perhaps one this record always triggers: retried with backoff and
+                // dead-lettered with the cause once its budget is spent, like any failure.
+                tracing::error!(sqs_message_id = %record.message_id, outcome = "panic", "record processing panicked");
+                let failure = finish::Failure {
+                    cause: RetryCause::Panic,
+                    retry_after: None,
+                    http_status: None,
+                    sinch_status: None,
+                };
+                self.retry(record, &attempt::Context::default(), failure).await
             }
         }
     }
@@ -231,20 +237,20 @@ where
         }
     }
 
-    /// The outbound queue's redrive limit (once per environment; `None` when unknown).
+    /// The outbound queue's redrive limit, read once per environment (a failed read is tried
+    /// again next time; meanwhile `None`).
     async fn max_receives(&self) -> Option<u32> {
-        *self
+        let read = self
             .max_receives
-            .get_or_init(|| async {
-                self.queues
-                    .max_receives(&self.config.outbound_queue_url)
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "could not read the outbound queue's redrive policy");
-                        None
-                    })
-            })
-            .await
+            .get_or_try_init(|| self.queues.max_receives(&self.config.outbound_queue_url))
+            .await;
+        match read {
+            Ok(limit) => *limit,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the outbound queue's redrive policy");
+                None
+            }
+        }
     }
 }
 

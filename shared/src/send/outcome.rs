@@ -60,6 +60,7 @@ codes! {
         SecretsUnavailable => "secrets_unavailable",
         ServiceMisconfigured => "service_misconfigured",
         DlqUnavailable => "dlq_unavailable",
+        NotStarted => "not_started",
         Panic => "panic",
     }
 }

@@ -417,6 +417,43 @@ async fn a_panic_in_one_record_fails_only_that_record() {
         record("c", &envelope(APP_EU, "also-fine")),
     ];
     assert_eq!(w.sender.handle_batch(&batch, None).await, vec!["b".to_owned()]);
+    // Retried with backoff like any failure, not after the queue's own visibility timeout...
+    let changes: std::collections::HashMap<String, u32> = w.sink.visibility_changes().into_iter().collect();
+    assert!(changes.get("rh-b").is_some_and(|s| (5..=10).contains(s)), "{changes:?}");
+    // ...and dead-lettered with its cause once the budget is spent, never retried forever.
+    let spent = {
+        let mut r = aged("b2", SenderConfig::default().retry_for + Duration::from_secs(1), 7);
+        r.body = Some(envelope(APP_EU, "explode"));
+        r
+    };
+    assert!(w.sender.handle_batch(&[spent], None).await.is_empty());
+    let dead = dead_letters(&w);
+    assert_eq!(attr(&dead[0], "last_cause").as_deref(), Some("panic"));
+}
+
+#[tokio::test]
+async fn a_token_endpoint_too_slow_for_the_deadline_is_a_retry_with_backoff_not_a_tight_loop() {
+    let http = FakeSinch::new(|req, _| {
+        if req.url == TOKEN_URL {
+            // Rate limited: the token cache backs off for seconds.
+            return reply(429, "");
+        }
+        reply(200, "{}")
+    });
+    let mut w = world_with("http://q/outbound", http);
+    w.sender.tokens.backoff_base = Duration::from_secs(10);
+    // Just enough time to start: the token fetch's backoff runs past the last start.
+    let deadline = Instant::now() + SenderConfig::default().send_timeout + Duration::from_millis(6_005);
+    let failed = w
+        .sender
+        .handle_batch(&[record("a", &envelope(APP_EU, "a"))], Some(deadline))
+        .await;
+    assert_eq!(failed, vec!["a".to_owned()]);
+    let changes: Vec<(String, u32)> = w.sink.visibility_changes();
+    assert!(
+        changes.iter().all(|(_, s)| *s >= 5),
+        "a backoff, not at once: {changes:?}"
+    );
 }
 
 #[tokio::test]

@@ -160,7 +160,9 @@ impl TokenCache {
             if parsed.access_token.is_empty() {
                 return Err(TokenError::Malformed);
             }
-            let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+            // Whatever the endpoint says, a token is trusted for a day at most (an absurd
+            // lifetime cannot overflow the clock).
+            let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600).min(86_400));
             return Ok(Token {
                 value: SecretString::new(format!("Bearer {}", parsed.access_token)),
                 expires_at: self.clock.now() + lifetime,

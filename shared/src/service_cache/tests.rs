@@ -270,3 +270,18 @@ async fn a_secret_without_a_string_is_misconfigured_not_missing() {
     store.put_version(NAME, Stage::Current, binary);
     assert!(matches!(cache.get("eu1").await, Err(ServiceCacheError::Invalid(_))));
 }
+
+#[tokio::test]
+async fn a_secret_that_does_not_parse_is_held_too_so_forged_requests_cost_no_store_calls() {
+    let (store, clock, cache) = setup();
+    store.put(NAME, Stage::Current, "{broken");
+    assert!(matches!(cache.get("eu1").await, Err(ServiceCacheError::Invalid(_))));
+    let fetches = store.fetch_count();
+    for _ in 0..10 {
+        assert!(matches!(cache.get("eu1").await, Err(ServiceCacheError::Invalid(_))));
+    }
+    assert_eq!(store.fetch_count(), fetches);
+    store.put(NAME, Stage::Current, &service_json("one"));
+    clock.advance(cache.config().failure_hold);
+    assert!(cache.get("eu1").await.is_ok(), "fixed: read again after the hold");
+}
