@@ -1,24 +1,27 @@
-//! The local loop: provisions the stack's queues and a demo service secret on an AWS emulator,
-//! and runs the mock Conversation API, webhook-ingest behind a plain HTTP server, and the sender
-//! polling the outbound queue with Lambda's batch semantics. Both functions run the same handler
-//! code as in Lambda (`webhook_ingest::handle`, `sender::handle`).
+//! The local loop: deploys `template.yaml` itself into an AWS emulator (SAM transform offline,
+//! moto's CloudFormation, `scripts/emulator-stack.py`), adds a demo service secret, and runs the
+//! **function binaries** (`webhook-ingest`, `sender`) under a Lambda Runtime API emulator with
+//! exactly the environment the stack gives them, plus the local endpoints (the emulator, the
+//! mock Conversation API). A plain HTTP listener turns requests into API Gateway HTTP API
+//! events for the ingest; a poller drives the sender like the stack's event source mapping
+//! (its batch size and window, partial batch responses, the queue's visibility). What the
+//! template says is what runs.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerStore, SqsQueues, https_client};
-use sinch_bridge::clock::SystemClock;
-use sinch_bridge::ingest::{Ingest, IngestConfig};
-use sinch_bridge::metrics::Metrics;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use base64::Engine as _;
+use serde_json::{Value, json};
 use sinch_bridge::protocol::{Region, SecretString};
-use sinch_bridge::send::{Sender, SenderConfig};
-use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
+use sinch_bridge::service_cache::ServiceCacheConfig;
 
 use crate::mock::{MockApp, MockConfig, MockState};
-use crate::stack::QUEUES;
+use crate::runtime_api::RuntimeApi;
 
 /// The demo messaging service the local loop provisions.
 pub const DEMO_SERVICE: &str = "demo";
@@ -34,8 +37,14 @@ pub struct LocalConfig {
     pub webhook_port: u16,
     pub mock_port: u16,
     pub callback_delay: Duration,
+    /// The loop's own choices over the template's defaults, so a demo of retries does not
+    /// wait minutes: `RETRY_BASE_SECONDS` (whole seconds) and `SEND_TIMEOUT_MS`.
     pub send_timeout: Duration,
     pub retry_base: Duration,
+    /// Where `webhook-ingest` and `sender` are (default: beside this program).
+    pub bin_dir: Option<PathBuf>,
+    /// Show the functions' own output (logs, EMF lines).
+    pub show_function_output: bool,
 }
 
 impl Default for LocalConfig {
@@ -49,12 +58,14 @@ impl Default for LocalConfig {
             callback_delay: Duration::from_millis(300),
             send_timeout: Duration::from_secs(5),
             retry_base: Duration::from_secs(2),
+            bin_dir: None,
+            show_function_output: false,
         }
     }
 }
 
-/// Queue URLs by logical id (`EventsQueue`, `OutboundQueue`, …).
-pub type QueueUrls = HashMap<&'static str, String>;
+/// Queue URLs by logical id (`EventsQueue`, `OutboundQueue`, …), as the stack created them.
+pub type QueueUrls = HashMap<String, String>;
 
 pub struct LocalStack {
     pub queues: QueueUrls,
@@ -62,6 +73,8 @@ pub struct LocalStack {
     pub mock_url: String,
     pub mock: Arc<MockState>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The function processes; killed when the stack is dropped.
+    _functions: Vec<tokio::process::Child>,
 }
 
 impl LocalStack {
@@ -69,7 +82,7 @@ impl LocalStack {
         self.queues.get(logical_id).map(String::as_str).unwrap_or_default()
     }
 
-    /// Stops every server and poller this stack started.
+    /// Stops every server and poller this stack started (the functions stop when it drops).
     pub fn stop(&self) {
         for task in &self.tasks {
             task.abort();
@@ -91,66 +104,93 @@ pub enum LocalError {
     Listen { port: u16, error: std::io::Error },
     #[error("{0}")]
     Config(String),
+    #[error("deploying template.yaml into the emulator failed: {0}")]
+    Deploy(String),
 }
 
-/// Creates the template's queues (with their redrive policies) and the demo service secret.
-/// Safe to run again: existing queues and secrets are reused, the secret value refreshed.
-pub async fn provision(config: &LocalConfig, sdk: &aws_config::SdkConfig) -> Result<QueueUrls, LocalError> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let mut urls = QueueUrls::new();
-    // Dead-letter queues first, so the sources can point at them.
-    let ordered = QUEUES
-        .iter()
-        .filter(|q| q.dead_letter.is_none())
-        .chain(QUEUES.iter().filter(|q| q.dead_letter.is_some()));
-    for spec in ordered {
-        let name = spec.name(&config.stack_name, config.fifo);
-        let mut request = sqs
-            .create_queue()
-            .queue_name(&name)
-            .attributes(QueueAttributeName::SqsManagedSseEnabled, "true");
-        if name.ends_with(".fifo") {
-            request = request
-                .attributes(QueueAttributeName::FifoQueue, "true")
-                .attributes(QueueAttributeName::ContentBasedDeduplication, "false");
-        }
-        if spec.logical_id == "OutboundQueue" {
-            request = request.attributes(QueueAttributeName::VisibilityTimeout, "60");
-        }
-        if let Some(dlq) = spec.dead_letter {
-            let dlq_url = urls.get(dlq).cloned().unwrap_or_default();
-            let arn = sqs
-                .get_queue_attributes()
-                .queue_url(&dlq_url)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .map_err(|e| LocalError::Aws(format!("GetQueueAttributes {dlq}: {e}")))?
-                .attributes()
-                .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-                .unwrap_or_default();
-            let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": "5"}).to_string();
-            request = request.attributes(QueueAttributeName::RedrivePolicy, policy);
-        }
-        let url = request
-            .send()
-            .await
-            .map_err(|e| {
-                LocalError::Aws(format!(
-                    "CreateQueue {name}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                ))
-            })?
-            .queue_url()
-            .unwrap_or_default()
-            .to_owned();
-        urls.insert(spec.logical_id, url);
+/// The repository's root (this crate is `tools/`).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The stack as the emulator created it: queues by logical id, functions with their
+/// environment and event sources.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub queues: QueueUrls,
+    pub functions: HashMap<String, Value>,
+}
+
+/// Deploys `template.yaml` into the emulator with `scripts/emulator-stack.py` (the tools'
+/// Python environment is installed on first use by `scripts/python-tools.sh`).
+pub async fn deploy(config: &LocalConfig) -> Result<Deployed, LocalError> {
+    let root = repo_root();
+    let tools = tokio::process::Command::new("bash")
+        .arg(root.join("scripts/python-tools.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .map_err(|e| LocalError::Deploy(format!("scripts/python-tools.sh: {e}")))?;
+    let bin = String::from_utf8_lossy(&tools.stdout).trim().to_owned();
+    let queue_type = if config.fifo { "fifo" } else { "standard" };
+    let out = tokio::process::Command::new(Path::new(&bin).join("python"))
+        .arg(root.join("scripts/emulator-stack.py"))
+        .args([
+            "deploy",
+            "--endpoint",
+            &config.endpoint_url,
+            "--stack-name",
+            &config.stack_name,
+        ])
+        .args([
+            "--parameters".to_owned(),
+            format!("ServiceNames={DEMO_SERVICE}"),
+            format!("QueueType={queue_type}"),
+            "EnableSentQueue=true".to_owned(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .await
+        .map_err(|e| LocalError::Deploy(format!("scripts/emulator-stack.py: {e}")))?;
+    let stack: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+        LocalError::Deploy(format!(
+            "no stack description: {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+        ))
+    })?;
+    if stack["status"] != "CREATE_COMPLETE" {
+        return Err(LocalError::Deploy(format!("{} {}", stack["status"], stack["reason"])));
     }
+    let queues = stack["queues"]
+        .as_object()
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let functions = stack["functions"]
+        .as_object()
+        .map(|f| f.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok(Deployed { queues, functions })
+}
+
+/// Writes the demo service secret (the template never holds secrets).
+pub async fn put_demo_secret(sdk: &aws_config::SdkConfig) -> Result<(), LocalError> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
     let name = ServiceCacheConfig::default().secret_name(DEMO_SERVICE);
     let value = demo_secret().to_string();
-    let created = secrets.create_secret().name(&name).secret_string(&value).send().await;
-    if created.is_err() {
+    if secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(&value)
+        .send()
+        .await
+        .is_err()
+    {
         secrets
             .put_secret_value()
             .secret_id(&name)
@@ -164,12 +204,12 @@ pub async fn provision(config: &LocalConfig, sdk: &aws_config::SdkConfig) -> Res
                 ))
             })?;
     }
-    Ok(urls)
+    Ok(())
 }
 
 /// The demo service: region eu, one app, OAuth2 against the mock.
-pub fn demo_secret() -> serde_json::Value {
-    serde_json::json!({
+pub fn demo_secret() -> Value {
+    json!({
         "region": "eu",
         "project_id": DEMO_PROJECT,
         "key_id": "demo-key",
@@ -186,10 +226,83 @@ async fn listen(port: u16) -> Result<tokio::net::TcpListener, LocalError> {
         .map_err(|error| LocalError::Listen { port, error })
 }
 
-/// Provisions and starts everything; returns once all servers listen.
+/// The directory holding the function binaries: given, else beside this program (or one up,
+/// for a test executable under `target/debug/deps`).
+fn bin_dir(config: &LocalConfig) -> Result<PathBuf, LocalError> {
+    if let Some(dir) = &config.bin_dir {
+        return Ok(dir.clone());
+    }
+    let exe = std::env::current_exe().map_err(|e| LocalError::Config(e.to_string()))?;
+    let candidates = exe.ancestors().skip(1).take(2);
+    for dir in candidates {
+        if dir.join("webhook-ingest").exists() && dir.join("sender").exists() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    Err(LocalError::Config(
+        "webhook-ingest and sender are not built: cargo build -p webhook-ingest -p sender".into(),
+    ))
+}
+
+/// A function binary, started under its own Runtime API emulator with the stack's environment
+/// for it, the emulator's endpoint and credentials, and `extra`.
+async fn start_function(
+    config: &LocalConfig,
+    binary: &Path,
+    function: &Value,
+    extra: &[(&str, String)],
+) -> Result<(RuntimeApi, tokio::task::JoinHandle<()>, tokio::process::Child), LocalError> {
+    let listener = listen(0).await?;
+    let api_addr = listener.local_addr().map_err(|e| LocalError::Config(e.to_string()))?;
+    let name = function["name"].as_str().unwrap_or("function").to_owned();
+    let timeout = Duration::from_secs(function["timeout"].as_u64().unwrap_or(30));
+    let (api, task) = RuntimeApi::spawn(listener, &name, timeout);
+    let mut command = tokio::process::Command::new(binary);
+    command.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    for (key, value) in function["environment"].as_object().into_iter().flatten() {
+        // moto hands numbers back as numbers.
+        let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+        command.env(key, value);
+    }
+    command
+        .env("AWS_ENDPOINT_URL", &config.endpoint_url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local");
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let output = || {
+        if config.show_function_output {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
+    let child = command
+        .stdout(output())
+        .stderr(output())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| LocalError::Config(format!("cannot start {}: {e}", binary.display())))?;
+    Ok((api, task, child))
+}
+
+/// Deploys, provisions and starts everything; returns once all servers listen.
 pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
     let sdk = crate::aws::sdk_config(Some(&config.endpoint_url), None).await;
-    let queues = provision(&config, &sdk).await?;
+    let deployed = deploy(&config).await?;
+    put_demo_secret(&sdk).await?;
+    let bins = bin_dir(&config)?;
     let webhook_listener = listen(config.webhook_port).await?;
     let mock_listener = listen(config.mock_port).await?;
     let webhook_port = webhook_listener
@@ -212,65 +325,47 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         callback_delay: config.callback_delay,
         send_callbacks: true,
     };
-    let https = https_client().map_err(|e| LocalError::Config(e.to_string()))?;
     let callbacks = crate::http::client().map_err(LocalError::Config)?;
     let (mock_task, mock) = crate::mock::spawn(mock_listener, mock_config, callbacks);
 
-    let clock = Arc::new(SystemClock);
-    let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk));
-    let services = Arc::new(ServiceCache::new(secrets, clock.clone(), ServiceCacheConfig::default()));
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let get = |id: &str| queues.get(id).cloned().unwrap_or_default();
-
-    let ingest_config = IngestConfig {
-        events_queue_url: get("EventsQueue"),
-        ..IngestConfig::default()
+    let function = |id: &str| {
+        deployed
+            .functions
+            .get(id)
+            .cloned()
+            .ok_or_else(|| LocalError::Deploy(format!("the stack has no {id}")))
     };
-    let ingest = Arc::new(Ingest::new(
-        services.clone(),
-        SqsQueues::new(sqs.clone()),
-        clock.clone(),
-        ingest_config,
-        Metrics::discard("webhook-ingest"),
-    ));
+    let ingest_fn = function("WebhookIngestFunction")?;
+    let sender_fn = function("SenderFunction")?;
+    let (ingest, ingest_api, ingest_child) =
+        start_function(&config, &bins.join("webhook-ingest"), &ingest_fn, &[]).await?;
+    let sender_extra = [
+        ("SINCH_AUTH_URL", format!("{mock_url}/oauth2/token")),
+        ("CONVERSATION_API_URL", mock_url.clone()),
+        ("RETRY_BASE_SECONDS", config.retry_base.as_secs().max(1).to_string()),
+        ("RETRY_MAX_SECONDS", "60".to_owned()),
+        ("SEND_TIMEOUT_MS", config.send_timeout.as_millis().to_string()),
+    ];
+    let (sender, sender_api, sender_child) =
+        start_function(&config, &bins.join("sender"), &sender_fn, &sender_extra).await?;
+
     let webhook_task = tokio::spawn(serve_webhooks(webhook_listener, ingest));
-
-    let sender_config = SenderConfig {
-        services: vec![DEMO_SERVICE.into()],
-        auth_url: format!("{mock_url}/oauth2/token"),
-        api_base_override: Some(mock_url.clone()),
-        outbound_queue_url: get("OutboundQueue"),
-        dlq_url: get("OutboundDeadLetterQueue"),
-        sent_queue_url: Some(get("SentQueue")),
-        retry_base: config.retry_base,
-        // The loop's own choice: a short cap so a demo of retries does not wait 15 minutes.
-        retry_max: Duration::from_secs(60),
-        send_timeout: config.send_timeout,
-        ..SenderConfig::default()
-    };
-    let http = HttpsSinchClient::new(https, sender_config.send_timeout);
-    let sender = Arc::new(Sender::new(
-        services,
-        http,
-        SqsQueues::new(sqs.clone()),
-        clock,
-        sender_config,
-        Metrics::discard("sender"),
-    ));
-    let poll_task = tokio::spawn(poll_outbound(sqs, get("OutboundQueue"), sender));
+    let mapping = sender_fn["event_sources"].get(0).cloned().unwrap_or(Value::Null);
+    let outbound = deployed.queues.get("OutboundQueue").cloned().unwrap_or_default();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let poll_task = tokio::spawn(poll_outbound(sqs, outbound, sender, EventSource::from(&mapping)));
 
     Ok(LocalStack {
-        queues,
+        queues: deployed.queues,
         webhook_url,
         mock_url,
         mock,
-        tasks: vec![mock_task, webhook_task, poll_task],
+        tasks: vec![mock_task, webhook_task, poll_task, ingest_api, sender_api],
+        _functions: vec![ingest_child, sender_child],
     })
 }
 
-type LocalIngest = Ingest<SecretsManagerStore, SqsQueues>;
-
-async fn serve_webhooks(listener: tokio::net::TcpListener, ingest: Arc<LocalIngest>) {
+async fn serve_webhooks(listener: tokio::net::TcpListener, ingest: RuntimeApi) {
     let router = axum::Router::new()
         .route("/webhooks/{service}", axum::routing::post(webhook))
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -280,44 +375,136 @@ async fn serve_webhooks(listener: tokio::net::TcpListener, ingest: Arc<LocalInge
     }
 }
 
-/// Adapts a plain HTTP request to the Lambda handler, exactly as API Gateway would hand it over.
-async fn webhook(
-    axum::extract::State(ingest): axum::extract::State<Arc<LocalIngest>>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let (parts, body) = request.into_parts();
-    let limit = ingest.config().max_body_bytes.saturating_add(1);
-    let bytes = axum::body::to_bytes(body, limit).await.unwrap_or_default();
-    let request = lambda_http::http::Request::from_parts(parts, lambda_http::Body::from(bytes.to_vec()));
-    let response = webhook_ingest::handle(&ingest, request).await;
-    let (parts, body) = response.into_parts();
-    axum::response::Response::from_parts(parts, axum::body::Body::from(body.to_vec()))
+/// What API Gateway (HTTP API, payload 2.0) would hand the function for this request.
+fn api_gateway_event(service: &str, headers: &axum::http::HeaderMap, body: &[u8]) -> Value {
+    let mut joined: serde_json::Map<String, Value> = serde_json::Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let entry = joined
+            .entry(name.as_str().to_owned())
+            .or_insert(Value::String(String::new()));
+        // HTTP APIs fold a repeated header into one comma-separated value.
+        if let Value::String(existing) = entry {
+            if !existing.is_empty() {
+                existing.push(',');
+            }
+            existing.push_str(&value);
+        }
+    }
+    let (body, encoded) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
+    };
+    let path = format!("/webhooks/{service}");
+    let id = crate::ulid::generate();
+    json!({
+        "version": "2.0",
+        "routeKey": "POST /webhooks/{service}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": joined,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "local"},
+            "requestId": id,
+            "routeKey": "POST /webhooks/{service}",
+            "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": 0
+        },
+        "pathParameters": {"service": service},
+        "body": body,
+        "isBase64Encoded": encoded
+    })
 }
 
-type LocalSender = Sender<SecretsManagerStore, HttpsSinchClient, SqsQueues>;
+/// Hands a plain HTTP request to the ingest function as API Gateway would, and its answer back.
+async fn webhook(
+    axum::extract::State(ingest): axum::extract::State<RuntimeApi>,
+    axum::extract::Path(service): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let event = api_gateway_event(&service, &headers, &body);
+    match ingest.invoke(event).await {
+        Ok(answer) => {
+            let status = answer["statusCode"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+            let text = answer["body"].as_str().unwrap_or_default().to_owned();
+            let body = if answer["isBase64Encoded"] == true {
+                base64::engine::general_purpose::STANDARD
+                    .decode(&text)
+                    .unwrap_or_default()
+            } else {
+                text.into_bytes()
+            };
+            (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        // What API Gateway answers when the function fails or times out.
+        Err(e) => {
+            tracing::error!(error = %e, "webhook-ingest invocation failed");
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"message":"Internal Server Error"}"#,
+            )
+                .into_response()
+        }
+    }
+}
 
-/// Lambda's SQS event source, in miniature: long-poll up to 10 messages, run the handler,
-/// delete what it did not report as failed (failed ones keep the visibility it gave them).
-async fn poll_outbound(sqs: aws_sdk_sqs::Client, queue_url: String, sender: Arc<LocalSender>) {
+/// The stack's SQS event source mapping for the sender.
+struct EventSource {
+    batch_size: i32,
+    window: Duration,
+}
+
+impl From<&Value> for EventSource {
+    fn from(mapping: &Value) -> Self {
+        Self {
+            batch_size: mapping["BatchSize"]
+                .as_i64()
+                .and_then(|b| i32::try_from(b).ok())
+                .unwrap_or(10)
+                .clamp(1, 10),
+            window: Duration::from_secs(mapping["MaximumBatchingWindowInSeconds"].as_u64().unwrap_or(0)),
+        }
+    }
+}
+
+/// Lambda's SQS event source, in miniature: long-poll up to the mapping's batch size (waiting
+/// up to its batching window to fill it), invoke the sender, delete what it did not report as
+/// failed (failed ones keep the visibility it gave them).
+async fn poll_outbound(sqs: aws_sdk_sqs::Client, queue_url: String, sender: RuntimeApi, source: EventSource) {
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receive from the outbound queue failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        let mut messages = Vec::new();
+        let window_ends = tokio::time::Instant::now() + source.window;
+        while messages.len() < usize::try_from(source.batch_size).unwrap_or(10) {
+            let want = source.batch_size - i32::try_from(messages.len()).unwrap_or(0);
+            let received = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(want)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await;
+            match received {
+                Ok(out) => messages.extend(out.messages.unwrap_or_default()),
+                Err(e) => {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receive from the outbound queue failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
-        };
-        if messages.is_empty() {
-            continue;
+            if !messages.is_empty() && tokio::time::Instant::now() >= window_ends {
+                break;
+            }
         }
         let mut event = SqsEvent::default();
         for m in &messages {
@@ -329,20 +516,21 @@ async fn poll_outbound(sqs: aws_sdk_sqs::Client, queue_url: String, sender: Arc<
                 .attributes()
                 .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
                 .unwrap_or_default();
+            record.event_source = Some("aws:sqs".into());
             event.records.push(record);
         }
-        let failed: Vec<String> = match sender::handle(
-            &sender,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        )
-        .await
-        {
-            Ok(response) => response
-                .batch_item_failures
+        let Ok(event) = serde_json::to_value(&event) else {
+            continue;
+        };
+        let failed: Vec<String> = match sender.invoke(event).await {
+            Ok(response) => response["batchItemFailures"]
+                .as_array()
                 .into_iter()
-                .map(|f| f.item_identifier)
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
                 .collect(),
             Err(e) => {
+                // The whole batch comes back after the queue's visibility timeout.
                 tracing::error!(error = %e, "sender failed the whole batch");
                 continue;
             }

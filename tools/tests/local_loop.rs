@@ -1,4 +1,5 @@
-//! The local loop end to end, brought up as `scripts/local.sh` does (moto + `local::start`),
+//! The local loop end to end, brought up as `scripts/local.sh` does (moto + `local::start`:
+//! template.yaml deployed into moto, the function binaries under the Runtime API emulator),
 //! driven through the real `bridgectl` binary: an outbound message enqueued with the CLI reaches
 //! the mock on the right region; its signed MESSAGE_DELIVERY callbacks pass the real webhook
 //! verification and arrive on the events queue with the original correlation id. Plus each CLI
@@ -14,7 +15,31 @@ use bridge_tools::local::{DEMO_APP_ID, DEMO_WEBHOOK_SECRET, LocalConfig, LocalSt
 use bridge_tools::mock::FaultKind;
 use serde_json::Value;
 
+/// The function binaries the local loop runs, built once per test run.
+fn build_functions() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--quiet",
+                "--manifest-path",
+                manifest,
+                "-p",
+                "webhook-ingest",
+                "-p",
+                "sender",
+                "--bins",
+            ])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the function binaries build");
+    });
+}
+
 async fn local(moto: &Moto) -> LocalStack {
+    tokio::task::spawn_blocking(build_functions).await.expect("join");
     let config = LocalConfig {
         endpoint_url: moto.endpoint.clone(),
         stack_name: unique("local"),

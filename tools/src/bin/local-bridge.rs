@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
         webhook_port: args.webhook_port,
         mock_port: args.mock_port,
         fifo: !args.standard_queues,
+        show_function_output: true,
         ..LocalConfig::default()
     };
     let stack = match start(config).await {
@@ -52,7 +53,8 @@ async fn main() -> ExitCode {
 Sinch bridge running locally
   webhook-ingest      POST {webhook}{DEMO_SERVICE}   (service "{DEMO_SERVICE}", app {DEMO_APP_ID})
   mock Sinch          {mock}  (OAuth2, messages:send for eu/us/br, /_mock/requests, /_mock/faults)
-  AWS emulator        {e}   (moto: SQS + Secrets Manager)
+  AWS emulator        {e}   (moto: template.yaml deployed as stack "local")
+  functions           target/debug/webhook-ingest and target/debug/sender under a Lambda Runtime API emulator
   events queue        {events}
   outbound queue      {outbound}
   outbound DLQ        {dlq}
