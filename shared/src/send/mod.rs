@@ -167,6 +167,18 @@ where
                 // Held back unsent: sending it now would overtake the record that failed. It
                 // comes back with that record, and this receive does not count as an attempt.
                 self.held_back.note(&record.message_id);
+                if self.max_receives().await.is_some_and(|max| record.receive_count >= max) {
+                    // SQS would move it on its next receive, without a reason: say why instead.
+                    let mut dead = DeadLetter::local(
+                        DeadLetterReason::ReceiveLimitReached,
+                        "held back behind an earlier message of its FIFO group until the outbound queue's redrive limit",
+                    );
+                    dead.attempts = Some(self.held_back.attempts(&record.message_id, record.receive_count));
+                    if let Finish::Done(_) = self.dead_letter(record, &attempt::Context::default(), &dead).await {
+                        self.delete_finished(record).await;
+                        continue;
+                    }
+                }
                 if let (Some(seconds), Some(handle)) = (visibility, record.receipt_handle.as_deref())
                     && let Err(e) = self
                         .queues

@@ -689,3 +689,27 @@ async fn a_sent_record_is_deleted_before_anything_optional_is_published() {
     let log = w.sink.log.lock().map(|l| l.clone()).unwrap_or_default();
     assert_eq!(log, vec!["delete rh-a".to_owned(), "put http://q/sent".to_owned()]);
 }
+
+#[tokio::test]
+async fn a_held_back_record_at_the_receive_limit_is_dead_lettered_with_a_reason() {
+    let w = world_with("http://q/outbound.fifo", failing_http(503));
+    *w.sink
+        .max_receives
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(5);
+    let mut head = aged("head", Duration::from_secs(60), 2);
+    head.group_id = Some("g".into());
+    let mut behind = aged("behind", Duration::from_secs(60), 5);
+    behind.group_id = Some("g".into());
+    assert_eq!(
+        w.sender.handle_batch(&[head, behind], None).await,
+        vec!["head".to_owned()]
+    );
+    let dead = dead_letters(&w);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        attr(&dead[0], "dead_letter_reason").as_deref(),
+        Some("receive_limit_reached")
+    );
+    assert_eq!(attr(&dead[0], "source_message_id").as_deref(), Some("behind"));
+}
