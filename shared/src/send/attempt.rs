@@ -25,6 +25,21 @@ pub(super) struct Context {
     pub correlation_id: Option<String>,
 }
 
+impl Context {
+    /// `(service, app_id, channel, correlation_id)` for a log line, `-` for what is unknown.
+    pub fn labels(&self) -> (&str, &str, &str, &str) {
+        fn label(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("-")
+        }
+        (
+            label(&self.service),
+            label(&self.app_id),
+            label(&self.channel),
+            label(&self.correlation_id),
+        )
+    }
+}
+
 impl<S, H, Q> Sender<S, H, Q>
 where
     S: SecretStore,

@@ -122,10 +122,7 @@ where
     pub(super) async fn dead_letter(&self, record: &OutboundRecord, ctx: &Context, dead: &DeadLetter) -> Finish {
         let message = dead_letter_message(&self.config.dlq_url, record, ctx, dead);
         let id = record.message_id.as_str();
-        let (service, app_id) = (
-            ctx.service.as_deref().unwrap_or("-"),
-            ctx.app_id.as_deref().unwrap_or("-"),
-        );
+        let (service, app_id, _, _) = ctx.labels();
         let reason = dead.reason.as_str();
         match self.queues.put(&message).await {
             Ok(()) => {

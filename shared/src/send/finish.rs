@@ -46,12 +46,7 @@ where
         let mut ctx = Context::default();
         let started = Instant::now();
         let outcome = self.attempt(record, &mut ctx, deadline).await;
-        let (service, app_id, channel, correlation_id) = (
-            ctx.service.as_deref().unwrap_or("-"),
-            ctx.app_id.as_deref().unwrap_or("-"),
-            ctx.channel.as_deref().unwrap_or("-"),
-            ctx.correlation_id.as_deref().unwrap_or("-"),
-        );
+        let (service, app_id, channel, correlation_id) = ctx.labels();
         let id = record.message_id.as_str();
         match outcome {
             Outcome::Sent {
@@ -133,12 +128,7 @@ where
             sinch_status,
         } = failure;
         let id = record.message_id.as_str();
-        let (service, app_id, channel, correlation_id) = (
-            ctx.service.as_deref().unwrap_or("-"),
-            ctx.app_id.as_deref().unwrap_or("-"),
-            ctx.channel.as_deref().unwrap_or("-"),
-            ctx.correlation_id.as_deref().unwrap_or("-"),
-        );
+        let (service, app_id, channel, correlation_id) = ctx.labels();
         if cause == RetryCause::AuthRejected {
             self.metrics.count(Metric::AuthRejected, &[]);
         }
