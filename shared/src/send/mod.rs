@@ -223,7 +223,12 @@ where
                     http_status: None,
                     sinch_status: None,
                 };
-                self.retry(record, &attempt::Context::default(), failure).await
+                let finish = self.retry(record, &attempt::Context::default(), failure).await;
+                if let Finish::Done(_) = finish {
+                    // Dead-lettered at the end of its budget: finished like any other.
+                    self.delete_finished(record).await;
+                }
+                finish
             }
         }
     }

@@ -429,6 +429,10 @@ async fn a_panic_in_one_record_fails_only_that_record() {
     assert!(w.sender.handle_batch(&[spent], None).await.is_empty());
     let dead = dead_letters(&w);
     assert_eq!(attr(&dead[0], "last_cause").as_deref(), Some("panic"));
+    assert!(
+        w.sink.deleted_handles().contains(&"rh-b2".to_owned()),
+        "deleted once dead-lettered"
+    );
 }
 
 #[tokio::test]
