@@ -112,18 +112,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn create_queue(sqs: &SqsClient, name: &str) -> String {
-    let mut req = sqs.create_queue().queue_name(name);
-    if name.ends_with(".fifo") {
-        req = req
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "false");
-    }
-    req.send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_owned()
+    create(sqs, name, None).await
 }
 
 /// A queue whose messages move to `dlq_url` after `max_receives` receives.
@@ -138,12 +127,21 @@ pub async fn create_queue_with_redrive(sqs: &SqsClient, name: &str, dlq_url: &st
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .expect("queue arn");
-    let mut req = sqs.create_queue().queue_name(name).attributes(
-        QueueAttributeName::RedrivePolicy,
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string(),
-    );
+    let policy =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+    create(sqs, name, Some(policy)).await
+}
+
+/// A queue (FIFO when the name ends in `.fifo`), with an optional redrive policy.
+async fn create(sqs: &SqsClient, name: &str, redrive: Option<String>) -> String {
+    let mut req = sqs.create_queue().queue_name(name);
     if name.ends_with(".fifo") {
-        req = req.attributes(QueueAttributeName::FifoQueue, "true");
+        req = req
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false");
+    }
+    if let Some(policy) = redrive {
+        req = req.attributes(QueueAttributeName::RedrivePolicy, policy);
     }
     req.send()
         .await
@@ -231,15 +229,20 @@ pub async fn drain(sqs: &SqsClient, queue_url: &str, visibility: i32) -> Vec<Rec
             return out;
         }
         for m in &batch {
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(&m.receipt_handle)
-                .send()
-                .await
-                .expect("delete");
+            delete(sqs, queue_url, m).await;
         }
         out.extend(batch);
     }
+}
+
+/// Deletes one received message.
+pub async fn delete(sqs: &SqsClient, queue_url: &str, message: &Received) {
+    sqs.delete_message()
+        .queue_url(queue_url)
+        .receipt_handle(&message.receipt_handle)
+        .send()
+        .await
+        .expect("delete");
 }
 
 /// One receive call: up to 10 visible messages, hidden for `visibility` seconds afterwards.

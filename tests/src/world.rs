@@ -288,12 +288,7 @@ pub async fn run_batch<S: SecretStore, H: SinchClient, Q: QueueWriter + QueueCon
 ) -> Vec<String> {
     let failed = invoke_sender(sender, messages).await;
     for m in messages.iter().filter(|m| !failed.contains(&m.message_id)) {
-        sqs.delete_message()
-            .queue_url(queue_url)
-            .receipt_handle(&m.receipt_handle)
-            .send()
-            .await
-            .expect("delete");
+        crate::delete(sqs, queue_url, m).await;
     }
     failed
 }
