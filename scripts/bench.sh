@@ -67,5 +67,8 @@ for f in webhook-ingest sender; do
   rm -rf "$tmp"
 done
 
+echo "== 6. the nonce table: whole ingest with instance vs table replay protection against moto"
+MOTO_ENDPOINT="$MOTO_ENDPOINT" cargo bench -q -p bridge-tests --bench nonce_table 2>/dev/null | tee "$out/nonce-table.jsonl"
+
 echo "== summary"
 python3 scripts/bench/summarize.py "$out"

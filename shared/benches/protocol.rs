@@ -14,7 +14,9 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use sinch_bridge::clock::Clock;
 use sinch_bridge::ingest::{Ingest, IngestConfig, WebhookRequest};
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::ports::{PortError, QueueMessage, QueueWriter, SecretStore, SecretVersion, Stage};
+use sinch_bridge::ports::{
+    ClaimOutcome, NonceClaim, NonceStore, PortError, QueueMessage, QueueWriter, SecretStore, SecretVersion, Stage,
+};
 use sinch_bridge::protocol::{SecretString, SignatureHeaders, WebhookSecret, classify, parse_outbound, sign, verify};
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
@@ -82,7 +84,46 @@ impl QueueWriter for NoopSink {
     }
 }
 
+/// A shared nonce store that answers at once: what the table costs in-process (key hashing,
+/// claim, confirm), without the network round trips (`tests/benches/nonce_table.rs` has those).
+struct NoopTable;
+
+impl NonceStore for NoopTable {
+    async fn claim(&self, _key: &str, _now: i64, _lease_until: i64) -> Result<ClaimOutcome, PortError> {
+        Ok(ClaimOutcome::Claimed(NonceClaim { token: String::new() }))
+    }
+    async fn confirm(&self, key: &str, _claim: &NonceClaim, _used_until: i64) -> Result<(), PortError> {
+        black_box(key);
+        Ok(())
+    }
+    async fn release(&self, _key: &str, _claim: &NonceClaim) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
 fn ingest_path(c: &mut Criterion) {
+    ingest_path_with(c, "ingest_path/1024", |ingest| Box::new(ingest));
+    ingest_path_with(c, "ingest_path_table/1024", |ingest| {
+        Box::new(ingest.with_nonce_store(NoopTable))
+    });
+}
+
+/// Something that handles a webhook, whatever its nonce store.
+trait Handle {
+    fn handle_blocking(&self, runtime: &tokio::runtime::Runtime, request: &WebhookRequest<'_>);
+}
+
+impl<N: NonceStore> Handle for Ingest<OneSecret, NoopSink, N> {
+    fn handle_blocking(&self, runtime: &tokio::runtime::Runtime, request: &WebhookRequest<'_>) {
+        runtime.block_on(self.handle(request)).unwrap();
+    }
+}
+
+fn ingest_path_with(
+    c: &mut Criterion,
+    name: &str,
+    nonces: impl FnOnce(Ingest<OneSecret, NoopSink>) -> Box<dyn Handle>,
+) {
     let secrets = OneSecret(
         r#"{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"a-webhook-secret-of-usual-length"}"#,
     );
@@ -98,12 +139,18 @@ fn ingest_path(c: &mut Criterion) {
         events_queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/events.fifo".into(),
         ..IngestConfig::default()
     };
-    let ingest = Ingest::new(services, NoopSink, clock, config, Metrics::discard("bench"));
+    let ingest = nonces(Ingest::new(
+        services,
+        NoopSink,
+        clock,
+        config,
+        Metrics::discard("bench"),
+    ));
     let body = inbound_body(1024);
     let secret = SecretString::new("a-webhook-secret-of-usual-length");
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let mut n = 0u64;
-    c.bench_function("ingest_path/1024", |b| {
+    c.bench_function(name, |b| {
         b.iter_batched(
             || {
                 // A fresh nonce per request, as Sinch sends; signing is setup, not measured.
@@ -117,7 +164,7 @@ fn ingest_path(c: &mut Criterion) {
                     headers: &pairs,
                     body: &body,
                 };
-                runtime.block_on(ingest.handle(&request)).unwrap()
+                ingest.handle_blocking(&runtime, &request)
             },
             BatchSize::SmallInput,
         )

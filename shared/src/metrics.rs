@@ -36,6 +36,7 @@ metrics! {
     TokenRefresh,
     AuthRejected,
     SentRecordFailed,
+    NonceStoreFailed,
 }
 
 type Writer = Arc<dyn Fn(&str) + Send + Sync>;

@@ -112,6 +112,50 @@ pub trait QueueControl: Send + Sync {
     fn max_receives(&self, queue_url: &str) -> impl Future<Output = Result<Option<u32>, PortError>> + Send;
 }
 
+/// A claim on a nonce, held while its event is being stored: only its holder can confirm or
+/// release it, and it lapses on its own at the lease's end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceClaim {
+    pub token: String,
+}
+
+/// What claiming a nonce found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Ours: store the event, then confirm (or release on failure).
+    Claimed(NonceClaim),
+    /// An event with this nonce was stored: a replay.
+    Used,
+    /// Another request with this nonce is being stored right now.
+    InFlight,
+}
+
+/// Remembers which nonces were used, so a signed request is stored at most once.
+///
+/// A nonce is claimed for a short lease before its event is stored and confirmed as used (until
+/// its signature expires) after: a request whose storing failed, or whose environment died,
+/// can be retried with the same headers once the claim is released or lapses.
+pub trait NonceStore: Send + Sync {
+    /// Claims `key` until `lease_until` unless it is used or claimed at `now`.
+    fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> impl Future<Output = Result<ClaimOutcome, PortError>> + Send;
+
+    /// Marks a claimed nonce used until `used_until`.
+    fn confirm(
+        &self,
+        key: &str,
+        claim: &NonceClaim,
+        used_until: i64,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Gives a claim up (its event was not stored), so a retry need not wait for the lease.
+    fn release(&self, key: &str, claim: &NonceClaim) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// One HTTPS POST to Sinch (token endpoint or Conversation API).
 #[derive(Debug, Clone)]
 pub struct HttpRequest {

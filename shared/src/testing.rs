@@ -211,3 +211,53 @@ impl Clock for ManualClock {
         self.start + self.elapsed()
     }
 }
+
+/// The per-environment nonce store with switches: the whole store down, or only `confirm`
+/// failing (the table lost between the enqueue and the confirmation).
+#[derive(Clone)]
+pub struct SwitchableNonces {
+    pub inner: Arc<crate::ingest::InstanceNonces>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    confirm_down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Default for SwitchableNonces {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(crate::ingest::InstanceNonces::new(1000)),
+            down: Arc::default(),
+            confirm_down: Arc::default(),
+        }
+    }
+}
+
+impl SwitchableNonces {
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+    pub fn set_confirm_down(&self, down: bool) {
+        self.confirm_down.store(down, Ordering::SeqCst);
+    }
+    fn check(&self, flag: &std::sync::atomic::AtomicBool) -> Result<(), PortError> {
+        if flag.load(Ordering::SeqCst) {
+            return Err(PortError::new("nonce_store_unavailable", "switched off"));
+        }
+        Ok(())
+    }
+}
+
+impl crate::ports::NonceStore for SwitchableNonces {
+    async fn claim(&self, key: &str, now: i64, lease_until: i64) -> Result<crate::ports::ClaimOutcome, PortError> {
+        self.check(&self.down)?;
+        self.inner.claim(key, now, lease_until).await
+    }
+    async fn confirm(&self, key: &str, claim: &crate::ports::NonceClaim, used_until: i64) -> Result<(), PortError> {
+        self.check(&self.down)?;
+        self.check(&self.confirm_down)?;
+        self.inner.confirm(key, claim, used_until).await
+    }
+    async fn release(&self, key: &str, claim: &crate::ports::NonceClaim) -> Result<(), PortError> {
+        self.check(&self.down)?;
+        self.inner.release(key, claim).await
+    }
+}

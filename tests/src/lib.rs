@@ -70,6 +70,10 @@ impl Moto {
     pub async fn secrets(&self) -> SecretsClient {
         SecretsClient::new(&self.sdk_config().await)
     }
+
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
+    }
 }
 
 impl Drop for Moto {
@@ -149,6 +153,32 @@ async fn create(sqs: &SqsClient, name: &str, redrive: Option<String>) -> String 
         .queue_url()
         .expect("queue url")
         .to_owned()
+}
+
+/// A nonce table shaped as the template's: key `nonce`, on demand.
+pub async fn create_nonce_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("nonce")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("nonce")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create nonce table");
 }
 
 pub async fn create_secret(secrets: &SecretsClient, name: &str, value: &str) {

@@ -8,17 +8,20 @@ use std::time::Duration;
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sqs::Client as SqsClient;
 use serde_json::{Value, json};
-use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerStore, SqsQueues, https_client};
+use sinch_bridge::adapters::{DynamoNonces, HttpsSinchClient, Nonces, SecretsManagerStore, SqsQueues, https_client};
 use sinch_bridge::clock::{Clock, SystemClock};
 use sinch_bridge::ingest::{Ingest, IngestConfig};
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::ports::{QueueControl, QueueWriter, SecretStore, SinchClient};
+use sinch_bridge::ports::{NonceStore, QueueControl, QueueWriter, SecretStore, SinchClient};
 use sinch_bridge::protocol::{SecretString, sign};
 use sinch_bridge::send::{Sender, SenderConfig};
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 
 use crate::apigw::{Payload, webhook_event};
-use crate::{Moto, Received, create_queue, create_queue_with_redrive, create_secret, drain, sqs_event, unique};
+use crate::{
+    Moto, Received, create_nonce_table, create_queue, create_queue_with_redrive, create_secret, drain, sqs_event,
+    unique,
+};
 
 /// The app every default service lists.
 pub const APP: &str = "01EUAPPAAAAAAAAAAAAAAAAAAA";
@@ -57,6 +60,9 @@ pub struct World {
     pub moto: Moto,
     pub sqs: SqsClient,
     pub secrets: SecretsClient,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// A nonce table shaped as the template's, for [`World::ingest_on_table`].
+    pub nonce_table: String,
     pub prefix: String,
     pub service: String,
     pub events: String,
@@ -76,6 +82,9 @@ impl World {
         let moto = Moto::start();
         let sqs = moto.sqs().await;
         let secrets = moto.secrets().await;
+        let dynamodb = moto.dynamodb().await;
+        let nonce_table = unique("nonces");
+        create_nonce_table(&dynamodb, &nonce_table).await;
         let suffix = if setup.fifo { ".fifo" } else { "" };
         let queue = |name: &str| format!("{}{suffix}", unique(name));
         let events = create_queue(&sqs, &queue("events")).await;
@@ -91,6 +100,8 @@ impl World {
             moto,
             sqs,
             secrets,
+            dynamodb,
+            nonce_table,
             prefix,
             service,
             events,
@@ -139,6 +150,22 @@ impl World {
         tweak: impl FnOnce(&mut IngestConfig, &mut ServiceCacheConfig),
     ) -> Ingest<SecretsManagerStore, SqsQueues> {
         self.ingest_with(self.store(), self.queues(), tweak)
+    }
+
+    /// The ingest with replay protection in this world's nonce table (`ReplayProtection=table`),
+    /// configured as the function configures itself when `NONCE_TABLE_NAME` is set.
+    pub fn ingest_on_table(
+        &self,
+        tweak: impl FnOnce(&mut IngestConfig, &mut ServiceCacheConfig),
+    ) -> Ingest<SecretsManagerStore, SqsQueues, Nonces> {
+        let table = DynamoNonces::new(self.dynamodb.clone(), &self.nonce_table);
+        self.ingest(|c, cache| {
+            c.nonce_table = Some(self.nonce_table.clone());
+            c.tolerance_seconds = sinch_bridge::ingest::DEFAULT_TABLE_TOLERANCE_SECONDS;
+            cache.previous_grace = Duration::from_secs(c.tolerance_seconds);
+            tweak(c, cache);
+        })
+        .with_nonce_store(Nonces::Table(table))
     }
 
     /// The ingest on ports of the test's choosing (a counting store, SQS through a proxy).
@@ -235,7 +262,10 @@ pub fn now() -> i64 {
 
 /// The webhook function's Lambda entry point with one API Gateway event: the status and the
 /// JSON answer.
-pub async fn invoke_ingest<S: SecretStore, Q: QueueWriter>(ingest: &Ingest<S, Q>, event: Value) -> (u16, Value) {
+pub async fn invoke_ingest<S: SecretStore, Q: QueueWriter, N: NonceStore>(
+    ingest: &Ingest<S, Q, N>,
+    event: Value,
+) -> (u16, Value) {
     let ctx = lambda_http::Context::default();
     let response = webhook_ingest::entry(ingest, lambda_http::LambdaEvent::new(event, ctx))
         .await
@@ -246,8 +276,8 @@ pub async fn invoke_ingest<S: SecretStore, Q: QueueWriter>(ingest: &Ingest<S, Q>
 }
 
 /// POSTs `body` to `/webhooks/{service}` with `headers`, as an HTTP API (v2) event.
-pub async fn post_webhook<S: SecretStore, Q: QueueWriter>(
-    ingest: &Ingest<S, Q>,
+pub async fn post_webhook<S: SecretStore, Q: QueueWriter, N: NonceStore>(
+    ingest: &Ingest<S, Q, N>,
     service: &str,
     headers: &[(String, String)],
     body: &str,

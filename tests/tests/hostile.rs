@@ -534,7 +534,7 @@ async fn replay_memory_stays_bounded_under_a_flood() {
         let (status, _) = invoke_ingest(&ingest, webhook_event(Payload::HttpApiV2, &w.service, &h, body, false)).await;
         assert_eq!(status, 401);
     }
-    assert_eq!(ingest.remembered_nonces(), 0);
+    assert_eq!(ingest.nonce_store().len(), 0);
     // Valid ones do, up to the capacity and no further.
     for i in 0..800 {
         let b = format!(r#"{{"app_id":"A","message":{{"id":"M{i}"}}}}"#);
@@ -546,5 +546,48 @@ async fn replay_memory_stays_bounded_under_a_flood() {
         .await;
         assert_eq!(status, 200);
     }
-    assert_eq!(ingest.remembered_nonces(), 500);
+    assert_eq!(ingest.nonce_store().len(), 500);
+}
+
+/// `ReplayProtection=table`: a captured request replayed to any environment is refused, and
+/// copies arriving together store one event.
+#[tokio::test]
+async fn replays_are_refused_by_every_instance_sharing_the_nonce_table() {
+    let w = World::start(|s| s.service_secret = service_secret(SECRET)).await;
+    let a = w.ingest_on_table(|_, _| {});
+    let b = w.ingest_on_table(|_, _| {});
+    let s = w.service.as_str();
+    let body = BODY.as_bytes();
+    let event = |h: &[(String, String)]| webhook_event(Payload::HttpApiV2, s, h, body, false);
+
+    let captured = good(body);
+    assert_eq!(invoke_ingest(&a, event(&captured)).await.0, 200);
+    for (name, instance) in [("other instance", &b), ("same instance", &a), ("other again", &b)] {
+        let (status, answer) = invoke_ingest(instance, event(&captured)).await;
+        assert_eq!((status, answer), (401, json!({"error": "replayed_nonce"})), "{name}");
+    }
+
+    // An hour-old signature (a Sinch retry after an outage) is inside the table's window: the
+    // first delivery is stored, its replay on the other instance is not.
+    let late = headers(SECRET, body, &unique("late"), now() - 3600);
+    assert_eq!(invoke_ingest(&b, event(&late)).await.0, 200);
+    assert_eq!(
+        invoke_ingest(&a, event(&late)).await.1,
+        json!({"error": "replayed_nonce"})
+    );
+
+    // Two copies at once, one per instance: one is stored, the other is refused or told to
+    // retry (if the first had failed, that retry would be needed).
+    let twin = good(body);
+    let (first, second) = tokio::join!(invoke_ingest(&a, event(&twin)), invoke_ingest(&b, event(&twin)));
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses[0], 200, "{first:?} {second:?}");
+    assert!(
+        [json!({"error": "nonce_in_flight"}), json!({"error": "replayed_nonce"})].contains(&second.1)
+            || [json!({"error": "nonce_in_flight"}), json!({"error": "replayed_nonce"})].contains(&first.1),
+        "{first:?} {second:?}"
+    );
+    let stored = drain(&w.sqs, &w.events, 30).await;
+    assert_eq!(stored.len(), 3, "one event per distinct request");
 }

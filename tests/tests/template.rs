@@ -59,6 +59,20 @@ fn as_list(v: &Value) -> Vec<Value> {
     }
 }
 
+/// A conditional statement (`!If [cond, statement, !Ref AWS::NoValue]`) as the statements it
+/// can become; any other value as itself.
+fn branches(v: &Value) -> Vec<Value> {
+    match v.get("!If").and_then(Value::as_array) {
+        Some(parts) => parts
+            .iter()
+            .skip(1)
+            .filter(|p| p.get("Effect").is_some())
+            .cloned()
+            .collect(),
+        None => vec![v.clone()],
+    }
+}
+
 fn statements(t: &Value) -> Vec<(String, Value)> {
     of_type(t, "AWS::IAM::Role")
         .into_iter()
@@ -66,6 +80,7 @@ fn statements(t: &Value) -> Vec<(String, Value)> {
             as_list(&role["Properties"]["Policies"])
                 .into_iter()
                 .flat_map(|p| as_list(&p["PolicyDocument"]["Statement"]))
+                .flat_map(|s| branches(&s))
                 .map(move |s| (name.clone(), s))
                 .collect::<Vec<_>>()
         })
@@ -169,14 +184,91 @@ fn every_queue_holds_the_largest_message_sqs_allows() {
 }
 
 #[test]
-fn previous_secret_grace_reaches_the_ingest() {
+fn window_and_grace_reach_the_ingest_only_when_set() {
     let t = template();
     let env = &t["Resources"]["WebhookIngestFunction"]["Properties"]["Environment"]["Variables"];
+    for (var, param, condition) in [
+        (
+            "PREVIOUS_SECRET_GRACE_SECONDS",
+            "PreviousSecretGraceSeconds",
+            "HasGrace",
+        ),
+        (
+            "SIGNATURE_TOLERANCE_SECONDS",
+            "SignatureToleranceSeconds",
+            "HasTolerance",
+        ),
+    ] {
+        // Empty by default: the function picks the default that fits its replay protection.
+        assert_eq!(t["Parameters"][param]["Default"], "", "{param}");
+        assert_eq!(
+            env[var]["!If"],
+            json!([condition, {"!Ref": param}, {"!Ref": "AWS::NoValue"}]),
+            "{var}"
+        );
+    }
     assert_eq!(
-        env["PREVIOUS_SECRET_GRACE_SECONDS"]["!Ref"],
-        "PreviousSecretGraceSeconds"
+        env["NONCE_TABLE_NAME"]["!If"],
+        json!(["UseNonceTable", {"!Ref": "NonceTable"}, ""])
     );
-    assert_eq!(t["Parameters"]["PreviousSecretGraceSeconds"]["Default"], 3600);
+}
+
+#[test]
+fn nonce_table_is_on_demand_encrypted_expiring_and_only_claimed_by_the_ingest() {
+    let t = template();
+    assert_eq!(t["Parameters"]["ReplayProtection"]["Default"], "table");
+    let table = &t["Resources"]["NonceTable"];
+    assert_eq!(table["Condition"], "UseNonceTable");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(p["KeySchema"], json!([{"AttributeName": "nonce", "KeyType": "HASH"}]));
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        json!({"AttributeName": "expires_at", "Enabled": true})
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]["!Ref"],
+        "NoncePointInTimeRecovery"
+    );
+    assert_eq!(t["Parameters"]["NoncePointInTimeRecovery"]["Default"], "false");
+
+    let dynamo: Vec<_> = statements(&t)
+        .into_iter()
+        .filter(|(_, s)| {
+            as_list(&s["Action"])
+                .iter()
+                .any(|a| a.as_str().unwrap_or_default().starts_with("dynamodb:"))
+        })
+        .collect();
+    assert_eq!(dynamo.len(), 1, "{dynamo:?}");
+    let (role, s) = &dynamo[0];
+    assert_eq!(role, "WebhookIngestRole");
+    assert_eq!(
+        s["Action"],
+        json!(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+    );
+    assert_eq!(s["Resource"], json!({"!GetAtt": "NonceTable.Arn"}));
+    assert_eq!(
+        s["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+        json!(["nonce", "state", "claim", "expires_at"])
+    );
+}
+
+#[test]
+fn a_failing_nonce_table_raises_an_alarm() {
+    let t = template();
+    let alarm = &t["Resources"]["NonceStoreAlarm"];
+    assert_eq!(alarm["Condition"], "UseNonceTable");
+    let p = &alarm["Properties"];
+    assert_eq!(
+        (&p["Namespace"], &p["MetricName"]),
+        (&json!("SinchBridge"), &json!("NonceStoreFailed"))
+    );
+    assert_eq!(
+        p["Dimensions"],
+        json!([{"Name": "Function", "Value": "webhook-ingest"}])
+    );
 }
 
 #[test]

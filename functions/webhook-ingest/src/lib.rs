@@ -13,13 +13,16 @@ use lambda_http::{Body, Request, RequestExt, Response, Service, service_fn};
 use serde_json::{Value, json};
 use sinch_bridge::ingest::{Ingest, IngestError, WebhookRequest};
 use sinch_bridge::metrics::Metric;
-use sinch_bridge::ports::{QueueWriter, SecretStore};
+use sinch_bridge::ports::{NonceStore, QueueWriter, SecretStore};
 use sinch_bridge::protocol::signature::{HEADERS, Rejection};
 
 pub const ROUTE_PREFIX: &str = "/webhooks/";
 
 /// Handles one HTTP request: the same function Lambda and the local runner call.
-pub async fn handle<S: SecretStore, Q: QueueWriter>(ingest: &Ingest<S, Q>, request: Request) -> Response<Body> {
+pub async fn handle<S: SecretStore, Q: QueueWriter, N: NonceStore>(
+    ingest: &Ingest<S, Q, N>,
+    request: Request,
+) -> Response<Body> {
     let service = service_name(&request);
     let headers: Vec<(&str, &[u8])> = request
         .headers()
@@ -70,8 +73,8 @@ static COLD: AtomicBool = AtomicBool::new(true);
 
 /// The Lambda entry point over the raw event: catches invalid base64 bodies, then runs the
 /// event through `lambda_http`'s own conversion and [`handle`].
-pub async fn entry<S: SecretStore, Q: QueueWriter>(
-    ingest: &Ingest<S, Q>,
+pub async fn entry<S: SecretStore, Q: QueueWriter, N: NonceStore>(
+    ingest: &Ingest<S, Q, N>,
     event: lambda_http::LambdaEvent<Value>,
 ) -> Result<Value, lambda_http::Error> {
     if COLD.swap(false, Ordering::Relaxed) {

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use sinch_bridge::adapters::{AwsSettings, SecretsManagerStore, SqsQueues, https_client, sdk_config};
+use sinch_bridge::adapters::{
+    AwsSettings, DynamoNonces, Nonces, SecretsManagerStore, SqsQueues, https_client, sdk_config,
+};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::process_env;
-use sinch_bridge::ingest::{Ingest, IngestConfig};
+use sinch_bridge::ingest::{Ingest, IngestConfig, InstanceNonces};
 use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
@@ -18,15 +20,19 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
     let config = IngestConfig::from_env(&env)?;
-    let cache_config = ServiceCacheConfig::from_env(&env)?;
-    config.check_with(&cache_config)?;
+    let mut cache_config = ServiceCacheConfig::from_env(&env)?;
+    config.fit_grace(&mut cache_config, &env)?;
     let aws = sdk_config(AwsSettings::from_env(&env)?, https_client()?);
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&aws));
     let clock = Arc::new(SystemClock);
     let metrics = Metrics::stdout("webhook-ingest");
     let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache_config).with_metrics(metrics.clone()));
-    let ingest = Ingest::new(services, queues, clock, config, metrics);
+    let nonces = match &config.nonce_table {
+        Some(table) => Nonces::Table(DynamoNonces::new(aws_sdk_dynamodb::Client::new(&aws), table)),
+        None => Nonces::Instance(InstanceNonces::new(config.nonce_capacity)),
+    };
+    let ingest = Ingest::new(services, queues, clock, config, metrics).with_nonce_store(nonces);
     let ingest = &ingest;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
         webhook_ingest::entry(ingest, event)

@@ -1,9 +1,10 @@
-//! The real adapters behind the ports: AWS Secrets Manager, Amazon SQS and (for the sender)
-//! the Conversation API over HTTPS. Each is a thin translation of a port call into one SDK or
+//! The real adapters behind the ports: AWS Secrets Manager, Amazon SQS, the DynamoDB nonce
+//! table and (for the sender) the Conversation API over HTTPS. Each is a thin translation of a port call into one SDK or
 //! HTTP call; no business rules live here.
 
 mod aws_env;
 mod aws_http;
+mod dynamodb_nonces;
 mod https;
 mod secrets_manager;
 mod sinch_client;
@@ -15,5 +16,6 @@ pub use aws_types::SdkConfig;
 pub use https::{HttpsClient, HttpsError, HttpsFailure, https_client, tls_config};
 pub use sinch_client::HttpsSinchClient;
 
+pub use dynamodb_nonces::{DynamoNonces, Nonces};
 pub use secrets_manager::SecretsManagerStore;
 pub use sqs_queues::SqsQueues;

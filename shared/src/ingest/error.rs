@@ -23,6 +23,13 @@ pub enum IngestError {
     Signature(Rejection),
     #[error("nonce was already used")]
     Replay,
+    /// Another copy of the request is being stored right now; if that fails, this one must be
+    /// retried, so it is not refused for good.
+    #[error("another request with this nonce is being stored")]
+    NonceInFlight,
+    /// The nonce table did not answer: fail closed, Sinch retries.
+    #[error("nonce store unavailable")]
+    ReplayCheckUnavailable,
     #[error("callback rejected: {0}")]
     InvalidCallback(CallbackError),
     /// Signature headers on a body that is not a callback: refused before any hashing, and
@@ -53,6 +60,8 @@ impl IngestError {
             | IngestError::Replay
             | IngestError::NotACallback(_) => 401,
             IngestError::SecretsUnavailable
+            | IngestError::NonceInFlight
+            | IngestError::ReplayCheckUnavailable
             | IngestError::ServiceMisconfigured
             | IngestError::QueueUnavailable
             | IngestError::QueueRejected => 503,
@@ -83,6 +92,8 @@ impl IngestError {
             IngestError::UnknownService => "unknown_service",
             IngestError::Signature(r) => r.code(),
             IngestError::Replay => "replayed_nonce",
+            IngestError::NonceInFlight => "nonce_in_flight",
+            IngestError::ReplayCheckUnavailable => "replay_check_unavailable",
             IngestError::InvalidCallback(e) => e.code(),
             IngestError::NotACallback(CallbackError::InvalidJson(_)) => "signed_invalid_json",
             IngestError::NotACallback(CallbackError::MissingAppId) => "signed_without_app_id",
@@ -106,6 +117,8 @@ impl IngestError {
             IngestError::InvalidRequest,
             IngestError::UnknownService,
             IngestError::Replay,
+            IngestError::NonceInFlight,
+            IngestError::ReplayCheckUnavailable,
             IngestError::SecretsUnavailable,
             IngestError::ServiceMisconfigured,
             IngestError::QueueUnavailable,
@@ -155,6 +168,8 @@ mod tests {
                 | IngestError::UnknownService
                 | IngestError::Signature(_)
                 | IngestError::Replay
+                | IngestError::NonceInFlight
+                | IngestError::ReplayCheckUnavailable
                 | IngestError::InvalidCallback(_)
                 | IngestError::SecretsUnavailable
                 | IngestError::ServiceMisconfigured

@@ -2,27 +2,31 @@
 //! out. Transport-free: the Lambda handler and the local runner both call [`Ingest::handle`].
 //!
 //! Order of work, cheapest first: service name, body size, signature headers, classification,
-//! secret lookup (cached), MAC (constant time, once per distinct candidate secret), replay,
-//! enqueue. A nonce is remembered only
-//! after the queue accepted the event, so a request refused with 5xx succeeds when Sinch retries
-//! it with the very same headers.
+//! secret lookup (cached), MAC (constant time, once per distinct candidate secret), nonce claim,
+//! enqueue, nonce confirmed. A nonce counts as used only once the queue accepted its event: a
+//! request refused with 5xx succeeds when Sinch retries it with the very same headers, and the
+//! claim taken before the enqueue lapses on its own if the environment dies in between
+//! (docs/architecture.md, "Replay protection").
 
 mod config;
 mod error;
 mod nonce;
 pub mod stored_event;
 
-pub use config::{ConfigError, DEFAULT_MAX_BODY_BYTES, IngestConfig};
+pub use config::{
+    ConfigError, DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_TABLE_TOLERANCE_SECONDS,
+    DEFAULT_TOLERANCE_SECONDS, IngestConfig,
+};
 pub use error::IngestError;
-pub use nonce::NonceCache;
+pub use nonce::{InstanceNonces, nonce_key};
 pub use stored_event::build_message;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{QUEUE_REJECTED, QueueWriter, SecretStore};
+use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
 use crate::protocol::callback::{Callback, hex_sha256};
 use crate::protocol::service::is_valid_service_name;
 use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders, WebhookSecret};
@@ -44,16 +48,18 @@ pub struct Stored {
     pub queue_url: String,
 }
 
-pub struct Ingest<S, Q> {
+/// The webhook use case over its ports: secrets `S`, queue `Q` and nonce store `N` (by default
+/// the per-environment one; [`Ingest::with_nonce_store`] puts a shared one in).
+pub struct Ingest<S, Q, N = InstanceNonces> {
     service_cache: Arc<ServiceCache<S>>,
     sink: Q,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
-    nonces: Mutex<NonceCache>,
+    nonces: N,
     metrics: Metrics,
 }
 
-impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
+impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q, InstanceNonces> {
     pub fn new(
         service_cache: Arc<ServiceCache<S>>,
         sink: Q,
@@ -61,7 +67,7 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
         config: IngestConfig,
         metrics: Metrics,
     ) -> Self {
-        let nonces = Mutex::new(NonceCache::new(config.nonce_capacity));
+        let nonces = InstanceNonces::new(config.nonce_capacity);
         Self {
             service_cache,
             sink,
@@ -71,6 +77,24 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
             metrics,
         }
     }
+}
+
+impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
+    /// The same use case with another nonce store (the shared table).
+    pub fn with_nonce_store<M: NonceStore>(self, nonces: M) -> Ingest<S, Q, M> {
+        Ingest {
+            service_cache: self.service_cache,
+            sink: self.sink,
+            clock: self.clock,
+            config: self.config,
+            nonces,
+            metrics: self.metrics,
+        }
+    }
+
+    pub fn nonce_store(&self) -> &N {
+        &self.nonces
+    }
 
     pub fn config(&self) -> &IngestConfig {
         &self.config
@@ -78,11 +102,6 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// Nonces remembered for replay protection (bounded by `NONCE_CACHE_CAPACITY`).
-    pub fn remembered_nonces(&self) -> usize {
-        self.nonces.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Handles one webhook, logs the outcome and records its metrics.
@@ -216,26 +235,58 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
         }
         verdict.map_err(IngestError::Signature)?;
 
-        if self
-            .nonces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .seen(headers.nonce, now)
-        {
-            return Err(IngestError::Replay);
-        }
-        let stored = self.store(service, request.body, &callback).await?;
+        let key = nonce_key(service, headers.nonce);
+        let lease_until = now.saturating_add(i64::try_from(self.config.claim_lease_seconds).unwrap_or(i64::MAX));
+        let claim = match self.nonces.claim(&key, now, lease_until).await {
+            Ok(ClaimOutcome::Claimed(claim)) => claim,
+            Ok(ClaimOutcome::Used) => return Err(IngestError::Replay),
+            Ok(ClaimOutcome::InFlight) => return Err(IngestError::NonceInFlight),
+            Err(e) => {
+                self.nonce_store_failed("claim", service, &e);
+                return Err(IngestError::ReplayCheckUnavailable);
+            }
+        };
+        let stored = match self.store(service, request.body, &callback).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Not stored: free the nonce so Sinch's retry need not wait for the lease.
+                if let Err(failure) = self.nonces.release(&key, &claim).await {
+                    self.nonce_store_failed("release", service, &failure);
+                }
+                return Err(e);
+            }
+        };
         let timestamp = crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
         let horizon = if window == 0 {
             now.saturating_add(600)
         } else {
             timestamp.saturating_add(i64::try_from(window).unwrap_or(i64::MAX))
         };
-        self.nonces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remember(headers.nonce, horizon, now);
+        self.confirm(&key, &claim, horizon, service).await;
         Ok(stored)
+    }
+
+    /// Marks the nonce used. The event is stored whatever happens here, so a failure is not the
+    /// caller's: it is logged and counted, and the nonce stays claimed until the lease ends.
+    async fn confirm(&self, key: &str, claim: &NonceClaim, horizon: i64, service: &str) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.nonces.confirm(key, claim, horizon).await {
+                Ok(()) => return,
+                Err(e) if attempt >= CONFIRM_ATTEMPTS => {
+                    self.nonce_store_failed("confirm", service, &e);
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn nonce_store_failed(&self, step: &'static str, service: &str, error: &crate::ports::PortError) {
+        tracing::error!(service, step, error = %error, "nonce store call failed");
+        // One dimension set (Function only), so the template's alarm sees every step.
+        self.metrics.count(Metric::NonceStoreFailed, &[]);
     }
 
     async fn store(&self, service: &str, body: &[u8], callback: &Callback) -> Result<Stored, IngestError> {
@@ -266,6 +317,10 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q> {
         })
     }
 }
+
+/// Confirm calls per stored event: the SDK retries each one already, so this only covers a
+/// failure that outlasts one call's own retries.
+const CONFIRM_ATTEMPTS: u32 = 2;
 
 /// The candidates a refresh brought that were not tried already: a refresh that found nothing
 /// new costs no second HMAC pass.

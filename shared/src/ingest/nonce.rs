@@ -1,64 +1,150 @@
-//! Replay protection inside one execution environment: nonces of stored events are kept
-//! until their signature could no longer pass the timestamp window, in bounded memory.
+//! Replay protection inside one execution environment (`ReplayProtection=instance`): the
+//! [`NonceStore`] of a deployment without a nonce table. Nonces are kept until their signature
+//! could no longer pass the timestamp window, in bounded memory; other environments know
+//! nothing of them (README, Security).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct NonceCache {
+use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError};
+use crate::protocol::callback::hex_sha256;
+
+/// The store's key for a nonce: scoped by service (one service's nonces never collide with
+/// another's), fixed length whatever the header held, and free of anything a caller chose.
+pub fn nonce_key(service: &str, nonce: &str) -> String {
+    let mut material = Vec::with_capacity(8 + service.len() + nonce.len());
+    material.extend_from_slice(&(service.len() as u64).to_be_bytes());
+    material.extend_from_slice(service.as_bytes());
+    material.extend_from_slice(nonce.as_bytes());
+    hex_sha256(&material)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Unix second until which the entry counts.
+    until: i64,
+    /// `Some` while claimed, `None` once used.
+    claim: Option<u64>,
+}
+
+struct Entries {
     capacity: usize,
-    /// nonce -> Unix second until which it counts as seen.
-    expiry: HashMap<String, i64>,
+    by_key: HashMap<String, Entry>,
     /// The same keys, oldest first.
     order: VecDeque<String>,
 }
 
-impl NonceCache {
+pub struct InstanceNonces {
+    entries: Mutex<Entries>,
+    next_claim: AtomicU64,
+}
+
+impl InstanceNonces {
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity: capacity.max(1),
-            expiry: HashMap::new(),
-            order: VecDeque::new(),
+            entries: Mutex::new(Entries {
+                capacity: capacity.max(1),
+                by_key: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+            next_claim: AtomicU64::new(1),
         }
     }
 
-    /// True when `nonce` was remembered and has not expired at `now`.
-    pub fn seen(&self, nonce: &str, now: i64) -> bool {
-        self.expiry.get(nonce).is_some_and(|&until| until >= now)
-    }
-
-    /// Remembers `nonce` until `until` (Unix seconds). At capacity the oldest entry goes first:
-    /// memory stays bounded and only the oldest replays become possible again.
-    pub fn remember(&mut self, nonce: &str, until: i64, now: i64) {
-        if let Some(existing) = self.expiry.get_mut(nonce) {
-            *existing = (*existing).max(until);
-            return;
-        }
-        self.expire(now);
-        while self.expiry.len() >= self.capacity {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            self.expiry.remove(&oldest);
-        }
-        self.expiry.insert(nonce.to_owned(), until);
-        self.order.push_back(nonce.to_owned());
-    }
-
+    /// Nonces remembered (used or claimed), bounded by the capacity.
     pub fn len(&self) -> usize {
-        self.expiry.len()
+        self.lock().by_key.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.expiry.is_empty()
+        self.len() == 0
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Entries {
     fn expire(&mut self, now: i64) {
         while let Some(front) = self.order.front() {
-            if self.expiry.get(front).is_none_or(|&until| until >= now) {
+            if self.by_key.get(front).is_some_and(|e| e.until >= now) {
                 break;
             }
-            self.expiry.remove(front);
+            self.by_key.remove(front);
             self.order.pop_front();
         }
+    }
+
+    /// At capacity the oldest entry goes first: memory stays bounded and only the oldest
+    /// replays become possible again.
+    fn insert(&mut self, key: &str, entry: Entry, now: i64) {
+        if let Some(existing) = self.by_key.get_mut(key) {
+            *existing = entry;
+            return;
+        }
+        self.expire(now);
+        while self.by_key.len() >= self.capacity {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.by_key.remove(&oldest);
+        }
+        self.by_key.insert(key.to_owned(), entry);
+        self.order.push_back(key.to_owned());
+    }
+}
+
+fn claim_id(claim: &NonceClaim) -> Option<u64> {
+    claim.token.parse().ok()
+}
+
+impl NonceStore for InstanceNonces {
+    async fn claim(&self, key: &str, now: i64, lease_until: i64) -> Result<ClaimOutcome, PortError> {
+        let mut entries = self.lock();
+        match entries.by_key.get(key) {
+            Some(e) if e.until >= now && e.claim.is_none() => return Ok(ClaimOutcome::Used),
+            Some(e) if e.until >= now => return Ok(ClaimOutcome::InFlight),
+            _ => {}
+        }
+        let id = self.next_claim.fetch_add(1, Ordering::Relaxed);
+        entries.insert(
+            key,
+            Entry {
+                until: lease_until,
+                claim: Some(id),
+            },
+            now,
+        );
+        Ok(ClaimOutcome::Claimed(NonceClaim { token: id.to_string() }))
+    }
+
+    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<(), PortError> {
+        let mut entries = self.lock();
+        if let Some(entry) = entries.by_key.get_mut(key)
+            && entry.claim.is_some()
+            && entry.claim == claim_id(claim)
+        {
+            *entry = Entry {
+                until: used_until,
+                claim: None,
+            };
+        }
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, claim: &NonceClaim) -> Result<(), PortError> {
+        let mut entries = self.lock();
+        if let Some(entry) = entries.by_key.get_mut(key)
+            && entry.claim.is_some()
+            && entry.claim == claim_id(claim)
+        {
+            // Lapsed at once; the key leaves the order queue when it reaches the front.
+            entry.until = i64::MIN;
+        }
+        Ok(())
     }
 }
 
@@ -66,38 +152,62 @@ impl NonceCache {
 mod tests {
     use super::*;
 
-    #[test]
-    fn remembers_until_expiry() {
-        let mut cache = NonceCache::new(10);
-        assert!(!cache.seen("a", 100));
-        cache.remember("a", 200, 100);
-        assert!(cache.seen("a", 150));
-        assert!(cache.seen("a", 200));
-        assert!(!cache.seen("a", 201));
-        cache.remember("b", 300, 201);
-        assert_eq!(cache.len(), 1, "expired entries are dropped on insert");
+    fn claimed(outcome: Result<ClaimOutcome, PortError>) -> NonceClaim {
+        match outcome {
+            Ok(ClaimOutcome::Claimed(c)) => c,
+            other => panic!("expected a claim, got {other:?}"),
+        }
     }
 
-    #[test]
-    fn memory_is_bounded_by_capacity() {
-        let mut cache = NonceCache::new(3);
+    #[tokio::test]
+    async fn used_nonce_is_a_replay_until_it_expires() {
+        let store = InstanceNonces::new(10);
+        let claim = claimed(store.claim("a", 100, 160).await);
+        store.confirm("a", &claim, 200).await.ok();
+        assert_eq!(store.claim("a", 150, 210).await, Ok(ClaimOutcome::Used));
+        assert_eq!(store.claim("a", 200, 260).await, Ok(ClaimOutcome::Used));
+        claimed(store.claim("a", 201, 261).await);
+    }
+
+    #[tokio::test]
+    async fn a_live_claim_is_in_flight_and_a_lapsed_one_can_be_taken() {
+        let store = InstanceNonces::new(10);
+        let first = claimed(store.claim("a", 100, 160).await);
+        assert_eq!(store.claim("a", 159, 219).await, Ok(ClaimOutcome::InFlight));
+        let second = claimed(store.claim("a", 161, 221).await);
+        // The first holder, back late, cannot mark the nonce used over the new claim.
+        store.confirm("a", &first, 999).await.ok();
+        assert_eq!(store.claim("a", 162, 222).await, Ok(ClaimOutcome::InFlight));
+        store.confirm("a", &second, 999).await.ok();
+        assert_eq!(store.claim("a", 500, 560).await, Ok(ClaimOutcome::Used));
+    }
+
+    #[tokio::test]
+    async fn a_released_claim_frees_the_nonce_at_once() {
+        let store = InstanceNonces::new(10);
+        let claim = claimed(store.claim("a", 100, 160).await);
+        store.release("a", &claim).await.ok();
+        claimed(store.claim("a", 101, 161).await);
+    }
+
+    #[tokio::test]
+    async fn memory_is_bounded_by_capacity() {
+        let store = InstanceNonces::new(3);
         for i in 0..1000 {
-            cache.remember(&format!("n{i}"), 10_000, 0);
-            assert!(cache.len() <= 3);
+            let key = format!("n{i}");
+            let claim = claimed(store.claim(&key, 0, 60).await);
+            store.confirm(&key, &claim, 10_000).await.ok();
+            assert!(store.len() <= 3);
         }
-        assert!(cache.seen("n999", 0));
-        assert!(!cache.seen("n0", 0), "oldest evicted first");
-        assert_eq!(cache.order.len(), 3);
+        assert_eq!(store.claim("n999", 1, 61).await, Ok(ClaimOutcome::Used));
+        claimed(store.claim("n0", 1, 61).await);
+        assert_eq!(store.lock().order.len(), 3);
     }
 
     #[test]
-    fn re_remembering_extends_without_growing() {
-        let mut cache = NonceCache::new(2);
-        for _ in 0..100 {
-            cache.remember("same", 500, 0);
-        }
-        assert_eq!(cache.len(), 1);
-        assert_eq!(cache.order.len(), 1);
-        assert!(cache.seen("same", 400));
+    fn keys_are_scoped_by_service_and_fixed_length() {
+        assert_ne!(nonce_key("a", "bc"), nonce_key("ab", "c"));
+        assert_ne!(nonce_key("svc", "n"), nonce_key("other", "n"));
+        assert_eq!(nonce_key("svc", &"x".repeat(10_000)).len(), 64);
     }
 }

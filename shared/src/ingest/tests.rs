@@ -428,3 +428,144 @@ async fn secrets_manager_failing_during_a_refresh_is_503_then_the_retry_succeeds
     let retried = post(&w, "eu1", &headers_again, &body).await;
     assert!(retried.is_ok(), "{retried:?}");
 }
+
+mod shared_nonce_store {
+    use super::*;
+    use crate::ports::{ClaimOutcome, NonceStore};
+    use crate::testing::SwitchableNonces;
+
+    fn world_with_store() -> (
+        World,
+        Ingest<MemorySecrets, MemoryQueues, SwitchableNonces>,
+        SwitchableNonces,
+    ) {
+        let w = world();
+        let store = SwitchableNonces::default();
+        let secrets = w.secrets.clone();
+        let services = Arc::new(ServiceCache::new(
+            secrets,
+            w.clock.clone(),
+            ServiceCacheConfig::default(),
+        ));
+        let ingest = Ingest::new(
+            services,
+            w.sink.clone(),
+            w.clock.clone(),
+            config("http://q/events.fifo"),
+            Metrics::discard("test"),
+        )
+        .with_nonce_store(store.clone());
+        (w, ingest, store)
+    }
+
+    async fn post_to(
+        ingest: &Ingest<MemorySecrets, MemoryQueues, SwitchableNonces>,
+        headers: &[(String, String)],
+    ) -> Result<Stored, IngestError> {
+        let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+        ingest
+            .handle(&WebhookRequest {
+                service: "eu1",
+                headers: &pairs,
+                body: BODY.as_bytes(),
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn store_unavailable_fails_closed_with_503_and_stores_nothing() {
+        let (w, ingest, store) = world_with_store();
+        let headers = signed("base-secret", BODY, "n-down");
+        store.set_down(true);
+        let err = post_to(&ingest, &headers).await.err();
+        assert_eq!(
+            err.map(|e| (e.status(), e.code())),
+            Some((503, "replay_check_unavailable"))
+        );
+        assert!(w.sink.taken().is_empty(), "never stored without the check");
+        store.set_down(false);
+        assert!(
+            post_to(&ingest, &headers).await.is_ok(),
+            "Sinch's retry succeeds once it is back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claim_left_by_a_dead_environment_lapses_and_the_retry_is_stored() {
+        let (w, ingest, store) = world_with_store();
+        let headers = signed("base-secret", BODY, "n-crash");
+        // An environment claimed the nonce and died before SQS answered.
+        let key = nonce_key("eu1", "n-crash");
+        let claim = store.inner.claim(&key, NOW, NOW + 60).await;
+        assert!(matches!(claim, Ok(ClaimOutcome::Claimed(_))));
+
+        let err = post_to(&ingest, &headers).await.err();
+        assert_eq!(
+            err.map(|e| (e.status(), e.code())),
+            Some((503, "nonce_in_flight")),
+            "retryable, never 4xx"
+        );
+        w.clock.advance(Duration::from_secs(61));
+        assert!(post_to(&ingest, &headers).await.is_ok(), "stored once the claim lapsed");
+        let replay = post_to(&ingest, &headers).await.err();
+        assert_eq!(replay.map(|e| e.code()), Some("replayed_nonce"));
+        assert_eq!(w.sink.taken().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_enqueue_releases_the_claim_at_once() {
+        let (w, ingest, _store) = world_with_store();
+        let headers = signed("base-secret", BODY, "n-sqs");
+        w.sink.set_failing(true);
+        let err = post_to(&ingest, &headers).await.err();
+        assert_eq!(err.map(|e| e.code()), Some("queue_unavailable"));
+        w.sink.set_failing(false);
+        // Same second: no lease had to pass.
+        assert!(post_to(&ingest, &headers).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_lost_confirmation_still_answers_stored_and_is_counted() {
+        let w = world();
+        let store = SwitchableNonces::default();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink_lines = lines.clone();
+        let metrics = Metrics::with_writer(
+            "test",
+            Arc::new(move |l: &str| {
+                sink_lines
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(l.to_owned())
+            }),
+        );
+        let services = Arc::new(ServiceCache::new(
+            w.secrets.clone(),
+            w.clock.clone(),
+            ServiceCacheConfig::default(),
+        ));
+        let ingest = Ingest::new(
+            services,
+            w.sink.clone(),
+            w.clock.clone(),
+            config("http://q/events.fifo"),
+            metrics,
+        )
+        .with_nonce_store(store.clone());
+        store.set_confirm_down(true);
+        let headers = signed("base-secret", BODY, "n-confirm");
+        assert!(
+            post_to(&ingest, &headers).await.is_ok(),
+            "the event is on the queue: 2xx"
+        );
+        let lines = lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .join("\n");
+        assert!(lines.contains("\"NonceStoreFailed\":1"), "{lines}");
+        // Until the claim lapses, a replay is answered as in flight: still not stored twice.
+        let err = post_to(&ingest, &headers).await.err();
+        assert_eq!(err.map(|e| e.code()), Some("nonce_in_flight"));
+        assert_eq!(w.sink.taken().len(), 1);
+    }
+}

@@ -1,0 +1,172 @@
+//! [`NonceStore`] over a DynamoDB table every ingest environment shares, and [`Nonces`], the
+//! choice between it and the per-environment store that the function makes at start-up.
+//!
+//! One item per nonce: `nonce` (the key, a hash), `state` (`claimed` or `used`), `claim` (the
+//! holder's token) and `expires_at` (Unix seconds, also the table's TTL attribute). DynamoDB's
+//! TTL deletes items up to days late, so every condition compares `expires_at` with the clock
+//! itself; TTL only keeps the table small.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use crate::ingest::InstanceNonces;
+use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError};
+
+const KEY: &str = "nonce";
+const STATE: &str = "state";
+const CLAIM: &str = "claim";
+const EXPIRES_AT: &str = "expires_at";
+const CLAIMED: &str = "claimed";
+const USED: &str = "used";
+
+/// The table's failure code for logs and metrics.
+const UNAVAILABLE: &str = "nonce_store_unavailable";
+
+#[derive(Clone)]
+pub struct DynamoNonces {
+    client: Client,
+    table: String,
+}
+
+impl DynamoNonces {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn describe<E: ProvideErrorMetadata, R>(operation: &str, e: &SdkError<E, R>) -> PortError {
+    let what = match e {
+        SdkError::ServiceError(s) => s.err().code().unwrap_or("service_error").to_owned(),
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
+        SdkError::ResponseError(_) => "response_error".to_owned(),
+        _ => "sdk_error".to_owned(),
+    };
+    PortError::new(UNAVAILABLE, format!("{operation}: {what}"))
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn new_token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+impl NonceStore for DynamoNonces {
+    async fn claim(&self, key: &str, now: i64, lease_until: i64) -> Result<ClaimOutcome, PortError> {
+        let token = new_token();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(key.to_owned()))
+            .item(STATE, AttributeValue::S(CLAIMED.to_owned()))
+            .item(CLAIM, AttributeValue::S(token.clone()))
+            .item(EXPIRES_AT, AttributeValue::N(lease_until.to_string()))
+            .condition_expression("attribute_not_exists(#k) OR #e < :now")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#e", EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed(NonceClaim { token })),
+            Err(SdkError::ServiceError(s)) => match s.err() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let state = failed
+                        .item()
+                        .and_then(|item| item.get(STATE))
+                        .and_then(|v| v.as_s().ok());
+                    // Without the old item (an emulator that omits it) the safe reading is
+                    // "in flight": 503, Sinch retries, nothing is refused for good.
+                    Ok(if state.is_some_and(|s| s == USED) {
+                        ClaimOutcome::Used
+                    } else {
+                        ClaimOutcome::InFlight
+                    })
+                }
+                _ => Err(describe("PutItem", &SdkError::ServiceError(s))),
+            },
+            Err(e) => Err(describe("PutItem", &e)),
+        }
+    }
+
+    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .update_expression("SET #s = :used, #e = :until REMOVE #c")
+            .condition_expression("#c = :token")
+            .expression_attribute_names("#s", STATE)
+            .expression_attribute_names("#e", EXPIRES_AT)
+            .expression_attribute_names("#c", CLAIM)
+            .expression_attribute_values(":used", AttributeValue::S(USED.to_owned()))
+            .expression_attribute_values(":until", AttributeValue::N(used_until.to_string()))
+            .expression_attribute_values(":token", AttributeValue::S(claim.token.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Our claim lapsed and another request took it: that one confirms.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(describe("UpdateItem", &e)),
+        }
+    }
+
+    async fn release(&self, key: &str, claim: &NonceClaim) -> Result<(), PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .condition_expression("#c = :token")
+            .expression_attribute_names("#c", CLAIM)
+            .expression_attribute_values(":token", AttributeValue::S(claim.token.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(describe("DeleteItem", &e)),
+        }
+    }
+}
+
+/// The nonce store a deployment chose (`ReplayProtection`): the shared table when
+/// `NONCE_TABLE_NAME` is set, else each environment's own memory.
+pub enum Nonces {
+    Instance(InstanceNonces),
+    Table(DynamoNonces),
+}
+
+impl NonceStore for Nonces {
+    async fn claim(&self, key: &str, now: i64, lease_until: i64) -> Result<ClaimOutcome, PortError> {
+        match self {
+            Nonces::Instance(store) => store.claim(key, now, lease_until).await,
+            Nonces::Table(store) => store.claim(key, now, lease_until).await,
+        }
+    }
+
+    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<(), PortError> {
+        match self {
+            Nonces::Instance(store) => store.confirm(key, claim, used_until).await,
+            Nonces::Table(store) => store.confirm(key, claim, used_until).await,
+        }
+    }
+
+    async fn release(&self, key: &str, claim: &NonceClaim) -> Result<(), PortError> {
+        match self {
+            Nonces::Instance(store) => store.release(key, claim).await,
+            Nonces::Table(store) => store.release(key, claim).await,
+        }
+    }
+}
