@@ -224,8 +224,8 @@ def expected_env(p):
     table = p["ReplayProtection"] == "table"
     return {"WebhookIngestFunction": {**common, "EVENTS_QUEUE_URL": Queue("EventsQueue"),
                                       "NONCE_TABLE_NAME": Table("NonceTable") if table else "",
-                                      "SIGNATURE_TOLERANCE_SECONDS": p["SignatureToleranceSeconds"] or ABSENT,
-                                      "PREVIOUS_SECRET_GRACE_SECONDS": p["PreviousSecretGraceSeconds"] or ABSENT},
+                                      "SIGNATURE_TOLERANCE_SECONDS": p["SignatureWindowSeconds"] or ABSENT,
+                                      "PREVIOUS_SECRET_GRACE_SECONDS": p["SecretGraceSeconds"] or ABSENT},
             "SenderFunction": {**common, "OUTBOUND_QUEUE_URL": Queue("OutboundQueue"), "DLQ_URL": Queue("OutboundDeadLetterQueue"),
                                "SENT_QUEUE_URL": Queue("SentQueue") if p["EnableSentQueue"] == "true" else "",
                                "SEND_TIMEOUT_MS": p["SendTimeoutMs"], "FUNCTION_TIMEOUT_SECONDS": p["SenderTimeoutSeconds"],
@@ -270,7 +270,7 @@ def check_functions(check, c, d, p, arns, label):
             86400 if env.get("NONCE_TABLE_NAME") else 600)
         grace = num(ingest, "PREVIOUS_SECRET_GRACE_SECONDS") if "PREVIOUS_SECRET_GRACE_SECONDS" in env else max(3600, window)
         check(grace >= window >= 0, f"{label}: webhook-ingest would start (grace {grace} >= window {window})")
-        want_window = int(p["SignatureToleranceSeconds"] or (86400 if p["ReplayProtection"] == "table" else 600))
+        want_window = int(p["SignatureWindowSeconds"] or (86400 if p["ReplayProtection"] == "table" else 600))
         check(window == want_window, f"{label}: signature window is {want_window} s", f"got {window}")
     if sender:
         check(str(sender["timeout"]) == sender["env"].get("FUNCTION_TIMEOUT_SECONDS"),
@@ -355,8 +355,8 @@ def main():
     custom = {**REQUIRED, "ServiceNames": "eu1,us1", "QueueType": "standard", "EnableSentQueue": "true",
               "AlarmTopicArn": topic, "SenderTimeoutSeconds": "45", "MaxReceiveCount": "7",
               "OutboundMaxReceiveCount": "200", "SenderBatchSize": "5", "SenderBatchingWindowSeconds": "2",
-              "ReplayProtection": "instance", "SignatureToleranceSeconds": "300", "PreviousSecretGraceSeconds": "900"}
-    pitr = {**REQUIRED, "NoncePointInTimeRecovery": "true", "SignatureToleranceSeconds": "7200"}
+              "ReplayProtection": "instance", "SignatureWindowSeconds": "300", "SecretGraceSeconds": "900"}
+    pitr = {**REQUIRED, "NoncePointInTimeRecovery": "true", "SignatureWindowSeconds": "7200"}
     check_set(check, c, a.template, f"{a.stack_name}-default", dict(REQUIRED), "default")
     check_set(check, c, a.template, f"{a.stack_name}-custom", custom, "custom")
     check_set(check, c, a.template, f"{a.stack_name}-pitr", pitr, "pitr")

@@ -58,7 +58,7 @@ async fn main() {
         assert_eq!(post_webhook(&table, &w.service, &h, BODY).await.0, 200);
         with_table.push(started.elapsed());
 
-        let key = nonce_key(&w.service, &format!("direct-{round}"));
+        let key = nonce_key(&format!("direct-{round}-{}", w.nonce_table));
         let started = Instant::now();
         let sinch_bridge::ports::ClaimOutcome::Claimed(claim) = store.claim(&key, now(), now() + 60).await.unwrap()
         else {

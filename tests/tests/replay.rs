@@ -47,7 +47,7 @@ async fn a_claim_left_by_an_environment_that_died_lapses_and_the_retry_is_stored
     let headers = signed(&nonce, now());
     // The environment claimed the nonce and was killed before SQS answered.
     let dead = DynamoNonces::new(w.dynamodb.clone(), &w.nonce_table);
-    let key = nonce_key(&w.service, &nonce);
+    let key = nonce_key(&nonce);
     let claimed = dead.claim(&key, clock.unix_seconds(), clock.unix_seconds() + 60).await;
     assert!(matches!(claimed, Ok(ClaimOutcome::Claimed(_))), "{claimed:?}");
 
@@ -101,10 +101,7 @@ async fn the_table_holds_a_hash_and_an_expiry_at_the_end_of_the_signature_window
     let items = items.items();
     assert_eq!(items.len(), 1);
     let item = &items[0];
-    assert_eq!(
-        item.get("nonce"),
-        Some(&AttributeValue::S(nonce_key(&w.service, &nonce)))
-    );
+    assert_eq!(item.get("nonce"), Some(&AttributeValue::S(nonce_key(&nonce))));
     assert_eq!(item.get("state"), Some(&AttributeValue::S("used".into())));
     assert_eq!(
         item.get("expires_at"),

@@ -22,14 +22,26 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = IngestConfig::from_env(&env)?;
     let mut cache_config = ServiceCacheConfig::from_env(&env)?;
     config.fit_grace(&mut cache_config, &env)?;
-    let aws = sdk_config(AwsSettings::from_env(&env)?, https_client()?);
+    let settings = AwsSettings::from_env(&env)?;
+    let https = https_client()?;
+    let aws = sdk_config(settings.clone(), https.clone());
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&aws));
     let clock = Arc::new(SystemClock);
     let metrics = Metrics::stdout("webhook-ingest");
     let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache_config).with_metrics(metrics.clone()));
     let nonces = match &config.nonce_table {
-        Some(table) => Nonces::Table(DynamoNonces::new(aws_sdk_dynamodb::Client::new(&aws), table)),
+        Some(table) => {
+            // Its own, shorter timeout: claim + enqueue + confirm must fit the function's.
+            let dynamodb = sdk_config(
+                AwsSettings {
+                    operation_timeout: config.nonce_timeout,
+                    ..settings
+                },
+                https,
+            );
+            Nonces::Table(DynamoNonces::new(aws_sdk_dynamodb::Client::new(&dynamodb), table))
+        }
         None => Nonces::Instance(InstanceNonces::new(config.nonce_capacity)),
     };
     let ingest = Ingest::new(services, queues, clock, config, metrics).with_nonce_store(nonces);

@@ -80,10 +80,18 @@ impl NonceStore for DynamoNonces {
             Ok(_) => Ok(ClaimOutcome::Claimed(NonceClaim { token })),
             Err(SdkError::ServiceError(s)) => match s.err() {
                 PutItemError::ConditionalCheckFailedException(failed) => {
-                    let state = failed
-                        .item()
-                        .and_then(|item| item.get(STATE))
-                        .and_then(|v| v.as_s().ok());
+                    let text = |name: &str| {
+                        failed
+                            .item()
+                            .and_then(|item| item.get(name))
+                            .and_then(|v| v.as_s().ok())
+                    };
+                    // The SDK resent a put that had been applied (its first answer timed out):
+                    // the item is our own claim.
+                    if text(CLAIM).is_some_and(|holder| *holder == token) {
+                        return Ok(ClaimOutcome::Claimed(NonceClaim { token }));
+                    }
+                    let state = text(STATE);
                     // Without the old item (an emulator that omits it) the safe reading is
                     // "in flight": 503, Sinch retries, nothing is refused for good.
                     Ok(if state.is_some_and(|s| s == USED) {
@@ -116,8 +124,14 @@ impl NonceStore for DynamoNonces {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Our claim lapsed and another request took it: that one confirms.
-            Err(e) if is_condition_failure(&e) => Ok(()),
+            // Our claim lapsed and another request took it: that one confirms. Both stored the
+            // event; the log says so.
+            Err(e) if is_condition_failure(&e) => {
+                tracing::warn!(
+                    "nonce claim lapsed before its confirmation and was taken over: the event may be stored twice"
+                );
+                Ok(())
+            }
             Err(e) => Err(describe("UpdateItem", &e)),
         }
     }

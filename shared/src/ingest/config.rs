@@ -15,9 +15,12 @@ pub const DEFAULT_TOLERANCE_SECONDS: u64 = 600;
 /// The window with the shared nonce table: a day, so Sinch's retries of a callback that met an
 /// outage still verify if they are not re-signed (its SMS API retries for almost a day).
 pub const DEFAULT_TABLE_TOLERANCE_SECONDS: u64 = 86_400;
+/// The longest window accepted: a week (Sinch retries for about a day).
+pub const MAX_TOLERANCE_SECONDS: u64 = 604_800;
 pub const DEFAULT_NONCE_CAPACITY: usize = 10_000;
+pub const DEFAULT_NONCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long a nonce claim holds while its event is stored: longer than the function can run
-/// (12 s; API Gateway gives up at 15 s), so a live claim never lapses under its holder, and
+/// (20 s; API Gateway gives up at 25 s), so a live claim never lapses under its holder, and
 /// short enough that a retry after a crash waits at most this long.
 pub const DEFAULT_CLAIM_LEASE_SECONDS: u64 = 60;
 
@@ -41,6 +44,9 @@ pub struct IngestConfig {
     pub nonce_table: Option<String>,
     /// `NONCE_CLAIM_SECONDS` (60).
     pub claim_lease_seconds: u64,
+    /// `NONCE_TIMEOUT_MS` (2000): one nonce-table call, retries included, so claim + enqueue +
+    /// confirm fit the function's timeout.
+    pub nonce_timeout: std::time::Duration,
 }
 
 impl Default for IngestConfig {
@@ -54,6 +60,7 @@ impl Default for IngestConfig {
             nonce_capacity: DEFAULT_NONCE_CAPACITY,
             nonce_table: None,
             claim_lease_seconds: DEFAULT_CLAIM_LEASE_SECONDS,
+            nonce_timeout: DEFAULT_NONCE_TIMEOUT,
         }
     }
 }
@@ -96,15 +103,31 @@ impl IngestConfig {
                 problem: "must be at least 1".into(),
             });
         }
+        let tolerance_seconds = number(env, "SIGNATURE_TOLERANCE_SECONDS", default_tolerance)?;
+        if tolerance_seconds > MAX_TOLERANCE_SECONDS || (tolerance_seconds == 0 && nonce_table.is_some()) {
+            return Err(ConfigError {
+                variable: "SIGNATURE_TOLERANCE_SECONDS",
+                problem: format!(
+                    "must be between 1 and {MAX_TOLERANCE_SECONDS} (0, no window, only without a nonce table: a table keeps nonces for a bounded time)"
+                ),
+            });
+        }
+        if nonce_table.is_some() && tolerance_seconds < DEFAULT_TABLE_TOLERANCE_SECONDS {
+            tracing::warn!(
+                tolerance_seconds,
+                "signature window shorter than a day with a nonce table: Sinch's retries after a longer outage will be refused"
+            );
+        }
         Ok(Self {
             allowed_services: service_list(env)?,
-            tolerance_seconds: number(env, "SIGNATURE_TOLERANCE_SECONDS", default_tolerance)?,
+            tolerance_seconds,
             max_body_bytes: number(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             events_queue_url,
             trigger_queue_urls,
             nonce_capacity: number(env, "NONCE_CACHE_CAPACITY", DEFAULT_NONCE_CAPACITY)?,
             nonce_table,
             claim_lease_seconds,
+            nonce_timeout: crate::config::millis(env, "NONCE_TIMEOUT_MS", DEFAULT_NONCE_TIMEOUT)?,
         })
     }
 
@@ -184,6 +207,18 @@ mod tests {
             crate::service_cache::ServiceCacheConfig::from_env(&env(&explicit)).unwrap_or_else(|e| panic!("{e}"));
         let err = c.fit_grace(&mut cache, &env(&explicit)).err().map(|e| e.variable);
         assert_eq!(err, Some("PREVIOUS_SECRET_GRACE_SECONDS"));
+
+        // No window with a table would keep nonces for a bounded time but accept any timestamp.
+        let zero = [
+            ("EVENTS_QUEUE_URL", "q"),
+            ("NONCE_TABLE_NAME", "t"),
+            ("SIGNATURE_TOLERANCE_SECONDS", "0"),
+        ];
+        assert_eq!(
+            IngestConfig::from_env(&env(&zero)).err().map(|e| e.variable),
+            Some("SIGNATURE_TOLERANCE_SECONDS")
+        );
+        assert_eq!(c.nonce_timeout, DEFAULT_NONCE_TIMEOUT);
 
         // An empty name (a template that left it blank) is no table.
         let c = IngestConfig::from_env(&env(&[("EVENTS_QUEUE_URL", "q"), ("NONCE_TABLE_NAME", "")]));

@@ -6,7 +6,7 @@
 //! enqueue, nonce confirmed. A nonce counts as used only once the queue accepted its event: a
 //! request refused with 5xx succeeds when Sinch retries it with the very same headers, and the
 //! claim taken before the enqueue lapses on its own if the environment dies in between
-//! (docs/architecture.md, "Replay protection").
+//! (README, Security, "Replay").
 
 mod config;
 mod error;
@@ -14,8 +14,8 @@ mod nonce;
 pub mod stored_event;
 
 pub use config::{
-    ConfigError, DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_TABLE_TOLERANCE_SECONDS,
-    DEFAULT_TOLERANCE_SECONDS, IngestConfig,
+    ConfigError, DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_NONCE_TIMEOUT,
+    DEFAULT_TABLE_TOLERANCE_SECONDS, DEFAULT_TOLERANCE_SECONDS, IngestConfig,
 };
 pub use error::IngestError;
 pub use nonce::{InstanceNonces, nonce_key};
@@ -235,7 +235,7 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         }
         verdict.map_err(IngestError::Signature)?;
 
-        let key = nonce_key(service, headers.nonce);
+        let key = nonce_key(headers.nonce);
         let lease_until = now.saturating_add(i64::try_from(self.config.claim_lease_seconds).unwrap_or(i64::MAX));
         let claim = match self.nonces.claim(&key, now, lease_until).await {
             Ok(ClaimOutcome::Claimed(claim)) => claim,
@@ -257,29 +257,28 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             }
         };
         let timestamp = crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
+        // A shared table keeps nonces for at least the table's default window: an instance
+        // deployed later with a wider window must still find what a narrower one stored.
+        let kept = if self.config.nonce_table.is_some() {
+            window.max(DEFAULT_TABLE_TOLERANCE_SECONDS)
+        } else {
+            window
+        };
         let horizon = if window == 0 {
             now.saturating_add(600)
         } else {
-            timestamp.saturating_add(i64::try_from(window).unwrap_or(i64::MAX))
+            timestamp.saturating_add(i64::try_from(kept).unwrap_or(i64::MAX))
         };
         self.confirm(&key, &claim, horizon, service).await;
         Ok(stored)
     }
 
-    /// Marks the nonce used. The event is stored whatever happens here, so a failure is not the
-    /// caller's: it is logged and counted, and the nonce stays claimed until the lease ends.
+    /// Marks the nonce used, once (the SDK retries the call itself, within `NONCE_TIMEOUT_MS`).
+    /// The event is stored whatever happens here, so a failure is not the caller's: it is logged
+    /// and counted, and the nonce stays claimed until the lease ends.
     async fn confirm(&self, key: &str, claim: &NonceClaim, horizon: i64, service: &str) {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.nonces.confirm(key, claim, horizon).await {
-                Ok(()) => return,
-                Err(e) if attempt >= CONFIRM_ATTEMPTS => {
-                    self.nonce_store_failed("confirm", service, &e);
-                    return;
-                }
-                Err(_) => {}
-            }
+        if let Err(e) = self.nonces.confirm(key, claim, horizon).await {
+            self.nonce_store_failed("confirm", service, &e);
         }
     }
 
@@ -317,10 +316,6 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         })
     }
 }
-
-/// Confirm calls per stored event: the SDK retries each one already, so this only covers a
-/// failure that outlasts one call's own retries.
-const CONFIRM_ATTEMPTS: u32 = 2;
 
 /// The candidates a refresh brought that were not tried already: a refresh that found nothing
 /// new costs no second HMAC pass.

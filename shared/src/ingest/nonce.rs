@@ -11,14 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError};
 use crate::protocol::callback::hex_sha256;
 
-/// The store's key for a nonce: scoped by service (one service's nonces never collide with
-/// another's), fixed length whatever the header held, and free of anything a caller chose.
-pub fn nonce_key(service: &str, nonce: &str) -> String {
-    let mut material = Vec::with_capacity(8 + service.len() + nonce.len());
-    material.extend_from_slice(&(service.len() as u64).to_be_bytes());
-    material.extend_from_slice(service.as_bytes());
-    material.extend_from_slice(nonce.as_bytes());
-    hex_sha256(&material)
+/// The store's key for a nonce: fixed length whatever the header held. Not scoped by service:
+/// a request captured for one service must not be replayable to another service that shares
+/// its webhook secret.
+pub fn nonce_key(nonce: &str) -> String {
+    hex_sha256(nonce.as_bytes())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -205,9 +202,9 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_scoped_by_service_and_fixed_length() {
-        assert_ne!(nonce_key("a", "bc"), nonce_key("ab", "c"));
-        assert_ne!(nonce_key("svc", "n"), nonce_key("other", "n"));
-        assert_eq!(nonce_key("svc", &"x".repeat(10_000)).len(), 64);
+    fn keys_are_fixed_length_and_never_the_nonce_itself() {
+        let key = nonce_key(&"x".repeat(10_000));
+        assert_eq!(key.len(), 64);
+        assert_ne!(nonce_key("n"), "n");
     }
 }

@@ -495,7 +495,7 @@ mod shared_nonce_store {
         let (w, ingest, store) = world_with_store();
         let headers = signed("base-secret", BODY, "n-crash");
         // An environment claimed the nonce and died before SQS answered.
-        let key = nonce_key("eu1", "n-crash");
+        let key = nonce_key("n-crash");
         let claim = store.inner.claim(&key, NOW, NOW + 60).await;
         assert!(matches!(claim, Ok(ClaimOutcome::Claimed(_))));
 
