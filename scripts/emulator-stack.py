@@ -43,7 +43,8 @@ class Table(str):
     """An expected environment value: the name of the DynamoDB table with this logical id."""
 
 
-ABSENT = object()  # an expected environment value: the variable is not set (the code's default applies)
+ABSENT = object()
+WEBHOOK_BASE = object()  # an expected environment value: an https URL ending in /webhooks/ (the HTTP API's)  # an expected environment value: the variable is not set (the code's default applies)
 
 
 # What moto 5.2.5 accepts but drops, so nothing here can check it.
@@ -226,6 +227,8 @@ def expected_env(p):
                                       "NONCE_TABLE_NAME": Table("NonceTable") if table else "",
                                       "SIGNATURE_TOLERANCE_SECONDS": p["SignatureWindowSeconds"] or ABSENT,
                                       "PREVIOUS_SECRET_GRACE_SECONDS": p["SecretGraceSeconds"] or ABSENT},
+            "SecretRotationFunction": {"SERVICE_SECRET_PREFIX": p["ServiceSecretPrefix"], "AWS_TIMEOUT_MS": POSITIVE,
+                                       "WEBHOOK_BASE_URL": WEBHOOK_BASE},
             "SenderFunction": {**common, "OUTBOUND_QUEUE_URL": Queue("OutboundQueue"), "DLQ_URL": Queue("OutboundDeadLetterQueue"),
                                "SENT_QUEUE_URL": Queue("SentQueue") if p["EnableSentQueue"] == "true" else "",
                                "SEND_TIMEOUT_MS": p["SendTimeoutMs"], "FUNCTION_TIMEOUT_SECONDS": p["SenderTimeoutSeconds"],
@@ -243,6 +246,9 @@ def check_env_var(check, c, fn, var, want, arns, tables, label):
     elif isinstance(want, Table):
         check(got is not None and got == tables.get(want), f"{label}: {fn['lid']} {var} names {want}",
               f"{got!r}, want {tables.get(want)!r}")
+    elif want is WEBHOOK_BASE:
+        check(got is not None and got.startswith("https://") and got.endswith("/webhooks/"),
+              f"{label}: {fn['lid']} {var} is the HTTP API's webhook base", f"got {got!r}")
     elif want is ABSENT:
         check(got is None, f"{label}: {fn['lid']} {var} unset (the code's default applies)", f"got {got!r}")
     elif want is POSITIVE:
@@ -315,7 +321,8 @@ def check_nonce_table(check, c, d, p, label):
 def check_outputs(check, d, label):
     queues = ("EventsQueue", "EventsDeadLetterQueue", "OutboundQueue", "OutboundDeadLetterQueue", "SentQueue")
     want = {f"{q}Url": d["queues"].get(q) for q in queues}
-    want.update({f"{f}Name": d["functions"].get(f, {}).get("name") for f in ("WebhookIngestFunction", "SenderFunction")})
+    want.update({f"{f}Name": d["functions"].get(f, {}).get("name")
+                 for f in ("WebhookIngestFunction", "SenderFunction", "SecretRotationFunction")})
     want["NonceTableName"] = d["tables"].get("NonceTable")
     for key, value in want.items():
         check(d["outputs"].get(key) == value, f"{label}: output {key}", f"got {d['outputs'].get(key)}, want {value}")

@@ -9,7 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-cargo build --quiet -p bridge-tools -p webhook-ingest -p sender --bins
+cargo build --quiet -p bridge-tools -p webhook-ingest -p sender -p secret-rotation --bins
 state="$root/.local"
 "$root/scripts/moto.sh" stop "$state" 2>/dev/null || true
 trap '"$root/scripts/moto.sh" stop "$state"' EXIT

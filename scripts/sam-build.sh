@@ -23,4 +23,4 @@ cd "$root"
 # cargo-lambda finds zig through `python3 -m ziglang`, so the venv's python must come first.
 export PATH="$venv/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 sam build --parameter-overrides "Architecture=$arch" "$@"
-ls -l .aws-sam/build/WebhookIngestFunction/bootstrap .aws-sam/build/SenderFunction/bootstrap
+ls -l .aws-sam/build/WebhookIngestFunction/bootstrap .aws-sam/build/SenderFunction/bootstrap .aws-sam/build/SecretRotationFunction/bootstrap

@@ -16,6 +16,7 @@ pub mod ports;
 pub mod protocol;
 pub mod send;
 pub mod service_cache;
+pub mod setup;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

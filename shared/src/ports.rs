@@ -73,6 +73,63 @@ pub trait SecretStore: Send + Sync {
     fn fetch(&self, name: &str, stage: Stage) -> impl Future<Output = Result<Option<SecretVersion>, PortError>> + Send;
 }
 
+/// A secret's versions as `DescribeSecret` lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretVersions {
+    /// The secret's name (a `SecretId` may be its ARN).
+    pub name: String,
+    pub rotation_enabled: bool,
+    /// Version id -> its staging labels.
+    pub stages: Vec<(String, Vec<String>)>,
+}
+
+impl SecretVersions {
+    /// The version holding `stage`.
+    pub fn version_at(&self, stage: Stage) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|(_, labels)| labels.iter().any(|l| l == stage.label()))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// The labels of `version_id`; `None` when the secret has no such version.
+    pub fn labels(&self, version_id: &str) -> Option<&[String]> {
+        self.stages
+            .iter()
+            .find(|(id, _)| id == version_id)
+            .map(|(_, l)| l.as_slice())
+    }
+}
+
+/// Writes secret versions: what a Secrets Manager rotation function does.
+pub trait SecretAdmin: Send + Sync {
+    fn describe(&self, secret_id: &str) -> impl Future<Output = Result<SecretVersions, PortError>> + Send;
+
+    /// The string value of one version; `Ok(None)` when it has none (yet).
+    fn value_of(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+
+    /// Stores `value` as version `version_id` labelled `AWSPENDING` (idempotent per id).
+    fn put_pending(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+        value: &SecretString,
+        rotation_token: Option<&str>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Moves `AWSCURRENT` from `from_version` to `version_id` and takes `AWSPENDING` off it.
+    fn promote(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+        from_version: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// One message for a queue: the body exactly as received, plus routing metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMessage {
@@ -156,9 +213,19 @@ pub trait NonceStore: Send + Sync {
     fn release(&self, key: &str, claim: &NonceClaim) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// One HTTPS POST to Sinch (token endpoint or Conversation API).
+/// The methods the bridge uses with Sinch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+/// One HTTPS request to Sinch (token endpoint, Conversation API, app and webhook management).
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
+    pub method: HttpMethod,
     pub url: String,
     /// The whole `Authorization` header value (`Bearer …` or `Basic …`).
     pub authorization: SecretString,
@@ -196,7 +263,7 @@ impl TransportError {
     }
 }
 
-/// Posts to Sinch over HTTPS with connection reuse.
+/// Sends requests to Sinch over HTTPS with connection reuse.
 pub trait SinchClient: Send + Sync {
-    fn post(&self, request: HttpRequest) -> impl Future<Output = Result<HttpReply, TransportError>> + Send;
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpReply, TransportError>> + Send;
 }

@@ -142,7 +142,7 @@ impl FakeSinch {
 }
 
 impl SinchClient for FakeSinch {
-    async fn post(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
         let index = {
             let mut list = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
             list.push(request.clone());

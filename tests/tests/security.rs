@@ -285,12 +285,13 @@ async fn https_client_refuses_a_certificate_outside_its_root_store() {
 async fn send_to(mock: &MockServer) -> Result<sinch_bridge::ports::HttpReply, sinch_bridge::ports::TransportError> {
     let http = HttpsSinchClient::new(sinch_bridge::adapters::https_client().unwrap(), Duration::from_secs(5));
     let request = sinch_bridge::ports::HttpRequest {
+        method: sinch_bridge::ports::HttpMethod::Post,
         url: format!("{}/v1/projects/p/messages:send", mock.uri()),
         authorization: SecretString::new("Bearer canary-token"),
         content_type: "application/json",
         body: b"{}".to_vec(),
     };
-    sinch_bridge::ports::SinchClient::post(&http, request).await
+    sinch_bridge::ports::SinchClient::send(&http, request).await
 }
 
 #[tokio::test]

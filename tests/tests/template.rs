@@ -124,7 +124,17 @@ fn secrets_are_readable_only_under_the_prefix_and_only_read() {
             .any(|a| a.as_str().unwrap_or_default().starts_with("secretsmanager:"))
         {
             seen += 1;
-            assert_eq!(actions, vec![json!("secretsmanager:GetSecretValue")], "{role}");
+            let want = if role == "SecretRotationRole" {
+                json!([
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage"
+                ])
+            } else {
+                json!(["secretsmanager:GetSecretValue"])
+            };
+            assert_eq!(json!(actions), want, "{role}");
             let resource = s["Resource"]["!Sub"].as_str().unwrap_or_default();
             assert!(
                 resource.ends_with(":secret:${ServiceSecretPrefix}*"),
@@ -132,7 +142,10 @@ fn secrets_are_readable_only_under_the_prefix_and_only_read() {
             );
         }
     }
-    assert_eq!(seen, 2, "both functions read service secrets");
+    assert_eq!(
+        seen, 3,
+        "the two functions read service secrets; the rotation writes them"
+    );
 }
 
 #[test]
@@ -425,4 +438,23 @@ fn ingest_timeouts_fit_the_nonce_claim_lease() {
     assert!(timeout * 1000 < api_ms && api_ms <= 30_000, "{api_ms} ms");
     // No claim lapses while its holder (or API Gateway, waiting for it) may still be running.
     assert!(sinch_bridge::ingest::DEFAULT_CLAIM_LEASE_SECONDS * 1000 > api_ms);
+}
+
+#[test]
+fn only_this_accounts_secrets_manager_may_invoke_the_rotation() {
+    let t = template();
+    let permissions = of_type(&t, "AWS::Lambda::Permission");
+    assert_eq!(permissions.len(), 1);
+    let p = &permissions[0].1["Properties"];
+    assert_eq!(p["FunctionName"], json!({"!GetAtt": "SecretRotationFunction.Arn"}));
+    assert_eq!(p["Principal"], "secretsmanager.amazonaws.com");
+    assert_eq!(p["Action"], "lambda:InvokeFunction");
+    assert_eq!(p["SourceAccount"], json!({"!Ref": "AWS::AccountId"}));
+    let env = &t["Resources"]["SecretRotationFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        env["WEBHOOK_BASE_URL"]["!Sub"]
+            .as_str()
+            .unwrap()
+            .ends_with("/webhooks/")
+    );
 }

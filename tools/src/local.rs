@@ -18,12 +18,13 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sinch_bridge::protocol::{Region, SecretString};
-use sinch_bridge::service_cache::ServiceCacheConfig;
 
 use crate::mock::{MockApp, MockConfig, MockState};
 use crate::runtime_api::RuntimeApi;
 
 /// The demo messaging service the local loop provisions.
+/// The function binaries the loop runs (the packages and binaries share their names).
+pub const FUNCTIONS: [&str; 3] = ["webhook-ingest", "sender", "secret-rotation"];
 pub const DEMO_SERVICE: &str = "demo";
 pub const DEMO_APP_ID: &str = "01HZX5DEM0APP00000000000AA";
 pub const DEMO_WEBHOOK_SECRET: &str = "local-demo-webhook-secret";
@@ -45,6 +46,9 @@ pub struct LocalConfig {
     pub bin_dir: Option<PathBuf>,
     /// Show the functions' own output (logs, EMF lines).
     pub show_function_output: bool,
+    /// The stack's `ServiceSecretPrefix` (tests give each stack its own, so a rotation in one
+    /// cannot touch another's secret on a shared emulator).
+    pub secret_prefix: String,
 }
 
 impl Default for LocalConfig {
@@ -60,6 +64,7 @@ impl Default for LocalConfig {
             retry_base: Duration::from_secs(2),
             bin_dir: None,
             show_function_output: false,
+            secret_prefix: sinch_bridge::service_cache::DEFAULT_SECRET_PREFIX.into(),
         }
     }
 }
@@ -72,6 +77,9 @@ pub struct LocalStack {
     pub webhook_url: String,
     pub mock_url: String,
     pub mock: Arc<MockState>,
+    /// The secret-rotation function, invoked the way Secrets Manager would.
+    rotation: RuntimeApi,
+    pub secret_prefix: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The function processes; killed when the stack is dropped.
     _functions: Vec<tokio::process::Child>,
@@ -80,6 +88,11 @@ pub struct LocalStack {
 impl LocalStack {
     pub fn queue(&self, logical_id: &str) -> &str {
         self.queues.get(logical_id).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Rotates `service`'s webhook secret now: the four steps, through the real function.
+    pub async fn rotate(&self, service: &str) -> Result<Vec<String>, String> {
+        crate::local_setup::rotate(&self.rotation, &format!("{}{service}", self.secret_prefix)).await
     }
 
     /// Stops every server and poller this stack started (the functions stop when it drops).
@@ -145,6 +158,7 @@ pub async fn deploy(config: &LocalConfig) -> Result<Deployed, LocalError> {
         .args([
             "--parameters".to_owned(),
             format!("ServiceNames={DEMO_SERVICE}"),
+            format!("ServiceSecretPrefix={}", config.secret_prefix),
             format!("QueueType={queue_type}"),
             "EnableSentQueue=true".to_owned(),
         ])
@@ -179,9 +193,9 @@ pub async fn deploy(config: &LocalConfig) -> Result<Deployed, LocalError> {
 }
 
 /// Writes the demo service secret (the template never holds secrets).
-pub async fn put_demo_secret(sdk: &aws_config::SdkConfig) -> Result<(), LocalError> {
+pub async fn put_demo_secret(sdk: &aws_config::SdkConfig, prefix: &str) -> Result<(), LocalError> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let name = ServiceCacheConfig::default().secret_name(DEMO_SERVICE);
+    let name = format!("{prefix}{DEMO_SERVICE}");
     let value = demo_secret().to_string();
     if secrets
         .create_secret()
@@ -235,13 +249,14 @@ fn bin_dir(config: &LocalConfig) -> Result<PathBuf, LocalError> {
     let exe = std::env::current_exe().map_err(|e| LocalError::Config(e.to_string()))?;
     let candidates = exe.ancestors().skip(1).take(2);
     for dir in candidates {
-        if dir.join("webhook-ingest").exists() && dir.join("sender").exists() {
+        if FUNCTIONS.iter().all(|f| dir.join(f).exists()) {
             return Ok(dir.to_path_buf());
         }
     }
-    Err(LocalError::Config(
-        "webhook-ingest and sender are not built: cargo build -p webhook-ingest -p sender".into(),
-    ))
+    Err(LocalError::Config(format!(
+        "the function binaries are not built: cargo build -p {}",
+        FUNCTIONS.join(" -p ")
+    )))
 }
 
 /// A function binary, started under its own Runtime API emulator with the stack's environment
@@ -301,7 +316,7 @@ async fn start_function(
 pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
     let sdk = crate::aws::sdk_config(Some(&config.endpoint_url), None).await;
     let deployed = deploy(&config).await?;
-    put_demo_secret(&sdk).await?;
+    put_demo_secret(&sdk, &config.secret_prefix).await?;
     let bins = bin_dir(&config)?;
     let webhook_listener = listen(config.webhook_port).await?;
     let mock_listener = listen(config.mock_port).await?;
@@ -315,11 +330,10 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
 
     let mock_config = MockConfig {
         apps: vec![MockApp {
-            app_id: DEMO_APP_ID.into(),
-            region: Region::Eu,
-            project_id: DEMO_PROJECT.into(),
-            webhook_url: format!("{webhook_url}{DEMO_SERVICE}"),
-            webhook_secret: SecretString::new(DEMO_WEBHOOK_SECRET),
+            display_name: "Local demo".into(),
+            // registered through the API by LocalStack::register_demo_webhook
+            webhooks: Vec::new(),
+            ..MockApp::new(DEMO_APP_ID, Region::Eu, DEMO_PROJECT)
         }],
         credentials: HashMap::from([("demo-key".to_owned(), SecretString::new("demo-key-secret"))]),
         callback_delay: config.callback_delay,
@@ -348,8 +362,25 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
     ];
     let (sender, sender_api, sender_child) =
         start_function(&config, &bins.join("sender"), &sender_fn, &sender_extra).await?;
+    let rotation_fn = function("SecretRotationFunction")?;
+    let rotation_extra = [
+        ("SINCH_AUTH_URL", format!("{mock_url}/oauth2/token")),
+        ("CONVERSATION_API_URL", mock_url.clone()),
+        ("WEBHOOK_BASE_URL", webhook_url.clone()),
+    ];
+    let (rotation, rotation_api, rotation_child) =
+        start_function(&config, &bins.join("secret-rotation"), &rotation_fn, &rotation_extra).await?;
+    let demo = sinch_bridge::protocol::MessagingService::from_json(DEMO_SERVICE, demo_secret().to_string().as_bytes())
+        .map_err(|e| LocalError::Config(e.to_string()))?;
+    crate::local_setup::register_webhooks(&mock_url, &demo, &webhook_url)
+        .await
+        .map_err(|e| LocalError::Config(format!("registering the demo webhook: {e}")))?;
 
-    let webhook_task = tokio::spawn(serve_webhooks(webhook_listener, ingest));
+    let webhook_task = tokio::spawn(serve_webhooks(
+        webhook_listener,
+        ingest,
+        (rotation.clone(), config.secret_prefix.clone()),
+    ));
     let mapping = sender_fn["event_sources"].get(0).cloned().unwrap_or(Value::Null);
     let outbound = deployed.queues.get("OutboundQueue").cloned().unwrap_or_default();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -360,18 +391,37 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         webhook_url,
         mock_url,
         mock,
-        tasks: vec![mock_task, webhook_task, poll_task, ingest_api, sender_api],
-        _functions: vec![ingest_child, sender_child],
+        rotation,
+        secret_prefix: config.secret_prefix.clone(),
+        tasks: vec![mock_task, webhook_task, poll_task, ingest_api, sender_api, rotation_api],
+        _functions: vec![ingest_child, sender_child, rotation_child],
     })
 }
 
-async fn serve_webhooks(listener: tokio::net::TcpListener, ingest: RuntimeApi) {
+async fn serve_webhooks(listener: tokio::net::TcpListener, ingest: RuntimeApi, rotation: (RuntimeApi, String)) {
+    let rotate = axum::Router::new()
+        .route("/_local/rotate/{service}", axum::routing::post(rotate_now))
+        .with_state(rotation);
     let router = axum::Router::new()
         .route("/webhooks/{service}", axum::routing::post(webhook))
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(ingest);
+        .with_state(ingest)
+        .merge(rotate);
     if let Err(e) = axum::serve(listener, router).await {
         tracing::error!(error = %e, "webhook server stopped");
+    }
+}
+
+/// `POST /_local/rotate/{service}`: what `bridgectl service rotate --now` does in AWS.
+async fn rotate_now(
+    axum::extract::State((rotation, prefix)): axum::extract::State<(RuntimeApi, String)>,
+    axum::extract::Path(service): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let secret_id = format!("{prefix}{service}");
+    match crate::local_setup::rotate(&rotation, &secret_id).await {
+        Ok(steps) => axum::Json(json!({"rotated": secret_id, "steps": steps})).into_response(),
+        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, axum::Json(json!({"error": e}))).into_response(),
     }
 }
 

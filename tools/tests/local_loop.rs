@@ -30,6 +30,8 @@ fn build_functions() {
                 "webhook-ingest",
                 "-p",
                 "sender",
+                "-p",
+                "secret-rotation",
                 "--bins",
             ])
             .status()
@@ -39,6 +41,10 @@ fn build_functions() {
 }
 
 async fn local(moto: &Moto) -> LocalStack {
+    local_with(moto, sinch_bridge::service_cache::DEFAULT_SECRET_PREFIX).await
+}
+
+async fn local_with(moto: &Moto, secret_prefix: &str) -> LocalStack {
     tokio::task::spawn_blocking(build_functions).await.expect("join");
     let config = LocalConfig {
         endpoint_url: moto.endpoint.clone(),
@@ -47,6 +53,7 @@ async fn local(moto: &Moto) -> LocalStack {
         mock_port: 0,
         callback_delay: Duration::from_millis(100),
         retry_base: Duration::from_secs(1),
+        secret_prefix: secret_prefix.to_owned(),
         ..LocalConfig::default()
     };
     start(config).await.expect("local stack starts")
@@ -168,7 +175,13 @@ async fn cli_message_round_trips_through_mock_sinch_and_signed_delivery_reports(
             e["body"]["correlation_id"], "corr-e2e",
             "Sinch echoes the correlation id"
         );
-        assert!(e["group_id"].as_str().is_some_and(|g| g.starts_with("conversation-")));
+        // The demo app is in Dispatch mode (no conversations): ordered per recipient.
+        assert_eq!(e["body"]["message_delivery_report"]["conversation_id"], "");
+        assert!(
+            e["group_id"].as_str().is_some_and(|g| g.starts_with("identity-")),
+            "{}",
+            e["group_id"]
+        );
     }
 }
 
@@ -432,4 +445,93 @@ async fn queue_commands_fail_with_one_clear_line() {
     );
     let help = ctl(&moto, &["dlq", "redrive", "--help"]).await;
     assert!(help.status.success() && stdout(&help).contains("--to-url"));
+}
+
+/// Setup as code end to end: the demo webhook was registered through the API, doctor passes
+/// on the loop, and a rotation under callback traffic refuses nothing and leaves the mock
+/// signing with the new secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_under_callback_traffic_rejects_nothing_and_the_mock_signs_with_the_new_secret() {
+    let moto = Moto::start();
+    // Its own secret prefix: the other loops on this emulator keep their demo secret.
+    let prefix = format!("{}/", unique("rotation"));
+    let stack = local_with(&moto, &prefix).await;
+    let sinch = [
+        "--conversation-api-url",
+        stack.mock_url.as_str(),
+        "--auth-url",
+        &format!("{}/oauth2/token", stack.mock_url),
+    ]
+    .map(str::to_owned);
+    let base = stack.webhook_url.clone();
+    let mut doctor = vec![
+        "doctor",
+        "--service",
+        "demo",
+        "--prefix",
+        &prefix,
+        "--url",
+        base.as_str(),
+        "--json",
+    ];
+    doctor.extend(sinch.iter().map(String::as_str));
+    let report = ctl(&moto, &doctor).await;
+    assert!(report.status.success(), "{} {}", stdout(&report), stderr(&report));
+
+    let registered = stack.mock.webhooks();
+    assert_eq!(registered.len(), 1, "registered through the API at start");
+    let before = registered[0].secret.as_ref().map(|s| s.expose().to_owned());
+
+    // Callback traffic all through the rotation, from the mock, signed as Sinch signs.
+    stack.mock.clear_callback_statuses();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let (mock, stop) = (stack.mock.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                mock.send_delivery_callbacks(DEMO_APP_ID, 3).await;
+            }
+        })
+    };
+    let steps = stack.rotate("demo").await.expect("rotation succeeds");
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    // And after it: the mock now signs with the new secret.
+    let after = stack
+        .mock
+        .send_delivery_callbacks(DEMO_APP_ID, 5)
+        .await
+        .expect("app exists");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    traffic.await.expect("traffic task");
+    assert_eq!((after.accepted, after.rejected, after.failed), (5, 0, 0), "{after:?}");
+
+    let statuses = stack.mock.callback_statuses();
+    assert!(
+        statuses.len() >= 10,
+        "traffic ran through the rotation: {}",
+        statuses.len()
+    );
+    let refused: Vec<&u16> = statuses.iter().filter(|s| !(200..300).contains(*s)).collect();
+    assert!(
+        refused.is_empty(),
+        "0 rejected during the rotation, got {refused:?} of {}",
+        statuses.len()
+    );
+
+    let now = stack.mock.webhooks()[0].secret.as_ref().map(|s| s.expose().to_owned());
+    assert_ne!(now, before, "the webhook holds a new secret");
+    let secrets = moto.secrets().await;
+    let current = secrets
+        .get_secret_value()
+        .secret_id(format!("{prefix}demo"))
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .expect("current");
+    let current: Value = serde_json::from_str(current.secret_string().expect("string")).expect("JSON");
+    assert_eq!(
+        current["webhook_secret"].as_str().map(str::to_owned),
+        now,
+        "Secrets Manager and Sinch agree"
+    );
 }

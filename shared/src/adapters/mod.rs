@@ -7,6 +7,7 @@ mod aws_http;
 mod dynamodb_nonces;
 mod https;
 mod secrets_manager;
+mod secrets_manager_admin;
 mod sinch_client;
 mod sqs_queues;
 
@@ -18,4 +19,5 @@ pub use sinch_client::HttpsSinchClient;
 
 pub use dynamodb_nonces::{DynamoNonces, Nonces};
 pub use secrets_manager::SecretsManagerStore;
+pub use secrets_manager_admin::{SecretsManagerAdmin, random_webhook_secret};
 pub use sqs_queues::SqsQueues;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
 use super::https::{HttpsClient, HttpsFailure};
-use crate::ports::{HttpReply, HttpRequest, SinchClient, TransportError};
+use crate::ports::{HttpMethod, HttpReply, HttpRequest, SinchClient, TransportError};
 
 /// Sinch's answers are small; anything larger is cut so a misbehaving peer cannot exhaust memory.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
@@ -26,11 +26,19 @@ impl HttpsSinchClient {
 }
 
 impl SinchClient for HttpsSinchClient {
-    async fn post(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpReply, TransportError> {
         let mut authorization = HeaderValue::from_str(request.authorization.expose())
             .map_err(|_| TransportError::Other("authorization is not a valid header value".into()))?;
         authorization.set_sensitive(true);
-        let outgoing = http::Request::post(request.url.as_str())
+        let method = match request.method {
+            HttpMethod::Get => http::Method::GET,
+            HttpMethod::Post => http::Method::POST,
+            HttpMethod::Patch => http::Method::PATCH,
+            HttpMethod::Delete => http::Method::DELETE,
+        };
+        let outgoing = http::Request::builder()
+            .method(method)
+            .uri(request.url.as_str())
             .header(AUTHORIZATION, authorization)
             .header(CONTENT_TYPE, request.content_type)
             .body(Bytes::from(request.body))

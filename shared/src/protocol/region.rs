@@ -78,6 +78,16 @@ pub fn send_url(region: Region, base_override: Option<&str>, project_id: &str) -
     url
 }
 
+/// The base of a project's management API (`…/v1/projects/{project}`), with the same override
+/// rule as [`send_url`].
+pub fn project_url(region: Region, base_override: Option<&str>, project_id: &str) -> String {
+    let host = match base_override {
+        Some(base) => format!("{}/{}", base.trim_end_matches('/'), region.as_str()),
+        None => region.base_url(),
+    };
+    format!("{host}/v1/projects/{project_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,12 +110,13 @@ where
                 return Outcome::NotStarted;
             }
             let request = HttpRequest {
+                method: crate::ports::HttpMethod::Post,
                 url: url.clone(),
                 authorization: authorization.clone(),
                 content_type: "application/json",
                 body: body.clone(),
             };
-            let reply = match self.http.post(request).await {
+            let reply = match self.http.send(request).await {
                 Ok(reply) => reply,
                 Err(e) => return Outcome::from(&e),
             };

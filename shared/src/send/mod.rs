@@ -23,7 +23,7 @@ pub mod outcome;
 mod sent_record;
 pub mod token;
 
-pub use config::SenderConfig;
+pub use config::{DEFAULT_AUTH_URL, SenderConfig};
 pub use dead_letter::DEAD_LETTER_ATTRIBUTES;
 pub use outcome::{DeadLetter, DeadLetterReason, Outcome, RetryCause};
 

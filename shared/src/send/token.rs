@@ -139,12 +139,13 @@ impl TokenCache {
         let mut attempt = 0;
         loop {
             let request = HttpRequest {
+                method: crate::ports::HttpMethod::Post,
                 url: self.url.clone(),
                 authorization: basic_authorization(key_id, key_secret),
                 content_type: "application/x-www-form-urlencoded",
                 body: b"grant_type=client_credentials".to_vec(),
             };
-            let reply = http.post(request).await.map_err(TokenError::Transport)?;
+            let reply = http.send(request).await.map_err(TokenError::Transport)?;
             if reply.status == 429 && attempt < RATE_LIMIT_RETRIES {
                 // Full jitter: uniform in [0, base * 4^attempt).
                 let cap = self.backoff_base.saturating_mul(4u32.saturating_pow(attempt));

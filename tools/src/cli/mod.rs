@@ -5,7 +5,10 @@ mod dlq;
 mod envelope;
 mod events;
 mod send;
+mod service;
+mod setup;
 mod signing;
+mod sinch;
 mod sqs;
 mod webhook;
 
@@ -52,6 +55,14 @@ pub enum Command {
     /// Validate outbound envelopes offline, exactly as the sender will.
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCommand),
+    /// Write a service secret; attach and start its webhook-secret rotation.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Register the deployment's webhook on every app of a service at Sinch.
+    #[command(subcommand)]
+    Webhooks(setup::WebhooksCommand),
+    /// Check a whole service: secret, apps, region, mode, channels, webhooks, endpoint.
+    Doctor(setup::DoctorArgs),
 }
 
 /// How results are printed.
@@ -100,6 +111,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Events(cmd) => events::events(cmd, out, &aws().await).await,
         Command::Dlq(cmd) => dlq::dlq(cmd, out, &aws().await, cli.endpoint_url.is_some()).await,
         Command::Envelope(cmd) => envelope::run(cmd, out),
+        Command::Service(cmd) => service::run(cmd, out, &aws().await).await,
+        Command::Webhooks(cmd) => setup::sync(cmd, out, &aws().await).await,
+        Command::Doctor(args) => setup::doctor(args, out, &aws().await).await,
     }
 }
 

@@ -1,0 +1,43 @@
+//! secret-rotation: wiring only. Secrets Manager invokes it once per rotation step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sinch_bridge::adapters::{
+    AwsSettings, HttpsSinchClient, SecretsManagerAdmin, https_client, random_webhook_secret, sdk_config,
+};
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::config::process_env;
+use sinch_bridge::logging::{self, LogSettings};
+use sinch_bridge::send::DEFAULT_AUTH_URL;
+use sinch_bridge::setup::management::ManagementEndpoints;
+use sinch_bridge::setup::rotation::{Rotation, RotationConfig};
+
+/// One management call to Sinch, connect to last byte.
+const SINCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let env = process_env;
+    logging::init(LogSettings::from_env(&env));
+    let https = https_client()?;
+    let aws = sdk_config(AwsSettings::from_env(&env)?, https.clone());
+    let admin = SecretsManagerAdmin::new(aws_sdk_secretsmanager::Client::new(&aws));
+    let sinch = ManagementEndpoints::new(
+        HttpsSinchClient::new(https, SINCH_TIMEOUT),
+        &env("SINCH_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.to_owned()),
+        env("CONVERSATION_API_URL"),
+        Arc::new(SystemClock),
+    );
+    let rotation = Rotation::new(
+        admin,
+        Arc::new(sinch),
+        RotationConfig::from_env(&env),
+        random_webhook_secret,
+    );
+    let rotation = &rotation;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        secret_rotation::handle(rotation, event)
+    }))
+    .await
+}

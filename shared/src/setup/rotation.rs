@@ -1,0 +1,295 @@
+//! Scheduled rotation of a service's webhook secret: Secrets Manager's four-step rotation
+//! protocol, with Sinch's webhooks as the "database" whose credential changes.
+//!
+//! * `createSecret`: a new random `webhook_secret` in a copy of the current service secret,
+//!   stored as `AWSPENDING` under the step's `ClientRequestToken`.
+//! * `setSecret`: every webhook of the service's apps that targets this deployment gets the
+//!   pending secret (PATCH `update_mask=secret`). From here Sinch signs with it; the ingest
+//!   accepts `AWSPENDING`, so nothing is refused.
+//! * `testSecret`: reads those webhooks back and checks they hold it.
+//! * `finishSecret`: promotes the pending version to `AWSCURRENT`; the old one becomes
+//!   `AWSPREVIOUS` and verifies Sinch's retries for the grace period.
+//!
+//! Every step is idempotent per token and safe to repeat or run again after a later step:
+//! Secrets Manager retries failed steps. Apps with their own `webhook_secret` override are not
+//! rotated (their secret is not the service's); the logs name them.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::ports::{PortError, SecretAdmin, SinchClient, Stage};
+use crate::protocol::secret::SecretString;
+use crate::protocol::service::MessagingService;
+use crate::setup::management::{ManagementEndpoints, ManagementError, Webhook};
+use crate::setup::sync::same_target;
+
+/// The event Secrets Manager invokes the function with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RotationEvent {
+    #[serde(rename = "Step")]
+    pub step: String,
+    #[serde(rename = "SecretId")]
+    pub secret_id: String,
+    #[serde(rename = "ClientRequestToken")]
+    pub token: String,
+    #[serde(rename = "RotationToken", default)]
+    pub rotation_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct RotationError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl RotationError {
+    fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<PortError> for RotationError {
+    fn from(e: PortError) -> Self {
+        Self::new("secrets_manager", e.to_string())
+    }
+}
+
+impl From<ManagementError> for RotationError {
+    fn from(e: ManagementError) -> Self {
+        Self::new("sinch", format!("{}: {e}", e.code()))
+    }
+}
+
+/// What a step did, for the log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    Done(String),
+    /// The token's version is already current: a repeated or late step.
+    AlreadyFinished,
+}
+
+/// The rotation function's settings.
+#[derive(Debug, Clone)]
+pub struct RotationConfig {
+    /// `SERVICE_SECRET_PREFIX`: only secrets under it are rotated.
+    pub prefix: String,
+    /// `WEBHOOK_BASE_URL`: the stack's `WebhookBaseUrl` (`https://…/webhooks/`). Webhooks
+    /// targeting `{base}{service}` are this deployment's; unset, any webhook whose path ends in
+    /// `/webhooks/{service}` is.
+    pub webhook_base_url: Option<String>,
+}
+
+impl RotationConfig {
+    pub fn from_env(env: &impl crate::config::Lookup) -> Self {
+        Self {
+            prefix: env
+                .get("SERVICE_SECRET_PREFIX")
+                .unwrap_or_else(|| crate::service_cache::DEFAULT_SECRET_PREFIX.to_owned()),
+            webhook_base_url: env.get("WEBHOOK_BASE_URL").filter(|u| !u.is_empty()),
+        }
+    }
+}
+
+pub struct Rotation<A, H> {
+    secrets: A,
+    sinch: Arc<ManagementEndpoints<H>>,
+    config: RotationConfig,
+    new_secret: fn() -> Result<String, PortError>,
+}
+
+impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
+    pub fn new(
+        secrets: A,
+        sinch: Arc<ManagementEndpoints<H>>,
+        config: RotationConfig,
+        new_secret: fn() -> Result<String, PortError>,
+    ) -> Self {
+        Self {
+            secrets,
+            sinch,
+            config,
+            new_secret,
+        }
+    }
+
+    pub async fn run(&self, event: &RotationEvent) -> Result<StepOutcome, RotationError> {
+        let versions = self.secrets.describe(&event.secret_id).await?;
+        let service = versions
+            .name
+            .strip_prefix(self.config.prefix.as_str())
+            .filter(|s| crate::protocol::service::is_valid_service_name(s))
+            .ok_or_else(|| {
+                RotationError::new(
+                    "not_a_service_secret",
+                    format!("{} is not under {}", versions.name, self.config.prefix),
+                )
+            })?
+            .to_owned();
+        match versions.labels(&event.token) {
+            Some(labels) if labels.iter().any(|l| l == Stage::Current.label()) => {
+                return Ok(StepOutcome::AlreadyFinished);
+            }
+            Some(labels) if !labels.iter().any(|l| l == Stage::Pending.label()) => {
+                return Err(RotationError::new(
+                    "not_pending",
+                    "the token's version is neither AWSPENDING nor AWSCURRENT",
+                ));
+            }
+            // Secrets Manager lists the token before createSecret; a caller that did not is
+            // served too (createSecret makes the version).
+            None if event.step != "createSecret" => {
+                return Err(RotationError::new(
+                    "unknown_version",
+                    "the secret has no version for this token",
+                ));
+            }
+            _ => {}
+        }
+        match event.step.as_str() {
+            "createSecret" => self.create(event, &versions).await,
+            "setSecret" => self.set(event, &service).await,
+            "testSecret" => self.test(event, &service).await,
+            "finishSecret" => self.finish(event, &versions).await,
+            other => Err(RotationError::new("unknown_step", other.to_owned())),
+        }
+    }
+
+    async fn create(
+        &self,
+        event: &RotationEvent,
+        versions: &crate::ports::SecretVersions,
+    ) -> Result<StepOutcome, RotationError> {
+        if self.secrets.value_of(&event.secret_id, &event.token).await?.is_some() {
+            return Ok(StepOutcome::Done("pending version exists".into()));
+        }
+        let current_id = versions
+            .version_at(Stage::Current)
+            .ok_or_else(|| RotationError::new("no_current_version", "the secret has no AWSCURRENT version"))?;
+        let current = self
+            .secrets
+            .value_of(&event.secret_id, current_id)
+            .await?
+            .ok_or_else(|| RotationError::new("no_current_value", "AWSCURRENT holds no string"))?;
+        let mut json: serde_json::Value = serde_json::from_str(current.expose())
+            .map_err(|_| RotationError::new("invalid_service_secret", "AWSCURRENT is not JSON"))?;
+        let secret = (self.new_secret)()?;
+        let Some(object) = json.as_object_mut() else {
+            return Err(RotationError::new(
+                "invalid_service_secret",
+                "AWSCURRENT is not a JSON object",
+            ));
+        };
+        object.insert("webhook_secret".into(), serde_json::Value::String(secret));
+        let value = SecretString::new(json.to_string());
+        // The result must be a service the bridge can load, or the ingest would refuse it.
+        MessagingService::from_json(&versions.name, value.expose().as_bytes())
+            .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))?;
+        self.secrets
+            .put_pending(&event.secret_id, &event.token, &value, event.rotation_token.as_deref())
+            .await?;
+        Ok(StepOutcome::Done("pending version created".into()))
+    }
+
+    async fn pending(&self, event: &RotationEvent, service: &str) -> Result<MessagingService, RotationError> {
+        let value = self
+            .secrets
+            .value_of(&event.secret_id, &event.token)
+            .await?
+            .ok_or_else(|| RotationError::new("no_pending_value", "createSecret has not run for this token"))?;
+        MessagingService::from_json(service, value.expose().as_bytes())
+            .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))
+    }
+
+    /// This deployment's webhooks of each rotated app (apps with their own secret are skipped).
+    async fn ours(&self, service: &MessagingService) -> Result<Vec<Webhook>, RotationError> {
+        let api = self.sinch.for_service(service);
+        let mut found = Vec::new();
+        for (app_id, settings) in &service.apps {
+            if settings.webhook_secret.is_some() {
+                tracing::warn!(service = %service.name, app_id, "app has its own webhook secret: not rotated");
+                continue;
+            }
+            let webhooks = api.list_webhooks(app_id).await?;
+            let before = found.len();
+            found.extend(webhooks.into_iter().filter(|w| self.is_ours(&w.target, &service.name)));
+            if found.len() == before {
+                tracing::warn!(service = %service.name, app_id, "no webhook of this app targets the deployment");
+            }
+        }
+        Ok(found)
+    }
+
+    fn is_ours(&self, target: &str, service: &str) -> bool {
+        match &self.config.webhook_base_url {
+            Some(base) => same_target(target, &crate::setup::sync::webhook_target(base, service)),
+            None => target.trim_end_matches('/').ends_with(&format!("/webhooks/{service}")),
+        }
+    }
+
+    async fn set(&self, event: &RotationEvent, service: &str) -> Result<StepOutcome, RotationError> {
+        let pending = self.pending(event, service).await?;
+        let secret = pending
+            .webhook_secret
+            .as_ref()
+            .map(|s| s.secret().clone())
+            .ok_or_else(|| RotationError::new("invalid_service_secret", "pending version has no webhook_secret"))?;
+        let api = self.sinch.for_service(&pending);
+        let mut patched = 0;
+        let webhooks = self.ours(&pending).await?;
+        for webhook in &webhooks {
+            if webhook.secret.as_ref().is_some_and(|s| s.expose() == secret.expose()) {
+                continue;
+            }
+            let update = Webhook {
+                secret: Some(secret.clone()),
+                ..webhook.clone()
+            };
+            api.update_webhook(&update, &["secret"]).await?;
+            patched += 1;
+        }
+        Ok(StepOutcome::Done(format!(
+            "{patched} of {} webhook(s) patched",
+            webhooks.len()
+        )))
+    }
+
+    async fn test(&self, event: &RotationEvent, service: &str) -> Result<StepOutcome, RotationError> {
+        let pending = self.pending(event, service).await?;
+        let secret = pending.webhook_secret.as_ref().map(|s| s.secret().expose().to_owned());
+        let webhooks = self.ours(&pending).await?;
+        let stale = webhooks
+            .iter()
+            .filter(|w| w.secret.as_ref().map(|s| s.expose().to_owned()) != secret)
+            .count();
+        if stale > 0 {
+            return Err(RotationError::new(
+                "webhook_not_updated",
+                format!(
+                    "{stale} of {} webhook(s) do not hold the pending secret",
+                    webhooks.len()
+                ),
+            ));
+        }
+        Ok(StepOutcome::Done(format!(
+            "{} webhook(s) hold the pending secret",
+            webhooks.len()
+        )))
+    }
+
+    async fn finish(
+        &self,
+        event: &RotationEvent,
+        versions: &crate::ports::SecretVersions,
+    ) -> Result<StepOutcome, RotationError> {
+        let current = versions
+            .version_at(Stage::Current)
+            .ok_or_else(|| RotationError::new("no_current_version", "the secret has no AWSCURRENT version"))?;
+        self.secrets.promote(&event.secret_id, &event.token, current).await?;
+        Ok(StepOutcome::Done("pending version promoted".into()))
+    }
+}

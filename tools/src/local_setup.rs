@@ -1,0 +1,64 @@
+//! The local loop's share of setup as code: it registers the demo webhook through the mock's
+//! management API (as `bridgectl webhooks sync` would at Sinch), and plays Secrets Manager for
+//! a rotation, invoking the secret-rotation function's four steps (moto cannot run a rotation
+//! function: it would start it in Docker).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sinch_bridge::adapters::{HttpsSinchClient, https_client};
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::protocol::{MessagingService, Trigger};
+use sinch_bridge::setup::management::ManagementEndpoints;
+use sinch_bridge::setup::sync::{Desired, Plan, plan, webhook_target};
+
+use crate::runtime_api::RuntimeApi;
+
+/// The steps Secrets Manager invokes, in its order.
+pub const ROTATION_STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+
+/// Gives every app of `service` its webhook at `base`, with every trigger, through the API.
+pub async fn register_webhooks(mock_url: &str, service: &MessagingService, base: &str) -> Result<(), String> {
+    let https = https_client().map_err(|e| e.to_string())?;
+    let endpoints = ManagementEndpoints::new(
+        HttpsSinchClient::new(https, Duration::from_secs(5)),
+        &format!("{mock_url}/oauth2/token"),
+        Some(mock_url.to_owned()),
+        Arc::new(SystemClock),
+    );
+    let api = endpoints.for_service(service);
+    for app_id in service.apps.keys() {
+        let existing = api.list_webhooks(app_id).await.map_err(|e| e.to_string())?;
+        let desired = Desired {
+            app_id: app_id.clone(),
+            target: webhook_target(base, &service.name),
+            secret: service.webhook_secret_for(app_id).map(|s| s.secret().clone()),
+            triggers: Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
+        };
+        match plan(&existing, &desired) {
+            Plan::Create(webhook) => {
+                api.create_webhook(&webhook).await.map_err(|e| e.to_string())?;
+            }
+            Plan::Update { webhook, mask, .. } => {
+                api.update_webhook(&webhook, &mask).await.map_err(|e| e.to_string())?;
+            }
+            Plan::Unchanged { .. } => {}
+            other => return Err(other.describe()),
+        }
+    }
+    Ok(())
+}
+
+/// One rotation of `secret_id`, step by step, as Secrets Manager runs it: the step outcomes,
+/// or the first failure.
+pub async fn rotate(rotation: &RuntimeApi, secret_id: &str) -> Result<Vec<String>, String> {
+    let token = format!("{:032x}", fastrand::u128(..));
+    let mut outcomes = Vec::new();
+    for step in ROTATION_STEPS {
+        let event = json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token});
+        let answer = rotation.invoke(event).await.map_err(|e| format!("{step}: {e}"))?;
+        outcomes.push(format!("{step}: {}", answer["outcome"].as_str().unwrap_or("done")));
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,609 @@
+//! Setup as code against real protocols: `bridgectl service create`, `webhooks sync` and
+//! `doctor` as the operator runs them (the binary, moto's Secrets Manager, the mock's
+//! management API over HTTP), and the rotation function's steps in process on the same parts,
+//! repeated and out of order.
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bridge_tests::{Moto, unique};
+use bridge_tools::mock::{ChannelStatus, MockApp, MockConfig, MockState, MockWebhook, ProcessingMode, spawn};
+use serde_json::{Value, json};
+use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerAdmin, https_client, random_webhook_secret};
+use sinch_bridge::clock::SystemClock;
+use sinch_bridge::protocol::{Region, SecretString};
+use sinch_bridge::setup::management::ManagementEndpoints;
+use sinch_bridge::setup::rotation::{Rotation, RotationConfig, RotationError, RotationEvent, StepOutcome};
+
+const US_OK: &str = "01HZX5SETUPAPP0000000000U1";
+const US_CONVERSATION: &str = "01HZX5SETUPAPP0000000000U2";
+const US_FAILING: &str = "01HZX5SETUPAPP0000000000U3";
+const EU_ELSEWHERE: &str = "01HZX5SETUPAPP0000000000E1";
+const US_FULL: &str = "01HZX5SETUPAPP0000000000U5";
+const BASE: &str = "https://bridge.example";
+
+fn apps() -> Vec<MockApp> {
+    let mut conversation = MockApp::new(US_CONVERSATION, Region::Us, "proj");
+    conversation.processing_mode = ProcessingMode::Conversation;
+    let mut failing = MockApp::new(US_FAILING, Region::Us, "proj");
+    failing.channel_credentials = vec![("SMS".into(), ChannelStatus::Failing)];
+    let mut full = MockApp::new(US_FULL, Region::Us, "proj");
+    full.webhooks = (0..5)
+        .map(|i| MockWebhook {
+            target: format!("https://other.example/{i}"),
+            secret: None,
+            triggers: vec!["MESSAGE_INBOUND".into()],
+        })
+        .collect();
+    let mut ok = MockApp::new(US_OK, Region::Us, "proj");
+    // Another integration's webhook: sync must leave it alone.
+    ok.webhooks = vec![MockWebhook {
+        target: "https://crm.example/hook".into(),
+        secret: Some(SecretString::new("crm-secret")),
+        triggers: vec!["MESSAGE_INBOUND".into()],
+    }];
+    vec![
+        ok,
+        conversation,
+        failing,
+        full,
+        MockApp::new(EU_ELSEWHERE, Region::Eu, "proj"),
+    ]
+}
+
+struct Setup {
+    moto: Moto,
+    mock_url: String,
+    mock: Arc<MockState>,
+    prefix: String,
+}
+
+async fn setup() -> Setup {
+    let moto = Moto::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mock_url = format!("http://{}", listener.local_addr().unwrap());
+    let config = MockConfig {
+        apps: apps(),
+        credentials: HashMap::from([("key".to_owned(), SecretString::new("key-secret"))]),
+        callback_delay: Duration::from_millis(10),
+        send_callbacks: false,
+    };
+    let (task, mock) = spawn(listener, config, bridge_tools::http::client().unwrap());
+    std::mem::forget(task);
+    Setup {
+        moto,
+        mock_url,
+        mock,
+        prefix: format!("{}/", unique("setup")),
+    }
+}
+
+impl Setup {
+    /// Runs bridgectl with `args` and the endpoints of this setup; (exit ok, stdout, stderr).
+    /// Off the runtime: the mock serves on this test's runtime while bridgectl waits for it.
+    async fn bridgectl(&self, args: &[&str]) -> (bool, String, String) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bridgectl"));
+        command
+            .args(args)
+            .args(["--endpoint-url", &self.moto.endpoint, "--prefix", &self.prefix])
+            .env("CONVERSATION_API_URL", &self.mock_url)
+            .env("SINCH_AUTH_URL", format!("{}/oauth2/token", self.mock_url))
+            .env_remove("BRIDGE_WEBHOOK_SECRET");
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    async fn json(&self, args: &[&str]) -> (bool, Value) {
+        let (ok, out, err) = self.bridgectl(&[args, &["--json"]].concat()).await;
+        let value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not JSON: {out} / {err}"));
+        (ok, value)
+    }
+
+    async fn create_service(&self, service: &str, apps: &[&str], extra: &[&str]) {
+        let mut args = vec![
+            "service",
+            "create",
+            "--service",
+            service,
+            "--sinch-region",
+            "us",
+            "--project",
+            "proj",
+            "--key-id",
+            "key",
+            "--key-secret",
+            "key-secret",
+        ];
+        for app in apps {
+            args.extend(["--app", app]);
+        }
+        args.extend(extra);
+        let (ok, out, err) = self.bridgectl(&args).await;
+        assert!(ok, "{out} {err}");
+    }
+
+    async fn current_secret(&self, service: &str) -> Value {
+        let secrets = self.moto.secrets().await;
+        let value = secrets
+            .get_secret_value()
+            .secret_id(format!("{}{service}", self.prefix))
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(value.secret_string().unwrap()).unwrap()
+    }
+
+    fn ours(&self, service: &str) -> Vec<bridge_tools::mock::Webhook> {
+        let target = format!("{BASE}/webhooks/{service}");
+        self.mock
+            .webhooks()
+            .into_iter()
+            .filter(|w| w.target == target)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn service_create_generates_a_secret_refuses_to_overwrite_and_never_prints_secrets() {
+    let s = setup().await;
+    let (ok, out, err) = s
+        .bridgectl(&[
+            "service",
+            "create",
+            "--service",
+            "svc",
+            "--sinch-region",
+            "us",
+            "--project",
+            "proj",
+            "--key-id",
+            "key",
+            "--key-secret",
+            "key-secret-canary",
+            "--app",
+            US_OK,
+            "--sms-sender",
+            "+15550001111",
+        ])
+        .await;
+    assert!(ok, "{out} {err}");
+    let stored = s.current_secret("svc").await;
+    let generated = stored["webhook_secret"].as_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 43, "32 random bytes, base64url");
+    assert_eq!(stored["sms_sender"], "+15550001111");
+    for secret in ["key-secret-canary", generated.as_str()] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out} {err}");
+    }
+    let (ok, _, err) = s
+        .bridgectl(&[
+            "service",
+            "create",
+            "--service",
+            "svc",
+            "--sinch-region",
+            "us",
+            "--project",
+            "proj",
+            "--key-id",
+            "key",
+            "--key-secret",
+            "x",
+            "--app",
+            US_OK,
+        ])
+        .await;
+    assert!(!ok && err.contains("--force"), "{err}");
+    assert_eq!(
+        s.current_secret("svc").await["webhook_secret"],
+        generated.as_str(),
+        "unchanged"
+    );
+    // An invalid service is refused before anything is written.
+    let (ok, _, err) = s
+        .bridgectl(&[
+            "service",
+            "create",
+            "--service",
+            "bad",
+            "--sinch-region",
+            "mars",
+            "--project",
+            "proj",
+            "--key-id",
+            "key",
+            "--key-secret",
+            "x",
+            "--app",
+            US_OK,
+        ])
+        .await;
+    assert!(!ok && err.contains("region"), "{err}");
+}
+
+#[tokio::test]
+async fn sync_registers_the_webhook_once_leaves_others_alone_and_a_second_run_changes_nothing() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK, US_CONVERSATION], &[]).await;
+    let secret = s.current_secret("svc").await["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (ok, dry) = s
+        .json(&["webhooks", "sync", "--service", "svc", "--url", BASE, "--dry-run"])
+        .await;
+    assert!(ok, "{dry}");
+    assert_eq!(dry["changed"], 2);
+    assert!(s.ours("svc").is_empty(), "a dry run changes nothing");
+
+    let (ok, first) = s.json(&["webhooks", "sync", "--service", "svc", "--url", BASE]).await;
+    assert!(ok, "{first}");
+    assert_eq!(first["changed"], 2);
+    let ours = s.ours("svc");
+    assert_eq!(ours.len(), 2);
+    for webhook in &ours {
+        assert_eq!(
+            webhook.secret.as_ref().map(|s| s.expose().to_owned()),
+            Some(secret.clone())
+        );
+        assert_eq!(webhook.triggers.len(), 21, "every trigger the deployment routes");
+    }
+    let crm: Vec<_> = s
+        .mock
+        .webhooks()
+        .into_iter()
+        .filter(|w| w.target == "https://crm.example/hook")
+        .collect();
+    assert_eq!(crm.len(), 1);
+    assert_eq!(
+        crm[0].secret.as_ref().map(|s| s.expose().to_owned()),
+        Some("crm-secret".into())
+    );
+
+    let (ok, second) = s
+        .json(&[
+            "webhooks",
+            "sync",
+            "--service",
+            "svc",
+            "--url",
+            &format!("{BASE}/webhooks/"),
+        ])
+        .await;
+    assert!(ok, "{second}");
+    assert_eq!(second["changed"], 0, "idempotent: {second}");
+    let writes = s
+        .mock
+        .management_requests()
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .count();
+    assert_eq!(writes, 2, "only the first run wrote");
+
+    // A narrower trigger list patches only the triggers.
+    let (ok, third) = s
+        .json(&[
+            "webhooks",
+            "sync",
+            "--service",
+            "svc",
+            "--url",
+            BASE,
+            "--triggers",
+            "MESSAGE_DELIVERY,MESSAGE_INBOUND",
+        ])
+        .await;
+    assert!(ok, "{third}");
+    assert_eq!(third["changed"], 2);
+    assert!(s.ours("svc").iter().all(|w| w.triggers.len() == 2));
+}
+
+#[tokio::test]
+async fn sync_reports_an_app_at_sinchs_limit_of_five_and_fails() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK, US_FULL], &[]).await;
+    let (ok, result) = s.json(&["webhooks", "sync", "--service", "svc", "--url", BASE]).await;
+    assert!(!ok, "exit code says something was not synced");
+    assert_eq!(
+        (result["changed"].as_u64(), result["blocked"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let full = result["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["app_id"] == US_FULL)
+        .unwrap();
+    assert!(full["change"].as_str().unwrap().contains("5 webhooks"), "{full}");
+    assert_eq!(s.mock.webhooks().iter().filter(|w| w.app_id == US_FULL).count(), 5);
+}
+
+#[tokio::test]
+async fn doctor_names_each_failure_with_its_fix() {
+    let s = setup().await;
+    // A US service: an app in eu, one in Conversation mode, one whose SMS channel fails, no SMS
+    // sender, and the webhook synced for one app only.
+    s.create_service("svc", &[US_OK, US_CONVERSATION, US_FAILING, EU_ELSEWHERE], &[])
+        .await;
+    let (ok, synced) = s.json(&["webhooks", "sync", "--service", "svc", "--url", BASE]).await;
+    assert!(!ok, "the eu app cannot be synced on us: {synced}");
+    assert_eq!(
+        (synced["changed"].as_u64(), synced["blocked"].as_u64()),
+        (Some(3), Some(1)),
+        "the others are"
+    );
+    let webhook = s.ours("svc").into_iter().find(|w| w.app_id == US_FAILING).unwrap();
+    let api = bridge_tests_api(&s);
+    api.delete(&webhook.id).await;
+
+    // The endpoint: a listener that answers 401 like a live ingest.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let probe_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(|| async { (axum::http::StatusCode::UNAUTHORIZED, "{}") });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (ok, report) = s.json(&["doctor", "--service", "svc", "--url", BASE]).await;
+    assert!(!ok, "failures give a non-zero exit");
+    let status = |check: &str| -> (String, String) {
+        let c = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == check);
+        let c = c.unwrap_or_else(|| panic!("no check {check}: {report}"));
+        (
+            c["status"].as_str().unwrap().to_owned(),
+            c["detail"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(status("service secret").0, "pass");
+    assert_eq!(status(&format!("app {US_OK}: exists")).0, "pass");
+    assert_eq!(status(&format!("app {US_OK}: webhook")).0, "pass");
+    let (st, detail) = status(&format!("app {EU_ELSEWHERE}: exists"));
+    assert_eq!((st.as_str(), detail.as_str()), ("fail", "not in us but in eu"));
+    assert_eq!(
+        status(&format!("app {US_CONVERSATION}: processing mode")),
+        ("fail".into(), "CONVERSATION".into())
+    );
+    assert_eq!(
+        status(&format!("app {US_FAILING}: channel SMS")),
+        ("fail".into(), "FAILING".into())
+    );
+    assert_eq!(status(&format!("app {US_OK}: US SMS sender")).0, "fail");
+    assert!(
+        status(&format!("app {US_FAILING}: webhook"))
+            .1
+            .starts_with("no webhook targets")
+    );
+    // The probe went to BASE, which does not resolve here.
+    assert_eq!(status("endpoint").0, "fail");
+    for check in report["checks"].as_array().unwrap() {
+        if check["status"] == "fail" {
+            assert!(check["fix"].is_string(), "every failure says how to fix it: {check}");
+        }
+    }
+    assert!(
+        !report
+            .to_string()
+            .contains(s.current_secret("svc").await["webhook_secret"].as_str().unwrap())
+    );
+
+    // The same service against a live endpoint (its webhooks target BASE, so those still fail).
+    let (_, alive) = s.json(&["doctor", "--service", "svc", "--url", &probe_url]).await;
+    let endpoint = alive["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "endpoint")
+        .unwrap()
+        .clone();
+    assert_eq!(endpoint["status"], "pass", "{endpoint}");
+}
+
+/// Direct calls to the mock's management API for test setup (Basic auth).
+struct MockApi {
+    client: reqwest::Client,
+    base: String,
+}
+
+fn bridge_tests_api(s: &Setup) -> MockApi {
+    MockApi {
+        client: bridge_tools::http::client().unwrap(),
+        base: format!("{}/us/v1/projects/proj", s.mock_url),
+    }
+}
+
+impl MockApi {
+    async fn delete(&self, id: &str) {
+        let answer = self
+            .client
+            .delete(format!("{}/webhooks/{id}", self.base))
+            .basic_auth("key", Some("key-secret"))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+
+    async fn patch_secret(&self, id: &str, target: &str, secret: &str) {
+        let answer = self
+            .client
+            .patch(format!("{}/webhooks/{id}?update_mask=secret", self.base))
+            .basic_auth("key", Some("key-secret"))
+            .json(&json!({"target": target, "secret": secret}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+}
+
+fn rotation(s: &Setup, secrets: aws_sdk_secretsmanager::Client) -> Rotation<SecretsManagerAdmin, HttpsSinchClient> {
+    let sinch = ManagementEndpoints::new(
+        HttpsSinchClient::new(https_client().unwrap(), Duration::from_secs(5)),
+        &format!("{}/oauth2/token", s.mock_url),
+        Some(s.mock_url.clone()),
+        Arc::new(SystemClock),
+    );
+    let config = RotationConfig {
+        prefix: s.prefix.clone(),
+        webhook_base_url: Some(format!("{BASE}/webhooks/")),
+    };
+    Rotation::new(
+        SecretsManagerAdmin::new(secrets),
+        Arc::new(sinch),
+        config,
+        random_webhook_secret,
+    )
+}
+
+fn event(step: &str, secret_id: &str, token: &str) -> RotationEvent {
+    RotationEvent {
+        step: step.into(),
+        secret_id: secret_id.into(),
+        token: token.into(),
+        rotation_token: None,
+    }
+}
+
+#[tokio::test]
+async fn rotation_steps_are_idempotent_repeated_and_out_of_order() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK, US_CONVERSATION], &[]).await;
+    assert!(
+        s.bridgectl(&["webhooks", "sync", "--service", "svc", "--url", BASE])
+            .await
+            .0
+    );
+    let old = s.current_secret("svc").await["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secrets = s.moto.secrets().await;
+    let id = format!("{}svc", s.prefix);
+    let r = rotation(&s, secrets.clone());
+    let token = uuid_like();
+    let run = |step: &'static str| {
+        let r = &r;
+        let e = event(step, &id, &token);
+        async move { r.run(&e).await }
+    };
+
+    // Out of order: nothing to set or test before the pending version exists.
+    assert_eq!(run("setSecret").await.map_err(|e| e.code), Err("unknown_version"));
+    run("createSecret").await.unwrap();
+    let pending = pending_value(&secrets, &id, &token).await;
+    run("createSecret").await.unwrap();
+    assert_eq!(
+        pending_value(&secrets, &id, &token).await,
+        pending,
+        "a repeated create keeps the value"
+    );
+    let new = pending["webhook_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(pending["key_secret"], "key-secret", "everything else is copied");
+
+    // Testing before setting fails, and says why.
+    let early: Result<StepOutcome, RotationError> = run("testSecret").await;
+    assert_eq!(early.map_err(|e| e.code), Err("webhook_not_updated"));
+    run("setSecret").await.unwrap();
+    let writes = s
+        .mock
+        .management_requests()
+        .iter()
+        .filter(|r| r["method"] == "PATCH")
+        .count();
+    run("setSecret").await.unwrap();
+    assert_eq!(
+        s.mock
+            .management_requests()
+            .iter()
+            .filter(|r| r["method"] == "PATCH")
+            .count(),
+        writes,
+        "a repeated set patches nothing"
+    );
+    assert!(
+        s.ours("svc")
+            .iter()
+            .all(|w| w.secret.as_ref().map(|x| x.expose().to_owned()) == Some(new.clone()))
+    );
+    let crm = s
+        .mock
+        .webhooks()
+        .into_iter()
+        .find(|w| w.target == "https://crm.example/hook")
+        .unwrap();
+    assert_eq!(
+        crm.secret.map(|x| x.expose().to_owned()),
+        Some("crm-secret".into()),
+        "other targets untouched"
+    );
+    run("testSecret").await.unwrap();
+    run("testSecret").await.unwrap();
+
+    // Someone changes a webhook by hand mid-rotation: test catches it, set repairs it.
+    let one = s.ours("svc")[0].clone();
+    bridge_tests_api(&s)
+        .patch_secret(&one.id, &one.target, "hand-typed")
+        .await;
+    assert!(run("testSecret").await.is_err());
+    run("setSecret").await.unwrap();
+    run("testSecret").await.unwrap();
+
+    run("finishSecret").await.unwrap();
+    assert_eq!(run("finishSecret").await, Ok(StepOutcome::AlreadyFinished));
+    assert_eq!(
+        run("setSecret").await,
+        Ok(StepOutcome::AlreadyFinished),
+        "late steps change nothing"
+    );
+    assert_eq!(s.current_secret("svc").await["webhook_secret"], new.as_str());
+    let previous = secrets
+        .get_secret_value()
+        .secret_id(&id)
+        .version_stage("AWSPREVIOUS")
+        .send()
+        .await
+        .unwrap();
+    let previous: Value = serde_json::from_str(previous.secret_string().unwrap()).unwrap();
+    assert_eq!(
+        previous["webhook_secret"],
+        old.as_str(),
+        "the old secret stays for the grace"
+    );
+    let stages = secrets.describe_secret().secret_id(&id).send().await.unwrap();
+    let pending_left = stages
+        .version_ids_to_stages()
+        .unwrap()
+        .values()
+        .any(|labels| labels.iter().any(|l| l == "AWSPENDING"));
+    assert!(!pending_left, "the next rotation can start");
+}
+
+async fn pending_value(secrets: &aws_sdk_secretsmanager::Client, id: &str, token: &str) -> Value {
+    let v = secrets
+        .get_secret_value()
+        .secret_id(id)
+        .version_id(token)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(v.secret_string().unwrap()).unwrap()
+}
+
+/// A `ClientRequestToken` as Secrets Manager makes them (32 to 64 characters).
+fn uuid_like() -> String {
+    format!("{:032x}", fastrand::u128(..))
+}
