@@ -43,8 +43,8 @@ class Table(str):
     """An expected environment value: the name of the DynamoDB table with this logical id."""
 
 
-ABSENT = object()
-WEBHOOK_BASE = object()  # an expected environment value: an https URL ending in /webhooks/ (the HTTP API's)  # an expected environment value: the variable is not set (the code's default applies)
+ABSENT = object()  # an expected environment value: the variable is not set (the code's default applies)
+WEBHOOK_BASE = object()  # an expected environment value: an https URL ending in /webhooks/ (the HTTP API's)
 
 
 # What moto 5.2.5 accepts but drops, so nothing here can check it.

@@ -105,12 +105,14 @@ impl SecretVersions {
 pub trait SecretAdmin: Send + Sync {
     fn describe(&self, secret_id: &str) -> impl Future<Output = Result<SecretVersions, PortError>> + Send;
 
-    /// The string value of one version; `Ok(None)` when it has none (yet).
+    /// The string value of one version and when it was created (Unix seconds); `Ok(None)`
+    /// when it has no value (yet).
+    #[allow(clippy::type_complexity)]
     fn value_of(
         &self,
         secret_id: &str,
         version_id: &str,
-    ) -> impl Future<Output = Result<Option<SecretString>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Option<(SecretString, Option<i64>)>, PortError>> + Send;
 
     /// Stores `value` as version `version_id` labelled `AWSPENDING` (idempotent per id).
     fn put_pending(

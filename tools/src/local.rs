@@ -22,9 +22,9 @@ use sinch_bridge::protocol::{Region, SecretString};
 use crate::mock::{MockApp, MockConfig, MockState};
 use crate::runtime_api::RuntimeApi;
 
-/// The demo messaging service the local loop provisions.
 /// The function binaries the loop runs (the packages and binaries share their names).
 pub const FUNCTIONS: [&str; 3] = ["webhook-ingest", "sender", "secret-rotation"];
+/// The demo messaging service the local loop provisions.
 pub const DEMO_SERVICE: &str = "demo";
 pub const DEMO_APP_ID: &str = "01HZX5DEM0APP00000000000AA";
 pub const DEMO_WEBHOOK_SECRET: &str = "local-demo-webhook-secret";
@@ -351,8 +351,16 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
     };
     let ingest_fn = function("WebhookIngestFunction")?;
     let sender_fn = function("SenderFunction")?;
-    let (ingest, ingest_api, ingest_child) =
-        start_function(&config, &bins.join("webhook-ingest"), &ingest_fn, &[]).await?;
+    // The loop's own choice, like its retry settings: a forced secret reload may happen every
+    // 2 s instead of 30 s, so a rotation's setSecret waits seconds, not half a minute.
+    let refresh = ("SECRET_REFRESH_MIN_INTERVAL_SECONDS", "2".to_owned());
+    let (ingest, ingest_api, ingest_child) = start_function(
+        &config,
+        &bins.join("webhook-ingest"),
+        &ingest_fn,
+        std::slice::from_ref(&refresh),
+    )
+    .await?;
     let sender_extra = [
         ("SINCH_AUTH_URL", format!("{mock_url}/oauth2/token")),
         ("CONVERSATION_API_URL", mock_url.clone()),
@@ -367,6 +375,7 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         ("SINCH_AUTH_URL", format!("{mock_url}/oauth2/token")),
         ("CONVERSATION_API_URL", mock_url.clone()),
         ("WEBHOOK_BASE_URL", webhook_url.clone()),
+        refresh,
     ];
     let (rotation, rotation_api, rotation_child) =
         start_function(&config, &bins.join("secret-rotation"), &rotation_fn, &rotation_extra).await?;

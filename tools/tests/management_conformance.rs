@@ -1,8 +1,9 @@
 //! The management calls the bridge makes, checked against Sinch's official spec
 //! (`$SINCH_CONFORMANCE_DIR/openapi/management.yaml`, never copied here): the bodies of
 //! create and patch as the mock received them validate against the spec's schemas, PATCH sends
-//! `update_mask` as one comma-joined value (`explode: false`), and the spec's own example
-//! answers parse into our types. Skipped, saying so, when the directory is not set.
+//! `update_mask` as one comma-joined value (`explode: false`), and every field, trigger,
+//! processing mode and channel status our types read is named in the spec. Skipped, saying
+//! so, when the directory is not set.
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
@@ -122,7 +123,7 @@ async fn create_and_patch_bodies_and_the_update_mask_follow_the_official_spec() 
 }
 
 #[test]
-fn the_specs_answers_parse_into_our_types() {
+fn the_spec_names_every_field_and_value_our_types_read() {
     let Some(spec) = spec() else { return };
     // Every property our App and Webhook read exists in the spec under that name.
     let schemas = &spec["components"]["schemas"];

@@ -381,7 +381,11 @@ async fn patch_changes_only_the_masked_fields_in_every_mask_form() {
     assert_eq!(view(w), json!([a, "HTTP", "s1", inbound]));
     let recorded = state.management_requests().pop().unwrap();
     let shown = json!([recorded["method"], recorded["query"], recorded["body"]["secret"]]);
-    assert_eq!(shown, json!(["PATCH", "update_mask=secret,triggers", "s1"]));
+    assert_eq!(
+        shown,
+        json!(["PATCH", "update_mask=secret,triggers", "***"]),
+        "recorded without the secret"
+    );
     // Repeated update_mask.
     let body = json!({"target": b, "target_type": "DISMISS", "secret": "ignored"});
     let mask = "?update_mask=target&update_mask=target_type";

@@ -459,11 +459,14 @@ fn rotation(s: &Setup, secrets: aws_sdk_secretsmanager::Client) -> Rotation<Secr
     let config = RotationConfig {
         prefix: s.prefix.clone(),
         webhook_base_url: Some(format!("{BASE}/webhooks/")),
+        // Time compressed: the wait for the ingest's refresh interval is configuration.
+        refresh_wait: Duration::ZERO,
     };
     Rotation::new(
         SecretsManagerAdmin::new(secrets),
         Arc::new(sinch),
         config,
+        Arc::new(SystemClock),
         random_webhook_secret,
     )
 }
@@ -606,4 +609,149 @@ async fn pending_value(secrets: &aws_sdk_secretsmanager::Client, id: &str, token
 /// A `ClientRequestToken` as Secrets Manager makes them (32 to 64 characters).
 fn uuid_like() -> String {
     format!("{:032x}", fastrand::u128(..))
+}
+
+#[tokio::test]
+async fn a_rotation_stops_before_sinch_changes_when_an_app_has_no_webhook_or_the_service_changed() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK, US_CONVERSATION], &[]).await;
+    let secrets = s.moto.secrets().await;
+    let id = format!("{}svc", s.prefix);
+    let r = rotation(&s, secrets.clone());
+
+    // No webhook yet: createSecret refuses, and nothing is written anywhere.
+    let token = uuid_like();
+    let refused = r.run(&event("createSecret", &id, &token)).await;
+    assert_eq!(refused.map_err(|e| e.code), Err("no_webhook"));
+    assert!(
+        secrets
+            .get_secret_value()
+            .secret_id(&id)
+            .version_id(&token)
+            .send()
+            .await
+            .is_err()
+    );
+
+    // Synced, rotated up to testSecret, then someone adds an app: finish refuses to undo it.
+    assert!(
+        s.bridgectl(&["webhooks", "sync", "--service", "svc", "--url", BASE])
+            .await
+            .0
+    );
+    let token = uuid_like();
+    for step in ["createSecret", "setSecret", "testSecret"] {
+        r.run(&event(step, &id, &token)).await.unwrap();
+    }
+    let (ok, out, err) = s
+        .bridgectl(&[
+            "service",
+            "create",
+            "--service",
+            "svc",
+            "--sinch-region",
+            "us",
+            "--project",
+            "proj",
+            "--key-id",
+            "key",
+            "--key-secret",
+            "key-secret",
+            "--app",
+            US_OK,
+            "--app",
+            US_CONVERSATION,
+            "--app",
+            US_FAILING,
+            "--force",
+        ])
+        .await;
+    assert!(ok, "{out} {err}");
+    let finish = r.run(&event("finishSecret", &id, &token)).await;
+    assert_eq!(finish.map_err(|e| e.code), Err("changed_during_rotation"));
+    let current = s.current_secret("svc").await;
+    assert_eq!(
+        current["apps"].as_object().unwrap().len(),
+        3,
+        "the operator's change stands"
+    );
+}
+
+#[tokio::test]
+async fn service_create_force_keeps_the_webhook_secret_unless_told() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK], &[]).await;
+    let first = s.current_secret("svc").await["webhook_secret"].clone();
+    s.create_service("svc", &[US_OK, US_CONVERSATION], &["--force"]).await;
+    let kept = s.current_secret("svc").await;
+    assert_eq!(
+        (kept["webhook_secret"].clone(), kept["apps"].as_object().unwrap().len()),
+        (first.clone(), 2)
+    );
+    s.create_service("svc", &[US_OK], &["--force", "--new-webhook-secret"])
+        .await;
+    assert_ne!(s.current_secret("svc").await["webhook_secret"], first);
+}
+
+#[tokio::test]
+async fn doctor_fails_a_webhook_whose_secret_or_triggers_differ() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK, US_CONVERSATION], &["--sms-sender", "+15550001111"])
+        .await;
+    assert!(
+        s.bridgectl(&["webhooks", "sync", "--service", "svc", "--url", BASE])
+            .await
+            .0
+    );
+    let api = bridge_tests_api(&s);
+    let ok_hook = s.ours("svc").into_iter().find(|w| w.app_id == US_OK).unwrap();
+    api.patch_secret(&ok_hook.id, &ok_hook.target, "typed-by-hand").await;
+    assert!(
+        s.bridgectl(&[
+            "webhooks",
+            "sync",
+            "--service",
+            "svc",
+            "--url",
+            BASE,
+            "--triggers",
+            "OPT_IN"
+        ])
+        .await
+        .0
+    );
+    let (ok, report) = s.json(&["doctor", "--service", "svc", "--url", BASE]).await;
+    assert!(!ok);
+    let detail = |app: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == format!("app {app}: webhook"))
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap().to_owned(),
+                    c["detail"].as_str().unwrap().to_owned(),
+                )
+            })
+            .unwrap()
+    };
+    // sync repaired the secret but narrowed the triggers to OPT_IN.
+    let (status, text) = detail(US_OK);
+    assert_eq!(status, "fail");
+    assert!(
+        text.contains("missing triggers MESSAGE_DELIVERY, MESSAGE_INBOUND"),
+        "{text}"
+    );
+    api.patch_secret(&ok_hook.id, &ok_hook.target, "typed-by-hand").await;
+    let (_, report) = s.json(&["doctor", "--service", "svc", "--url", BASE]).await;
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == format!("app {US_OK}: webhook"))
+        .unwrap()
+        .clone();
+    assert!(check["detail"].as_str().unwrap().contains("secret differs"), "{check}");
+    assert!(!report.to_string().contains("typed-by-hand"), "never prints a secret");
 }

@@ -33,6 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         admin,
         Arc::new(sinch),
         RotationConfig::from_env(&env),
+        Arc::new(SystemClock),
         random_webhook_secret,
     );
     let rotation = &rotation;

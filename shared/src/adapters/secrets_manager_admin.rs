@@ -51,7 +51,11 @@ impl SecretAdmin for SecretsManagerAdmin {
         })
     }
 
-    async fn value_of(&self, secret_id: &str, version_id: &str) -> Result<Option<SecretString>, PortError> {
+    async fn value_of(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> Result<Option<(SecretString, Option<i64>)>, PortError> {
         match self
             .client
             .get_secret_value()
@@ -60,7 +64,9 @@ impl SecretAdmin for SecretsManagerAdmin {
             .send()
             .await
         {
-            Ok(out) => Ok(out.secret_string().map(SecretString::new)),
+            Ok(out) => Ok(out
+                .secret_string()
+                .map(|s| (SecretString::new(s), out.created_date().map(|d| d.secs())))),
             // A version Secrets Manager made for the rotation has no value until createSecret.
             Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
             Err(e) => Err(failed("GetSecretValue", &e)),

@@ -244,6 +244,18 @@ fn check_webhooks(
                 .collect()
         }
     };
+    if ours.len() > 1 {
+        report.add(
+            label.clone(),
+            Status::Fail,
+            format!(
+                "{} webhooks target this deployment: each callback arrives {} times",
+                ours.len(),
+                ours.len()
+            ),
+            Some("delete all but one in the Sinch dashboard".into()),
+        );
+    }
     let Some(webhook) = ours.first() else {
         let target = url.map_or_else(|| format!("…/webhooks/{}", service.name), str::to_owned);
         report.add(
@@ -303,7 +315,7 @@ fn finish_probe(mut report: Report, subject: &Subject<'_>) -> Report {
     };
     let unsigned_ok = subject.service.as_ref().is_ok_and(|s| s.allow_unsigned_webhooks);
     let (status, detail, fix) = match probe {
-        Probe::Status(401) => (Status::Pass, "unsigned probe refused with 401: route and function alive, nothing stored".to_owned(), None),
+        Probe::Status(401) => (Status::Pass, "unsigned probe refused with 401: route and function alive, nothing stored (a service missing from the stack's ServiceNames answers the same: check it there)".to_owned(), None),
         Probe::Status(400) if unsigned_ok => (Status::Pass, "unsigned probe refused with 400 (the service accepts unsigned callbacks; nothing stored)".to_owned(), None),
         Probe::Status(status @ (403 | 404)) => (
             Status::Fail,

@@ -125,6 +125,16 @@ pub enum ManagementError {
 }
 
 impl ManagementError {
+    /// The error as text with every occurrence of `secret` masked: Sinch's message about a
+    /// request that carried a secret might quote it.
+    pub fn redacted(&self, secret: &str) -> String {
+        let text = self.to_string();
+        if secret.is_empty() {
+            return text;
+        }
+        text.replace(secret, "***")
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ManagementError::NotFound => "not_found",
@@ -136,6 +146,9 @@ impl ManagementError {
         }
     }
 }
+
+/// Tries per management call when Sinch answers 429 or 5xx.
+const MAX_ATTEMPTS: u32 = 3;
 
 /// The management API of one service's project, on its region (or another, for diagnosis).
 pub struct Management<'a, H> {
@@ -218,6 +231,15 @@ impl<H: SinchClient> Management<'_, H> {
 
     /// PATCHes the fields named in `mask` (`target` is always in the body: the spec requires it).
     pub async fn update_webhook(&self, webhook: &Webhook, mask: &[&str]) -> Result<Webhook, ManagementError> {
+        // The id comes from Sinch's answer and goes into a URL path.
+        if webhook.id.is_empty()
+            || !webhook
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ManagementError::Malformed("webhook id is not an id".into()));
+        }
         let body = serde_json::to_vec(&Webhook {
             id: String::new(),
             app_id: String::new(),
@@ -258,7 +280,9 @@ impl<H: SinchClient> Management<'_, H> {
             project_url(region, self.base_override, &self.service.project_id)
         );
         let mut retried = false;
+        let mut attempts = 0u32;
         loop {
+            attempts += 1;
             let authorization = self.authorization().await?;
             let request = HttpRequest {
                 method,
@@ -277,6 +301,12 @@ impl<H: SinchClient> Management<'_, H> {
                 }
                 401 | 403 => return Err(ManagementError::AuthRejected(reply.status)),
                 404 => return Err(ManagementError::NotFound),
+                // Throttled or failing: a few tries with growing pauses (Retry-After when given,
+                // capped), so one busy moment at Sinch does not fail a whole sync or rotation.
+                429 | 500..=599 if attempts < MAX_ATTEMPTS => {
+                    let pause = reply.retry_after.unwrap_or(u64::from(attempts)).min(10);
+                    tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+                }
                 status => return Err(refused(status, &reply.body)),
             }
         }

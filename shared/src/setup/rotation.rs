@@ -82,7 +82,13 @@ pub struct RotationConfig {
     /// targeting `{base}{service}` are this deployment's; unset, any webhook whose path ends in
     /// `/webhooks/{service}` is.
     pub webhook_base_url: Option<String>,
+    /// How old the pending version must be before Sinch is switched to it: the ingest's
+    /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS` plus a margin for clocks.
+    pub refresh_wait: std::time::Duration,
 }
+
+/// Clock difference allowed between Secrets Manager's creation dates and the functions.
+const REFRESH_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RotationConfig {
     pub fn from_env(env: &impl crate::config::Lookup) -> Self {
@@ -91,6 +97,13 @@ impl RotationConfig {
                 .get("SERVICE_SECRET_PREFIX")
                 .unwrap_or_else(|| crate::service_cache::DEFAULT_SECRET_PREFIX.to_owned()),
             webhook_base_url: env.get("WEBHOOK_BASE_URL").filter(|u| !u.is_empty()),
+            refresh_wait: crate::config::seconds(
+                env,
+                "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
+                crate::service_cache::DEFAULT_REFRESH_MIN_INTERVAL,
+            )
+            .unwrap_or(crate::service_cache::DEFAULT_REFRESH_MIN_INTERVAL)
+                + REFRESH_MARGIN,
         }
     }
 }
@@ -99,6 +112,7 @@ pub struct Rotation<A, H> {
     secrets: A,
     sinch: Arc<ManagementEndpoints<H>>,
     config: RotationConfig,
+    clock: Arc<dyn crate::clock::Clock>,
     new_secret: fn() -> Result<String, PortError>,
 }
 
@@ -107,12 +121,14 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         secrets: A,
         sinch: Arc<ManagementEndpoints<H>>,
         config: RotationConfig,
+        clock: Arc<dyn crate::clock::Clock>,
         new_secret: fn() -> Result<String, PortError>,
     ) -> Self {
         Self {
             secrets,
             sinch,
             config,
+            clock,
             new_secret,
         }
     }
@@ -170,11 +186,21 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         let current_id = versions
             .version_at(Stage::Current)
             .ok_or_else(|| RotationError::new("no_current_version", "the secret has no AWSCURRENT version"))?;
-        let current = self
+        let (current, _) = self
             .secrets
             .value_of(&event.secret_id, current_id)
             .await?
             .ok_or_else(|| RotationError::new("no_current_value", "AWSCURRENT holds no string"))?;
+        // Every rotated app must be reachable and have a webhook of ours before anything
+        // changes: a rotation that stops half-way leaves apps signing with a pending secret.
+        let service_now = MessagingService::from_json(&versions.name, current.expose().as_bytes())
+            .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))?;
+        let old = service_now
+            .webhook_secret
+            .as_ref()
+            .map(|w| w.secret().expose().to_owned());
+        self.ours(&service_now, &old.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
         let mut json: serde_json::Value = serde_json::from_str(current.expose())
             .map_err(|_| RotationError::new("invalid_service_secret", "AWSCURRENT is not JSON"))?;
         let secret = (self.new_secret)()?;
@@ -195,18 +221,27 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         Ok(StepOutcome::Done("pending version created".into()))
     }
 
-    async fn pending(&self, event: &RotationEvent, service: &str) -> Result<MessagingService, RotationError> {
-        let value = self
+    async fn pending(
+        &self,
+        event: &RotationEvent,
+        service: &str,
+    ) -> Result<(MessagingService, Option<i64>), RotationError> {
+        let (value, created) = self
             .secrets
             .value_of(&event.secret_id, &event.token)
             .await?
             .ok_or_else(|| RotationError::new("no_pending_value", "createSecret has not run for this token"))?;
-        MessagingService::from_json(service, value.expose().as_bytes())
-            .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))
+        let parsed = MessagingService::from_json(service, value.expose().as_bytes())
+            .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))?;
+        Ok((parsed, created))
     }
 
-    /// This deployment's webhooks of each rotated app (apps with their own secret are skipped).
-    async fn ours(&self, service: &MessagingService) -> Result<Vec<Webhook>, RotationError> {
+    /// The service's webhooks at Sinch, per rotated app: those that target this deployment or
+    /// hold the current or pending secret (a custom domain in front of the API must not make
+    /// them invisible). An app with none fails the step: promoting a secret Sinch does not
+    /// sign with would refuse every callback once the grace ends. Apps with their own secret
+    /// are not rotated.
+    async fn ours(&self, service: &MessagingService, secrets: &[&str]) -> Result<Vec<Webhook>, RotationError> {
         let api = self.sinch.for_service(service);
         let mut found = Vec::new();
         for (app_id, settings) in &service.apps {
@@ -214,11 +249,20 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
                 tracing::warn!(service = %service.name, app_id, "app has its own webhook secret: not rotated");
                 continue;
             }
-            let webhooks = api.list_webhooks(app_id).await?;
+            let webhooks = api
+                .list_webhooks(app_id)
+                .await
+                .map_err(|e| RotationError::new("sinch", format!("app {app_id}: {}: {e}", e.code())))?;
             let before = found.len();
-            found.extend(webhooks.into_iter().filter(|w| self.is_ours(&w.target, &service.name)));
+            found.extend(webhooks.into_iter().filter(|w| {
+                self.is_ours(&w.target, &service.name)
+                    || w.secret.as_ref().is_some_and(|s| secrets.contains(&s.expose()))
+            }));
             if found.len() == before {
-                tracing::warn!(service = %service.name, app_id, "no webhook of this app targets the deployment");
+                return Err(RotationError::new(
+                    "no_webhook",
+                    format!("app {app_id} has no webhook of this service (bridgectl webhooks sync first)"),
+                ));
             }
         }
         Ok(found)
@@ -231,16 +275,45 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         }
     }
 
+    /// The current version's webhook secret, to recognise the service's webhooks by it.
+    async fn current_secret(&self, event: &RotationEvent, service: &str) -> Result<Option<String>, RotationError> {
+        let versions = self.secrets.describe(&event.secret_id).await?;
+        let Some(id) = versions.version_at(Stage::Current) else {
+            return Ok(None);
+        };
+        let Some((value, _)) = self.secrets.value_of(&event.secret_id, id).await? else {
+            return Ok(None);
+        };
+        Ok(MessagingService::from_json(service, value.expose().as_bytes())
+            .ok()
+            .and_then(|s| s.webhook_secret.map(|w| w.secret().expose().to_owned())))
+    }
+
     async fn set(&self, event: &RotationEvent, service: &str) -> Result<StepOutcome, RotationError> {
-        let pending = self.pending(event, service).await?;
+        let (pending, created) = self.pending(event, service).await?;
         let secret = pending
             .webhook_secret
             .as_ref()
             .map(|s| s.secret().clone())
             .ok_or_else(|| RotationError::new("invalid_service_secret", "pending version has no webhook_secret"))?;
+        let current = self.current_secret(event, service).await?;
+        let known: Vec<&str> = [Some(secret.expose()), current.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let webhooks = self.ours(&pending, &known).await?;
+        // An ingest environment reloads at most once per refresh interval after a mismatch.
+        // Once the pending version is older than that, every environment either loaded it or
+        // may reload now, so none refuses the first callback Sinch signs with it.
+        let ready_at = created
+            .unwrap_or(0)
+            .saturating_add(i64::try_from(self.config.refresh_wait.as_secs()).unwrap_or(0));
+        let wait = ready_at.saturating_sub(self.clock.unix_seconds());
+        if wait > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())).await;
+        }
         let api = self.sinch.for_service(&pending);
         let mut patched = 0;
-        let webhooks = self.ours(&pending).await?;
         for webhook in &webhooks {
             if webhook.secret.as_ref().is_some_and(|s| s.expose() == secret.expose()) {
                 continue;
@@ -249,7 +322,12 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
                 secret: Some(secret.clone()),
                 ..webhook.clone()
             };
-            api.update_webhook(&update, &["secret"]).await?;
+            api.update_webhook(&update, &["secret"]).await.map_err(|e| {
+                RotationError::new(
+                    "sinch",
+                    format!("webhook {}: {}: {}", webhook.id, e.code(), e.redacted(secret.expose())),
+                )
+            })?;
             patched += 1;
         }
         Ok(StepOutcome::Done(format!(
@@ -259,12 +337,24 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
     }
 
     async fn test(&self, event: &RotationEvent, service: &str) -> Result<StepOutcome, RotationError> {
-        let pending = self.pending(event, service).await?;
+        let (pending, _) = self.pending(event, service).await?;
         let secret = pending.webhook_secret.as_ref().map(|s| s.secret().expose().to_owned());
-        let webhooks = self.ours(&pending).await?;
+        let current = self.current_secret(event, service).await?;
+        let known: Vec<&str> = [secret.as_deref(), current.as_deref()].into_iter().flatten().collect();
+        let webhooks = self.ours(&pending, &known).await?;
+        let unreadable = webhooks.iter().filter(|w| w.secret.is_none()).count();
+        if unreadable > 0 {
+            // Sinch's reference does not say whether it returns secrets; without them the
+            // setSecret answers (2xx) are what this rests on.
+            tracing::warn!(
+                service,
+                unreadable,
+                "Sinch returned webhooks without their secret: not verifiable"
+            );
+        }
         let stale = webhooks
             .iter()
-            .filter(|w| w.secret.as_ref().map(|s| s.expose().to_owned()) != secret)
+            .filter(|w| w.secret.is_some() && w.secret.as_ref().map(|s| s.expose().to_owned()) != secret)
             .count();
         if stale > 0 {
             return Err(RotationError::new(
@@ -289,6 +379,26 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         let current = versions
             .version_at(Stage::Current)
             .ok_or_else(|| RotationError::new("no_current_version", "the secret has no AWSCURRENT version"))?;
+        // Someone changed the service (apps, key) since createSecret copied it: promoting the
+        // copy would undo that. Fail, so the operator sees it (README, Operations).
+        let without_webhook_secret = |value: Option<(SecretString, Option<i64>)>| {
+            value
+                .and_then(|(v, _)| serde_json::from_str::<serde_json::Value>(v.expose()).ok())
+                .map(|mut json| {
+                    if let Some(object) = json.as_object_mut() {
+                        object.remove("webhook_secret");
+                    }
+                    json
+                })
+        };
+        let now_current = without_webhook_secret(self.secrets.value_of(&event.secret_id, current).await?);
+        let pending = without_webhook_secret(self.secrets.value_of(&event.secret_id, &event.token).await?);
+        if now_current != pending {
+            return Err(RotationError::new(
+                "changed_during_rotation",
+                "the current service secret changed after createSecret; start a new rotation",
+            ));
+        }
         self.secrets.promote(&event.secret_id, &event.token, current).await?;
         Ok(StepOutcome::Done("pending version promoted".into()))
     }

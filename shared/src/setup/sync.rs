@@ -46,6 +46,10 @@ pub enum Plan {
     TargetTooLong {
         chars: usize,
     },
+    /// Several webhooks target the deployment (each callback would arrive twice).
+    Duplicates {
+        ids: Vec<String>,
+    },
 }
 
 impl Plan {
@@ -79,6 +83,11 @@ impl Plan {
             Plan::TargetTooLong { chars } => {
                 format!("cannot add: the target has {chars} characters (Sinch allows {MAX_TARGET_CHARS})")
             }
+            Plan::Duplicates { ids } => format!(
+                "{} webhooks target this deployment ({}); delete all but one in the dashboard, then sync again",
+                ids.len(),
+                ids.join(", ")
+            ),
         }
     }
 }
@@ -105,7 +114,16 @@ pub fn plan(existing: &[Webhook], desired: &Desired) -> Plan {
     if chars > MAX_TARGET_CHARS {
         return Plan::TargetTooLong { chars };
     }
-    let Some(current) = existing.iter().find(|w| same_target(&w.target, &desired.target)) else {
+    let matching: Vec<&Webhook> = existing
+        .iter()
+        .filter(|w| same_target(&w.target, &desired.target))
+        .collect();
+    if matching.len() > 1 {
+        return Plan::Duplicates {
+            ids: matching.iter().map(|w| w.id.clone()).collect(),
+        };
+    }
+    let Some(current) = matching.first().copied() else {
         if existing.len() >= MAX_WEBHOOKS_PER_APP {
             return Plan::LimitReached {
                 existing: existing.len(),
@@ -242,8 +260,10 @@ mod tests {
 
     #[test]
     fn descriptions_never_hold_the_secret() {
-        let ours = vec![hook("w1", "https://api/webhooks/eu1", Some("old-secret"), &[])];
-        let text = plan(&ours, &desired("new-secret", &["OPT_IN"])).describe();
-        assert!(!text.contains("secret-") && text.contains("secret"), "{text}");
+        let ours = vec![hook("w1", "https://api/webhooks/eu1", Some("old-canary-1"), &[])];
+        let text = plan(&ours, &desired("new-canary-2", &["OPT_IN"])).describe();
+        assert!(!text.contains("canary") && text.contains("secret"), "{text}");
+        let twice = vec![ours[0].clone(), hook("w2", "https://api/webhooks/eu1/", None, &[])];
+        assert!(matches!(plan(&twice, &desired("s", &[])), Plan::Duplicates { ids } if ids.len() == 2));
     }
 }

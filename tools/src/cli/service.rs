@@ -45,8 +45,12 @@ pub struct CreateArgs {
     #[arg(long, env = "BRIDGE_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
     /// Replace an existing secret's value (a new version; the old one becomes AWSPREVIOUS).
+    /// Its webhook secret is kept unless --webhook-secret or --new-webhook-secret is given.
     #[arg(long)]
     pub force: bool,
+    /// With --force: generate a new webhook secret (then run `webhooks sync`).
+    #[arg(long, requires = "force")]
+    pub new_webhook_secret: bool,
 }
 
 #[derive(Args, Debug)]
@@ -75,10 +79,23 @@ pub async fn run(cmd: ServiceCommand, out: Output, aws: &aws_config::SdkConfig) 
 }
 
 async fn create(args: CreateArgs, out: Output, secrets: &aws_sdk_secretsmanager::Client) -> Result<(), CliError> {
-    let generated = args.webhook_secret.is_none();
-    let webhook_secret = match args.webhook_secret {
-        Some(secret) => secret,
-        None => random_webhook_secret().map_err(|e| CliError::new(e.to_string()))?,
+    if !sinch_bridge::protocol::service::is_valid_service_name(&args.service.service) {
+        return Err(CliError::new(
+            "a service name is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    let name = args.service.secret_name();
+    // Replacing a service (to add an app, a new key) keeps its webhook secret unless told
+    // otherwise: a new one here would not reach Sinch, and callbacks would fail after the grace.
+    let kept = if args.force && args.webhook_secret.is_none() && !args.new_webhook_secret {
+        existing_webhook_secret(secrets, &name).await
+    } else {
+        None
+    };
+    let generated = args.webhook_secret.is_none() && kept.is_none();
+    let webhook_secret = match (args.webhook_secret, kept) {
+        (Some(secret), _) | (None, Some(secret)) => secret,
+        (None, None) => random_webhook_secret().map_err(|e| CliError::new(e.to_string()))?,
     };
     let apps: BTreeMap<&str, Value> = args.apps.iter().map(|a| (a.as_str(), json!({}))).collect();
     let mut value = json!({
@@ -95,7 +112,6 @@ async fn create(args: CreateArgs, out: Output, secrets: &aws_sdk_secretsmanager:
     let text = value.to_string();
     // Exactly what the functions will load, checked before anything is written.
     MessagingService::from_json(&args.service.service, text.as_bytes()).map_err(|e| CliError::new(e.to_string()))?;
-    let name = args.service.secret_name();
     let created = secrets.create_secret().name(&name).secret_string(&text).send().await;
     let (verb, version) = match created {
         Ok(out) => ("created", out.version_id().unwrap_or_default().to_owned()),
@@ -116,16 +132,32 @@ async fn create(args: CreateArgs, out: Output, secrets: &aws_sdk_secretsmanager:
         }
         Err(e) => return Err(CliError::new(format!("cannot create {name}: {}", aws_code(&e)))),
     };
-    let note = if generated {
-        "webhook secret generated (not shown); `bridgectl webhooks sync` gives it to Sinch"
-    } else {
-        "webhook secret as given"
+    let note = match (generated, verb) {
+        (true, _) => "webhook secret generated (not shown); `bridgectl webhooks sync` gives it to Sinch",
+        (false, "replaced") => "webhook secret kept or as given",
+        _ => "webhook secret as given",
     };
     out.emit(
         &format!("{verb} {name} (version {version}); {note}"),
         &json!({"secret": name, "result": verb, "version_id": version, "webhook_secret_generated": generated}),
     );
     Ok(())
+}
+
+/// The webhook secret of the service's current value, if it has one.
+async fn existing_webhook_secret(secrets: &aws_sdk_secretsmanager::Client, name: &str) -> Option<String> {
+    let current = secrets
+        .get_secret_value()
+        .secret_id(name)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .ok()?;
+    let json: Value = serde_json::from_str(current.secret_string()?).ok()?;
+    json["webhook_secret"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 async fn rotate(args: RotateArgs, out: Output, secrets: &aws_sdk_secretsmanager::Client) -> Result<(), CliError> {

@@ -104,27 +104,36 @@ pub async fn sync(cmd: WebhooksCommand, out: Output, aws: &aws_config::SdkConfig
             triggers: wanted.clone(),
         };
         let step = plan(&existing, &desired);
+        let secret_text = desired
+            .secret
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default();
         let mut result = if args.dry_run { "would change" } else { "changed" };
-        match &step {
-            Plan::Create(webhook) if !args.dry_run => {
-                api.create_webhook(webhook)
-                    .await
-                    .map_err(|e| CliError::new(format!("app {app_id}: create: {e}")))?;
+        let mut change = step.describe();
+        let applied = match &step {
+            Plan::Create(webhook) if !args.dry_run => api.create_webhook(webhook).await.map(|_| ()),
+            Plan::Update { webhook, mask, .. } if !args.dry_run => api.update_webhook(webhook, mask).await.map(|_| ()),
+            _ => Ok(()),
+        };
+        match (&step, applied) {
+            // One app's failure does not stop the others; Sinch's message never shows the secret.
+            (_, Err(e)) => {
+                result = "failed";
+                blocked += 1;
+                change = format!("{change}: {}", e.redacted(&secret_text));
+                rows.push(json!({"app_id": app_id, "result": result, "change": change}));
+                continue;
             }
-            Plan::Update { webhook, mask, .. } if !args.dry_run => {
-                api.update_webhook(webhook, mask)
-                    .await
-                    .map_err(|e| CliError::new(format!("app {app_id}: update: {e}")))?;
-            }
-            Plan::Unchanged { .. } => result = "unchanged",
-            Plan::LimitReached { .. } | Plan::TargetTooLong { .. } => {
+            (Plan::Unchanged { .. }, _) => result = "unchanged",
+            (Plan::LimitReached { .. } | Plan::TargetTooLong { .. } | Plan::Duplicates { .. }, _) => {
                 result = "blocked";
                 blocked += 1;
             }
             _ => {}
         }
         changed += usize::from(step.changes_something());
-        rows.push(json!({"app_id": app_id, "result": result, "change": step.describe()}));
+        rows.push(json!({"app_id": app_id, "result": result, "change": change}));
     }
     if !out.json && total > 0 {
         let _ = writeln!(std::io::stderr());

@@ -56,6 +56,12 @@ pub(super) async fn record(State(state): State<Arc<MockState>>, request: Request
         Err(_) if bytes.is_empty() => Value::Null,
         Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
     };
+    // Recorded for inspection (`GET /_mock/management`) without the webhook secret, as
+    // `/_mock/webhooks` shows webhooks.
+    let mut body = body;
+    if let Some(secret) = body.get_mut("secret").filter(|s| s.is_string()) {
+        *secret = json!("***");
+    }
     MockState::lock(&state.management).push(json!({
         "method": parts.method.as_str(), "path": parts.uri.path(), "query": parts.uri.query(), "body": body,
     }));
