@@ -755,3 +755,37 @@ async fn doctor_fails_a_webhook_whose_secret_or_triggers_differ() {
     assert!(check["detail"].as_str().unwrap().contains("secret differs"), "{check}");
     assert!(!report.to_string().contains("typed-by-hand"), "never prints a secret");
 }
+
+/// Behind a custom domain the webhooks do not target the API's own URL; the rotation still
+/// finds them by the secret they hold, and switches them.
+#[tokio::test]
+async fn a_rotation_finds_webhooks_behind_a_custom_domain_by_their_secret() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK], &[]).await;
+    let custom = "https://hooks.custom.example";
+    assert!(
+        s.bridgectl(&["webhooks", "sync", "--service", "svc", "--url", custom])
+            .await
+            .0
+    );
+    let secrets = s.moto.secrets().await;
+    let id = format!("{}svc", s.prefix);
+    let r = rotation(&s, secrets.clone());
+    let token = uuid_like();
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        r.run(&event(step, &id, &token))
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let new = s.current_secret("svc").await["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = s
+        .mock
+        .webhooks()
+        .into_iter()
+        .find(|w| w.target == format!("{custom}/webhooks/svc"))
+        .unwrap();
+    assert_eq!(hook.secret.map(|x| x.expose().to_owned()), Some(new));
+}

@@ -167,7 +167,7 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
             _ => {}
         }
         match event.step.as_str() {
-            "createSecret" => self.create(event, &versions).await,
+            "createSecret" => self.create(event, &versions, &service).await,
             "setSecret" => self.set(event, &service).await,
             "testSecret" => self.test(event, &service).await,
             "finishSecret" => self.finish(event, &versions).await,
@@ -179,6 +179,7 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         &self,
         event: &RotationEvent,
         versions: &crate::ports::SecretVersions,
+        service: &str,
     ) -> Result<StepOutcome, RotationError> {
         if self.secrets.value_of(&event.secret_id, &event.token).await?.is_some() {
             return Ok(StepOutcome::Done("pending version exists".into()));
@@ -193,7 +194,7 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
             .ok_or_else(|| RotationError::new("no_current_value", "AWSCURRENT holds no string"))?;
         // Every rotated app must be reachable and have a webhook of ours before anything
         // changes: a rotation that stops half-way leaves apps signing with a pending secret.
-        let service_now = MessagingService::from_json(&versions.name, current.expose().as_bytes())
+        let service_now = MessagingService::from_json(service, current.expose().as_bytes())
             .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))?;
         let old = service_now
             .webhook_secret
@@ -213,7 +214,7 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         object.insert("webhook_secret".into(), serde_json::Value::String(secret));
         let value = SecretString::new(json.to_string());
         // The result must be a service the bridge can load, or the ingest would refuse it.
-        MessagingService::from_json(&versions.name, value.expose().as_bytes())
+        MessagingService::from_json(service, value.expose().as_bytes())
             .map_err(|e| RotationError::new("invalid_service_secret", e.to_string()))?;
         self.secrets
             .put_pending(&event.secret_id, &event.token, &value, event.rotation_token.as_deref())
