@@ -789,3 +789,36 @@ async fn a_rotation_finds_webhooks_behind_a_custom_domain_by_their_secret() {
         .unwrap();
     assert_eq!(hook.secret.map(|x| x.expose().to_owned()), Some(new));
 }
+
+/// Mid-rotation (after setSecret, before finishSecret) the webhooks hold the pending secret:
+/// doctor warns that a rotation is in progress instead of failing them.
+#[tokio::test]
+async fn doctor_recognises_a_rotation_in_progress() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK], &[]).await;
+    assert!(
+        s.bridgectl(&["webhooks", "sync", "--service", "svc", "--url", BASE])
+            .await
+            .0
+    );
+    let secrets = s.moto.secrets().await;
+    let id = format!("{}svc", s.prefix);
+    let r = rotation(&s, secrets.clone());
+    let token = uuid_like();
+    for step in ["createSecret", "setSecret"] {
+        r.run(&event(step, &id, &token)).await.unwrap();
+    }
+    let (_, report) = s.json(&["doctor", "--service", "svc", "--url", BASE]).await;
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == format!("app {US_OK}: webhook"))
+        .unwrap()
+        .clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("rotation is in progress"),
+        "{check}"
+    );
+}

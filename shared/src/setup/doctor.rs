@@ -68,6 +68,9 @@ pub struct Subject<'a> {
     /// Channels the service sends on; empty = every channel the app has credentials for.
     pub channels: &'a [String],
     pub probe: Option<Probe>,
+    /// The `webhook_secret` of an `AWSPENDING` version other than the current one: webhooks
+    /// holding it are mid-rotation, not wrong.
+    pub pending_secret: Option<&'a str>,
 }
 
 pub async fn diagnose<H: SinchClient>(endpoints: &ManagementEndpoints<H>, subject: &Subject<'_>) -> Report {
@@ -151,7 +154,14 @@ pub async fn diagnose<H: SinchClient>(endpoints: &ManagementEndpoints<H>, subjec
         };
         check_app(&mut report, service, &app, subject);
         match api.list_webhooks(app_id).await {
-            Ok(webhooks) => check_webhooks(&mut report, service, app_id, &webhooks, subject.webhook_url),
+            Ok(webhooks) => check_webhooks(
+                &mut report,
+                service,
+                app_id,
+                &webhooks,
+                subject.webhook_url,
+                subject.pending_secret,
+            ),
             Err(e) => report.add(label("webhook"), Status::Fail, e.to_string(), Some(fix_for(&e))),
         }
     }
@@ -231,6 +241,7 @@ fn check_webhooks(
     app_id: &str,
     webhooks: &[Webhook],
     url: Option<&str>,
+    pending: Option<&str>,
 ) {
     let label = format!("app {app_id}: webhook");
     let sync = format!("bridgectl webhooks sync --service {} --url <base URL>", service.name);
@@ -267,6 +278,7 @@ fn check_webhooks(
         return;
     };
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
     if webhook.target_type != "HTTP" {
         problems.push(format!("target_type is {}", webhook.target_type));
     }
@@ -275,6 +287,11 @@ fn check_webhooks(
         (None, None) if service.allow_unsigned_webhooks => {}
         (None, _) => problems.push("has no secret (callbacks arrive unsigned)".into()),
         (Some(_), None) => problems.push("has a secret the service secret does not know".into()),
+        (Some(have), Some(_)) if pending == Some(have.expose()) => {
+            notes.push(
+                "holds the pending secret: a rotation is in progress (finishSecret will make it current)".to_owned(),
+            );
+        }
         (Some(have), Some(want)) if have.expose() != want.secret().expose() => {
             problems.push("secret differs from the service secret".into());
         }
@@ -287,17 +304,22 @@ fn check_webhooks(
     if !missing.is_empty() {
         problems.push(format!("missing triggers {}", missing.join(", ")));
     }
-    let status = if problems.is_empty() {
-        Status::Pass
-    } else {
-        Status::Fail
-    };
-    let detail = if problems.is_empty() {
-        format!("{} with {} triggers", webhook.target, webhook.triggers.len())
-    } else {
-        problems.join("; ")
+    let status = match (problems.is_empty(), notes.is_empty()) {
+        (false, _) => Status::Fail,
+        (true, false) => Status::Warn,
+        (true, true) => Status::Pass,
     };
     let fix = (!problems.is_empty()).then_some(sync);
+    let detail = if problems.is_empty() {
+        let mut detail = format!("{} with {} triggers", webhook.target, webhook.triggers.len());
+        for note in &notes {
+            detail.push_str("; ");
+            detail.push_str(note);
+        }
+        detail
+    } else {
+        problems.into_iter().chain(notes).collect::<Vec<_>>().join("; ")
+    };
     report.add(label.clone(), status, detail, fix);
     if url.is_none() {
         report.add(

@@ -169,6 +169,7 @@ pub async fn sync(cmd: WebhooksCommand, out: Output, aws: &aws_config::SdkConfig
 pub async fn doctor(args: DoctorArgs, out: Output, aws: &aws_config::SdkConfig) -> Result<(), CliError> {
     let secrets = aws_sdk_secretsmanager::Client::new(aws);
     let service = read_service(&secrets, &args.service).await;
+    let pending = super::sinch::pending_webhook_secret(&secrets, &args.service).await;
     let url = args
         .url
         .as_deref()
@@ -184,6 +185,7 @@ pub async fn doctor(args: DoctorArgs, out: Output, aws: &aws_config::SdkConfig) 
         webhook_url: url.as_deref(),
         channels: &args.channels,
         probe,
+        pending_secret: pending.as_deref(),
     };
     let report = doctor::diagnose(&endpoints, &subject).await;
     let text = report

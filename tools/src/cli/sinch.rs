@@ -70,6 +70,31 @@ pub async fn read_service(
     MessagingService::from_json(&service.service, text.as_bytes()).map_err(|e| e.to_string())
 }
 
+/// The `webhook_secret` of the service's `AWSPENDING` version when one other than the current
+/// exists (a rotation in progress); `None` otherwise or when it cannot be read.
+pub async fn pending_webhook_secret(secrets: &aws_sdk_secretsmanager::Client, service: &ServiceArg) -> Option<String> {
+    let name = service.secret_name();
+    let read = |stage: &'static str| {
+        let name = name.clone();
+        async move {
+            secrets
+                .get_secret_value()
+                .secret_id(name)
+                .version_stage(stage)
+                .send()
+                .await
+                .ok()
+        }
+    };
+    let pending = read("AWSPENDING").await?;
+    let current = read("AWSCURRENT").await?;
+    if pending.version_id() == current.version_id() {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_str(pending.secret_string()?).ok()?;
+    json["webhook_secret"].as_str().map(str::to_owned)
+}
+
 /// An AWS error's code (not its message, which can quote request content).
 pub fn aws_code<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R>(
     e: &aws_sdk_secretsmanager::error::SdkError<E, R>,
