@@ -822,3 +822,76 @@ async fn doctor_recognises_a_rotation_in_progress() {
         "{check}"
     );
 }
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The function's own edge and log configuration at TRACE, through a whole rotation with a
+/// failed step: no webhook secret (old or new) and no access key appears in the logs.
+#[tokio::test]
+async fn a_rotation_logs_no_secret_even_at_trace() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK], &[]).await;
+    assert!(
+        s.bridgectl(&["webhooks", "sync", "--service", "svc", "--url", BASE])
+            .await
+            .0
+    );
+    let old = s.current_secret("svc").await["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let captured = Captured::default();
+    let settings = sinch_bridge::logging::LogSettings {
+        level: tracing::level_filters::LevelFilter::TRACE,
+        json: true,
+    };
+    let guard = tracing::subscriber::set_default(sinch_bridge::logging::subscriber(settings, captured.clone()));
+    let secrets = s.moto.secrets().await;
+    let id = format!("{}svc", s.prefix);
+    let r = rotation(&s, secrets);
+    let token = uuid_like();
+    let invoke = |step: &'static str| {
+        let event = json!({"Step": step, "SecretId": id, "ClientRequestToken": token});
+        secret_rotation::handle(
+            &r,
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+    };
+    assert!(invoke("createSecret").await.is_ok());
+    assert!(invoke("testSecret").await.is_err(), "a failed step is logged too");
+    for step in ["setSecret", "testSecret", "finishSecret"] {
+        assert!(invoke(step).await.is_ok(), "{step}");
+    }
+    drop(guard);
+    let new = s.current_secret("svc").await["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new, old);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("rotation step") && logs.contains("webhook_not_updated"),
+        "{logs}"
+    );
+    for secret in [old.as_str(), new.as_str(), "key-secret"] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
