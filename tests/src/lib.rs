@@ -18,6 +18,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use sinch_bridge::adapters::{AwsSettings, SdkConfig, https_client, sdk_config};
 
 pub mod apigw;
+pub mod captured;
 pub mod fault_proxy;
 pub mod world;
 

@@ -4,9 +4,10 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bridge_tests::captured::Captured;
 use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::json;
@@ -22,26 +23,6 @@ const KEY_SECRET: &str = "KEY-SECRET-CANARY-91bd";
 const TOKEN: &str = "TOKEN-CANARY-c0ffee";
 const TEXT: &str = "MESSAGE-TEXT-CANARY-5e1f";
 const INBOUND_TEXT: &str = "INBOUND-TEXT-CANARY-0a7d";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Answers by text: a 400 whose message echoes the request (as an API might), a 401 once, else 200.
 struct Echo;

@@ -643,30 +643,8 @@ async fn a_rotation_stops_before_sinch_changes_when_an_app_has_no_webhook_or_the
     for step in ["createSecret", "setSecret", "testSecret"] {
         r.run(&event(step, &id, &token)).await.unwrap();
     }
-    let (ok, out, err) = s
-        .bridgectl(&[
-            "service",
-            "create",
-            "--service",
-            "svc",
-            "--sinch-region",
-            "us",
-            "--project",
-            "proj",
-            "--key-id",
-            "key",
-            "--key-secret",
-            "key-secret",
-            "--app",
-            US_OK,
-            "--app",
-            US_CONVERSATION,
-            "--app",
-            US_FAILING,
-            "--force",
-        ])
+    s.create_service("svc", &[US_OK, US_CONVERSATION, US_FAILING], &["--force"])
         .await;
-    assert!(ok, "{out} {err}");
     let finish = r.run(&event("finishSecret", &id, &token)).await;
     assert_eq!(finish.map_err(|e| e.code), Err("changed_during_rotation"));
     let current = s.current_secret("svc").await;
@@ -823,26 +801,6 @@ async fn doctor_recognises_a_rotation_in_progress() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// The function's own edge and log configuration at TRACE, through a whole rotation with a
 /// failed step: no webhook secret (old or new) and no access key appears in the logs.
 #[tokio::test]
@@ -858,7 +816,7 @@ async fn a_rotation_logs_no_secret_even_at_trace() {
         .as_str()
         .unwrap()
         .to_owned();
-    let captured = Captured::default();
+    let captured = bridge_tests::captured::Captured::default();
     let settings = sinch_bridge::logging::LogSettings {
         level: tracing::level_filters::LevelFilter::TRACE,
         json: true,
@@ -886,7 +844,7 @@ async fn a_rotation_logs_no_secret_even_at_trace() {
         .unwrap()
         .to_owned();
     assert_ne!(new, old);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("rotation step") && logs.contains("webhook_not_updated"),
         "{logs}"

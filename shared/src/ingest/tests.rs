@@ -441,21 +441,29 @@ mod shared_nonce_store {
     ) {
         let w = world();
         let store = SwitchableNonces::default();
-        let secrets = w.secrets.clone();
+        let ingest = ingest_on(&w, store.clone(), Metrics::discard("test"));
+        (w, ingest, store)
+    }
+
+    /// An ingest on `w`'s secrets, queue and clock with `store` for its nonces.
+    fn ingest_on(
+        w: &World,
+        store: SwitchableNonces,
+        metrics: Metrics,
+    ) -> Ingest<MemorySecrets, MemoryQueues, SwitchableNonces> {
         let services = Arc::new(ServiceCache::new(
-            secrets,
+            w.secrets.clone(),
             w.clock.clone(),
             ServiceCacheConfig::default(),
         ));
-        let ingest = Ingest::new(
+        Ingest::new(
             services,
             w.sink.clone(),
             w.clock.clone(),
             config("http://q/events.fifo"),
-            Metrics::discard("test"),
+            metrics,
         )
-        .with_nonce_store(store.clone());
-        (w, ingest, store)
+        .with_nonce_store(store)
     }
 
     async fn post_to(
@@ -539,19 +547,7 @@ mod shared_nonce_store {
                     .push(l.to_owned())
             }),
         );
-        let services = Arc::new(ServiceCache::new(
-            w.secrets.clone(),
-            w.clock.clone(),
-            ServiceCacheConfig::default(),
-        ));
-        let ingest = Ingest::new(
-            services,
-            w.sink.clone(),
-            w.clock.clone(),
-            config("http://q/events.fifo"),
-            metrics,
-        )
-        .with_nonce_store(store.clone());
+        let ingest = ingest_on(&w, store.clone(), metrics);
         store.set_confirm_down(true);
         let headers = signed("base-secret", BODY, "n-confirm");
         assert!(

@@ -168,8 +168,8 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         }
         match event.step.as_str() {
             "createSecret" => self.create(event, &versions, &service).await,
-            "setSecret" => self.set(event, &service).await,
-            "testSecret" => self.test(event, &service).await,
+            "setSecret" => self.set(event, &versions, &service).await,
+            "testSecret" => self.test(event, &versions, &service).await,
             "finishSecret" => self.finish(event, &versions).await,
             other => Err(RotationError::new("unknown_step", other.to_owned())),
         }
@@ -277,8 +277,12 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
     }
 
     /// The current version's webhook secret, to recognise the service's webhooks by it.
-    async fn current_secret(&self, event: &RotationEvent, service: &str) -> Result<Option<String>, RotationError> {
-        let versions = self.secrets.describe(&event.secret_id).await?;
+    async fn current_secret(
+        &self,
+        event: &RotationEvent,
+        versions: &crate::ports::SecretVersions,
+        service: &str,
+    ) -> Result<Option<String>, RotationError> {
         let Some(id) = versions.version_at(Stage::Current) else {
             return Ok(None);
         };
@@ -290,14 +294,19 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
             .and_then(|s| s.webhook_secret.map(|w| w.secret().expose().to_owned())))
     }
 
-    async fn set(&self, event: &RotationEvent, service: &str) -> Result<StepOutcome, RotationError> {
+    async fn set(
+        &self,
+        event: &RotationEvent,
+        versions: &crate::ports::SecretVersions,
+        service: &str,
+    ) -> Result<StepOutcome, RotationError> {
         let (pending, created) = self.pending(event, service).await?;
         let secret = pending
             .webhook_secret
             .as_ref()
             .map(|s| s.secret().clone())
             .ok_or_else(|| RotationError::new("invalid_service_secret", "pending version has no webhook_secret"))?;
-        let current = self.current_secret(event, service).await?;
+        let current = self.current_secret(event, versions, service).await?;
         let known: Vec<&str> = [Some(secret.expose()), current.as_deref()]
             .into_iter()
             .flatten()
@@ -337,10 +346,15 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         )))
     }
 
-    async fn test(&self, event: &RotationEvent, service: &str) -> Result<StepOutcome, RotationError> {
+    async fn test(
+        &self,
+        event: &RotationEvent,
+        versions: &crate::ports::SecretVersions,
+        service: &str,
+    ) -> Result<StepOutcome, RotationError> {
         let (pending, _) = self.pending(event, service).await?;
         let secret = pending.webhook_secret.as_ref().map(|s| s.secret().expose().to_owned());
-        let current = self.current_secret(event, service).await?;
+        let current = self.current_secret(event, versions, service).await?;
         let known: Vec<&str> = [secret.as_deref(), current.as_deref()].into_iter().flatten().collect();
         let webhooks = self.ours(&pending, &known).await?;
         let unreadable = webhooks.iter().filter(|w| w.secret.is_none()).count();
