@@ -6,7 +6,7 @@
 //! enqueue, nonce confirmed. A nonce counts as used only once the queue accepted its event: a
 //! request refused with 5xx succeeds when Sinch retries it with the very same headers, and the
 //! claim taken before the enqueue lapses on its own if the environment dies in between
-//! (README, Security, "Replay").
+//! (ARCHITECTURE.md, "Replay protection"; README, Security, "Replay").
 
 mod config;
 mod error;
