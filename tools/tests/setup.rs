@@ -82,6 +82,30 @@ async fn setup() -> Setup {
     }
 }
 
+/// `bridgectl service create` for project `proj` and key `key`; `rest` starts with the first
+/// app's id and may add flags.
+fn create_args<'a>(service: &'a str, region: &'a str, key_secret: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let (app, flags) = rest.split_first().unwrap();
+    let mut args = vec![
+        "service",
+        "create",
+        "--service",
+        service,
+        "--sinch-region",
+        region,
+        "--project",
+        "proj",
+        "--key-id",
+        "key",
+        "--key-secret",
+        key_secret,
+        "--app",
+        app,
+    ];
+    args.extend(flags);
+    args
+}
+
 impl Setup {
     /// Runs bridgectl with `args` and the endpoints of this setup; (exit ok, stdout, stderr).
     /// Off the runtime: the mock serves on this test's runtime while bridgectl waits for it.
@@ -110,21 +134,9 @@ impl Setup {
     }
 
     async fn create_service(&self, service: &str, apps: &[&str], extra: &[&str]) {
-        let mut args = vec![
-            "service",
-            "create",
-            "--service",
-            service,
-            "--sinch-region",
-            "us",
-            "--project",
-            "proj",
-            "--key-id",
-            "key",
-            "--key-secret",
-            "key-secret",
-        ];
-        for app in apps {
+        let (first, more) = apps.split_first().unwrap();
+        let mut args = create_args(service, "us", "key-secret", &[first]);
+        for app in more {
             args.extend(["--app", app]);
         }
         args.extend(extra);
@@ -158,24 +170,12 @@ impl Setup {
 async fn service_create_generates_a_secret_refuses_to_overwrite_and_never_prints_secrets() {
     let s = setup().await;
     let (ok, out, err) = s
-        .bridgectl(&[
-            "service",
-            "create",
-            "--service",
+        .bridgectl(&create_args(
             "svc",
-            "--sinch-region",
             "us",
-            "--project",
-            "proj",
-            "--key-id",
-            "key",
-            "--key-secret",
             "key-secret-canary",
-            "--app",
-            US_OK,
-            "--sms-sender",
-            "+15550001111",
-        ])
+            &[US_OK, "--sms-sender", "+15550001111"],
+        ))
         .await;
     assert!(ok, "{out} {err}");
     let stored = s.current_secret("svc").await;
@@ -185,24 +185,7 @@ async fn service_create_generates_a_secret_refuses_to_overwrite_and_never_prints
     for secret in ["key-secret-canary", generated.as_str()] {
         assert!(!out.contains(secret) && !err.contains(secret), "{out} {err}");
     }
-    let (ok, _, err) = s
-        .bridgectl(&[
-            "service",
-            "create",
-            "--service",
-            "svc",
-            "--sinch-region",
-            "us",
-            "--project",
-            "proj",
-            "--key-id",
-            "key",
-            "--key-secret",
-            "x",
-            "--app",
-            US_OK,
-        ])
-        .await;
+    let (ok, _, err) = s.bridgectl(&create_args("svc", "us", "x", &[US_OK])).await;
     assert!(!ok && err.contains("--force"), "{err}");
     assert_eq!(
         s.current_secret("svc").await["webhook_secret"],
@@ -210,24 +193,7 @@ async fn service_create_generates_a_secret_refuses_to_overwrite_and_never_prints
         "unchanged"
     );
     // An invalid service is refused before anything is written.
-    let (ok, _, err) = s
-        .bridgectl(&[
-            "service",
-            "create",
-            "--service",
-            "bad",
-            "--sinch-region",
-            "mars",
-            "--project",
-            "proj",
-            "--key-id",
-            "key",
-            "--key-secret",
-            "x",
-            "--app",
-            US_OK,
-        ])
-        .await;
+    let (ok, _, err) = s.bridgectl(&create_args("bad", "mars", "x", &[US_OK])).await;
     assert!(!ok && err.contains("region"), "{err}");
 }
 
