@@ -8,7 +8,7 @@ the sender's event source mapping. It never edits template.yaml; what moto canno
 adapted in memory and listed under "adaptations" (none of the transformed template so far).
 
   deploy --endpoint URL --stack-name NAME [--parameters K=V ...]   prints the stack as JSON
-  check  --endpoint URL [--stack-name PREFIX]   deploys the default and a non-default
+  check  --endpoint URL --settings FILE [--stack-name PREFIX]   deploys the default and a non-default
          parameter set, prints `ok ...` / `FAIL ...` per check and `N passed, M failed`;
          exits 1 on any failure.
 Both take --template PATH (default: template.yaml). ServiceNames, the one parameter without a
@@ -32,7 +32,6 @@ logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
 ROOT = Path(__file__).resolve().parent.parent
 CODE_BUCKET, CODE_KEY = "emulator-stack-code", "placeholder.zip"
 REQUIRED = {"ServiceNames": "eu1"}  # the only parameter without a default
-POSITIVE = object()
 
 
 class Queue(str):
@@ -218,21 +217,26 @@ def check_queues(check, c, d, p, label):
     return arns
 
 
-def expected_env(p):
-    """Each function's variables the code reads: a parameter's value, a queue's URL (by logical
-    id), or POSITIVE (any whole number above zero)."""
-    common = {"SERVICES": p["ServiceNames"], "SERVICE_SECRET_PREFIX": p["ServiceSecretPrefix"], "AWS_TIMEOUT_MS": POSITIVE}
-    table = p["ReplayProtection"] == "table"
-    return {"WebhookIngestFunction": {**common, "EVENTS_QUEUE_URL": Queue("EventsQueue"),
-                                      "NONCE_TABLE_NAME": Table("NonceTable") if table else "",
-                                      "SIGNATURE_TOLERANCE_SECONDS": p["SignatureWindowSeconds"] or ABSENT,
-                                      "PREVIOUS_SECRET_GRACE_SECONDS": p["SecretGraceSeconds"] or ABSENT},
-            "SecretRotationFunction": {"SERVICE_SECRET_PREFIX": p["ServiceSecretPrefix"], "AWS_TIMEOUT_MS": POSITIVE,
-                                       "WEBHOOK_BASE_URL": WEBHOOK_BASE},
-            "SenderFunction": {**common, "OUTBOUND_QUEUE_URL": Queue("OutboundQueue"), "DLQ_URL": Queue("OutboundDeadLetterQueue"),
-                               "SENT_QUEUE_URL": Queue("SentQueue") if p["EnableSentQueue"] == "true" else "",
-                               "SEND_TIMEOUT_MS": p["SendTimeoutMs"], "FUNCTION_TIMEOUT_SECONDS": p["SenderTimeoutSeconds"],
-                               "RETRY_FOR_SECONDS": p["RetryForSeconds"], "MAX_IN_FLIGHT": p["MaxInFlight"]}}
+def expected_env(p, d, declared):
+    """Each function's environment as the code declares it (`bridgectl settings --json`): for
+    every declared variable, what the stack must set it to, from the declared source: a
+    parameter's value (unset when the parameter is empty), a queue's URL or a table's name by
+    logical id (empty when the stack has none), the webhook base, a literal; variables Lambda
+    sets or the template leaves to the code's default must be absent."""
+    def want(s):
+        source, origin = s["source"], s["from"]
+        if source == "parameter":
+            return p[origin] if p[origin] != "" else ABSENT
+        if source == "queue":
+            return Queue(origin) if origin in d["queues"] else ""
+        if source == "table":
+            return Table(origin) if origin in d["tables"] else ""
+        if source == "webhook_base":
+            return WEBHOOK_BASE
+        if source == "literal":
+            return origin
+        return ABSENT
+    return {f["logical_id"]: {s["name"]: want(s) for s in f["settings"]} for f in declared}
 
 
 def check_env_var(check, c, fn, var, want, arns, tables, label):
@@ -251,21 +255,21 @@ def check_env_var(check, c, fn, var, want, arns, tables, label):
               f"{label}: {fn['lid']} {var} is the HTTP API's webhook base", f"got {got!r}")
     elif want is ABSENT:
         check(got is None, f"{label}: {fn['lid']} {var} unset (the code's default applies)", f"got {got!r}")
-    elif want is POSITIVE:
-        check(got is not None and got.isdigit() and int(got) > 0, f"{label}: {fn['lid']} {var} is a positive whole number", got)
     else:
         check(got == want, f"{label}: {fn['lid']} {var}={want!r}", f"got {got!r}")
 
 
-def check_functions(check, c, d, p, arns, label):
+def check_functions(check, c, d, p, arns, label, declared):
     tables = d["tables"]
-    for lid, expected in expected_env(p).items():
+    for lid, expected in expected_env(p, d, declared).items():
         fn = d["functions"].get(lid)
         if not check(fn is not None, f"{label}: function {lid} exists"):
             continue
         fn.update(lid=lid, env={k: str(v) for k, v in fn["environment"].items()})  # moto keeps numbers as numbers
         missing = [n for n, want in expected.items() if want is not ABSENT and n not in fn["env"]]
         check(not missing, f"{label}: {lid} sets the variables the code reads", f"missing {missing}")
+        undeclared = sorted(set(fn["env"]) - set(expected))
+        check(not undeclared, f"{label}: {lid} sets only variables the code declares", f"undeclared {undeclared}")
         for var, want in expected.items():
             check_env_var(check, c, fn, var, want, arns, tables, label)
     ingest, sender = d["functions"].get("WebhookIngestFunction"), d["functions"].get("SenderFunction")
@@ -328,14 +332,14 @@ def check_outputs(check, d, label):
         check(d["outputs"].get(key) == value, f"{label}: output {key}", f"got {d['outputs'].get(key)}, want {value}")
 
 
-def check_set(check, c, template, stack, overrides, label):
+def check_set(check, c, template, stack, overrides, label, declared):
     d = deploy(c, template, stack, overrides)
     if not check(d["status"] == "CREATE_COMPLETE", f"{label}: stack {stack} reaches CREATE_COMPLETE",
                  f"{d['status']}: {d.get('reason')}"):
         return
     print(f"note {label}: moto skipped {', '.join(d['skipped']) or 'nothing'}")
     arns = check_queues(check, c, d, d["parameters"], label)
-    check_functions(check, c, d, d["parameters"], arns, label)
+    check_functions(check, c, d, d["parameters"], arns, label, declared)
     check_nonce_table(check, c, d, d["parameters"], label)
     check_outputs(check, d, label)
 
@@ -347,6 +351,7 @@ def main():
     ap.add_argument("--stack-name", default="bridge")
     ap.add_argument("--template", default=str(ROOT / "template.yaml"))
     ap.add_argument("--parameters", nargs="*", default=[], metavar="K=V")
+    ap.add_argument("--settings", help="check: the functions' declared settings, `bridgectl --json settings`")
     a = ap.parse_args()
     c = clients(a.endpoint)
     if a.command == "deploy":
@@ -354,6 +359,9 @@ def main():
         d = deploy(c, a.template, a.stack_name, overrides)
         print(json.dumps(d, indent=2, default=str))
         return 0 if d["status"] == "CREATE_COMPLETE" else 1
+    if not a.settings:
+        ap.error("check needs --settings (the output of `bridgectl --json settings`)")
+    declared = json.loads(Path(a.settings).read_text())
     for note in ADAPTATIONS:
         print(f"note adaptation: {note}")
     print(f"note not checked (moto drops it): {NOT_CHECKED}")
@@ -364,9 +372,9 @@ def main():
               "OutboundMaxReceiveCount": "200", "SenderBatchSize": "5", "SenderBatchingWindowSeconds": "2",
               "ReplayProtection": "instance", "SignatureWindowSeconds": "300", "SecretGraceSeconds": "900"}
     pitr = {**REQUIRED, "NoncePointInTimeRecovery": "true", "SignatureWindowSeconds": "7200"}
-    check_set(check, c, a.template, f"{a.stack_name}-default", dict(REQUIRED), "default")
-    check_set(check, c, a.template, f"{a.stack_name}-custom", custom, "custom")
-    check_set(check, c, a.template, f"{a.stack_name}-pitr", pitr, "pitr")
+    check_set(check, c, a.template, f"{a.stack_name}-default", dict(REQUIRED), "default", declared)
+    check_set(check, c, a.template, f"{a.stack_name}-custom", custom, "custom", declared)
+    check_set(check, c, a.template, f"{a.stack_name}-pitr", pitr, "pitr", declared)
     print(f"{check.passed} passed, {check.failed} failed")
     return 1 if check.failed else 0
 

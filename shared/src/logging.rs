@@ -27,13 +27,14 @@ pub struct LogSettings {
 
 impl LogSettings {
     pub fn from_env(env: &impl Lookup) -> Self {
-        let level = env
-            .get("AWS_LAMBDA_LOG_LEVEL")
-            .or_else(|| env.get("RUST_LOG"))
+        use crate::config::runtime::{AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL, RUST_LOG};
+        let level = AWS_LAMBDA_LOG_LEVEL
+            .raw(env)
+            .or_else(|| RUST_LOG.raw(env))
             .and_then(|v| LevelFilter::from_str(v.trim()).ok())
             .unwrap_or(LevelFilter::INFO);
-        let json = env
-            .get("AWS_LAMBDA_LOG_FORMAT")
+        let json = AWS_LAMBDA_LOG_FORMAT
+            .raw(env)
             .is_some_and(|f| f.eq_ignore_ascii_case("json"));
         Self { level, json }
     }

@@ -458,3 +458,73 @@ fn only_this_accounts_secrets_manager_may_invoke_the_rotation() {
             .ends_with("/webhooks/")
     );
 }
+
+/// What a template value sets: the `!Ref`s inside it (a parameter or a resource), the
+/// `!Sub`/`!GetAtt` it is built from, or a literal.
+fn refs_in(v: &Value) -> Vec<String> {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, inner)| match (k.as_str(), inner) {
+                ("!Ref", Value::String(name)) => vec![name.clone()],
+                _ => refs_in(inner),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(refs_in).collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn each_function_gets_only_declared_variables_every_required_one_and_each_from_its_source() {
+    use sinch_bridge::config::{FUNCTIONS, Fallback, Source};
+    let t = template();
+    for function in &FUNCTIONS {
+        let props = &t["Resources"][function.logical_id]["Properties"];
+        let env = props["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (name, value) in &env {
+            let setting = function
+                .get(name)
+                .unwrap_or_else(|| panic!("{} sets {name}, which the code does not declare", function.logical_id));
+            let refs = refs_in(value);
+            let from = |id: &str| refs.iter().any(|r| r == id);
+            let ok = match setting.source {
+                Source::Parameter(p) => from(p),
+                Source::Queue(id) | Source::Table(id) => from(id),
+                Source::WebhookBase => {
+                    value.to_string().contains("${WebhookApi}") && value.to_string().contains("/webhooks/")
+                }
+                Source::Literal(v) => value.as_str() == Some(v),
+                Source::Lambda | Source::Unset => false,
+            };
+            assert!(
+                ok,
+                "{}: {name} = {value} is not from its declared source {:?}",
+                function.logical_id, setting.source
+            );
+        }
+        for setting in function.settings() {
+            let set_by_template = !matches!(setting.source, Source::Lambda | Source::Unset);
+            if setting.fallback == Fallback::Required && setting.source != Source::Lambda {
+                assert!(
+                    env.contains_key(setting.name),
+                    "{} does not set required {}",
+                    function.logical_id,
+                    setting.name
+                );
+            }
+            if set_by_template {
+                assert!(
+                    env.contains_key(setting.name),
+                    "{}: {} is declared as set by the template ({:?}) but is not",
+                    function.logical_id,
+                    setting.name,
+                    setting.source
+                );
+            }
+        }
+    }
+}

@@ -5,13 +5,14 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bridge_tests::{Moto, unique};
-use bridge_tools::mock::{ChannelStatus, MockApp, MockConfig, MockState, MockWebhook, ProcessingMode, spawn};
+use bridge_tools::mock::{
+    ChannelStatus, LoopbackMock, MockApp, MockConfig, MockState, MockWebhook, ProcessingMode, on_loopback,
+};
 use serde_json::{Value, json};
 use sinch_bridge::adapters::{HttpsSinchClient, SecretsManagerAdmin, https_client, random_webhook_secret};
 use sinch_bridge::clock::SystemClock;
@@ -59,25 +60,21 @@ struct Setup {
     moto: Moto,
     mock_url: String,
     mock: Arc<MockState>,
+    /// Keeps the mock serving for the test.
+    _mock: LoopbackMock,
     prefix: String,
 }
 
 async fn setup() -> Setup {
     let moto = Moto::start();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mock_url = format!("http://{}", listener.local_addr().unwrap());
-    let config = MockConfig {
-        apps: apps(),
-        credentials: HashMap::from([("key".to_owned(), SecretString::new("key-secret"))]),
-        callback_delay: Duration::from_millis(10),
-        send_callbacks: false,
-    };
-    let (task, mock) = spawn(listener, config, bridge_tools::http::client().unwrap());
-    std::mem::forget(task);
+    let running = on_loopback(MockConfig::for_tests(apps(), "key", "key-secret", false))
+        .await
+        .unwrap();
     Setup {
         moto,
-        mock_url,
-        mock,
+        mock_url: running.url.clone(),
+        mock: running.state.clone(),
+        _mock: running,
         prefix: format!("{}/", unique("setup")),
     }
 }
@@ -427,6 +424,8 @@ fn rotation(s: &Setup, secrets: aws_sdk_secretsmanager::Client) -> Rotation<Secr
         webhook_base_url: Some(format!("{BASE}/webhooks/")),
         // Time compressed: the wait for the ingest's refresh interval is configuration.
         refresh_wait: Duration::ZERO,
+        auth_url: format!("{}/oauth2/token", s.mock_url),
+        api_base_override: Some(s.mock_url.clone()),
     };
     Rotation::new(
         SecretsManagerAdmin::new(secrets),

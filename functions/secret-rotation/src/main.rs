@@ -9,7 +9,6 @@ use sinch_bridge::adapters::{
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::process_env;
 use sinch_bridge::logging::{self, LogSettings};
-use sinch_bridge::send::DEFAULT_AUTH_URL;
 use sinch_bridge::setup::management::ManagementEndpoints;
 use sinch_bridge::setup::rotation::{Rotation, RotationConfig};
 
@@ -20,19 +19,20 @@ const SINCH_TIMEOUT: Duration = Duration::from_secs(10);
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
+    let config = RotationConfig::from_env(&env)?;
     let https = https_client()?;
     let aws = sdk_config(AwsSettings::from_env(&env)?, https.clone());
     let admin = SecretsManagerAdmin::new(aws_sdk_secretsmanager::Client::new(&aws));
     let sinch = ManagementEndpoints::new(
         HttpsSinchClient::new(https, SINCH_TIMEOUT),
-        &env("SINCH_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.to_owned()),
-        env("CONVERSATION_API_URL"),
+        &config.auth_url,
+        config.api_base_override.clone(),
         Arc::new(SystemClock),
     );
     let rotation = Rotation::new(
         admin,
         Arc::new(sinch),
-        RotationConfig::from_env(&env),
+        config,
         Arc::new(SystemClock),
         random_webhook_secret,
     );

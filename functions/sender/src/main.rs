@@ -8,8 +8,8 @@ use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::process_env;
 use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::send::{Sender, SenderConfig};
-use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
+use sinch_bridge::send::Sender;
+use sinch_bridge::service_cache::ServiceCache;
 
 // One thread: Lambda hands an environment one invocation at a time and at most a vCPU or two,
 // so worker threads only add start-up, memory and cross-thread wake-ups to every I/O wait.
@@ -17,8 +17,7 @@ use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
-    let config = SenderConfig::from_env(&env)?;
-    let cache_config = ServiceCacheConfig::from_env(&env)?;
+    let (config, cache_config) = sinch_bridge::send::config::load(&env)?;
     let https = https_client()?;
     let aws = sdk_config(AwsSettings::from_env(&env)?, https.clone());
     let metrics = Metrics::stdout("sender");

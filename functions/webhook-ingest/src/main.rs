@@ -8,10 +8,10 @@ use sinch_bridge::adapters::{
 };
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::process_env;
-use sinch_bridge::ingest::{Ingest, IngestConfig, InstanceNonces};
+use sinch_bridge::ingest::{Ingest, InstanceNonces};
 use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
-use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
+use sinch_bridge::service_cache::ServiceCache;
 
 // One thread: Lambda hands an environment one invocation at a time and at most a vCPU or two,
 // so worker threads only add start-up, memory and cross-thread wake-ups to every I/O wait.
@@ -19,9 +19,7 @@ use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 async fn main() -> Result<(), lambda_http::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
-    let config = IngestConfig::from_env(&env)?;
-    let mut cache_config = ServiceCacheConfig::from_env(&env)?;
-    config.fit_grace(&mut cache_config, &env)?;
+    let (config, cache_config) = sinch_bridge::ingest::config::load(&env)?;
     let settings = AwsSettings::from_env(&env)?;
     let https = https_client()?;
     let aws = sdk_config(settings.clone(), https.clone());

@@ -20,10 +20,11 @@ use aws_types::region::Region;
 
 use super::aws_http::AwsHttpClient;
 use super::https::HttpsClient;
-use crate::config::{ConfigError, Lookup, millis, required};
-
-/// Well inside API Gateway's 15 s integration timeout and the functions' own timeouts.
-pub const DEFAULT_AWS_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::config::runtime::{
+    AWS_ACCESS_KEY_ID, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_REGION, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    AWS_TIMEOUT_MS,
+};
+use crate::config::{ConfigError, Lookup};
 
 /// Where and as whom the AWS clients call. `Debug` never prints the credentials.
 #[derive(Debug, Clone)]
@@ -39,25 +40,22 @@ impl AwsSettings {
     /// `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// optional `AWS_SESSION_TOKEN` and `AWS_ENDPOINT_URL`, and `AWS_TIMEOUT_MS` (5000).
     pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let operation_timeout = millis(env, "AWS_TIMEOUT_MS", DEFAULT_AWS_TIMEOUT)?;
-        let region = env
-            .get("AWS_REGION")
-            .or_else(|| env.get("AWS_DEFAULT_REGION"))
-            .ok_or(ConfigError {
-                variable: "AWS_REGION",
-                problem: "is required (Lambda sets it)".into(),
-            })?;
+        let operation_timeout = AWS_TIMEOUT_MS.duration(env)?;
+        let region = AWS_REGION
+            .raw(env)
+            .or_else(|| AWS_DEFAULT_REGION.raw(env))
+            .ok_or_else(|| ConfigError::new(AWS_REGION.name, "is required (Lambda sets it)"))?;
         let credentials = Credentials::new(
-            required(env, "AWS_ACCESS_KEY_ID")?,
-            required(env, "AWS_SECRET_ACCESS_KEY")?,
-            env.get("AWS_SESSION_TOKEN"),
+            AWS_ACCESS_KEY_ID.text(env)?,
+            AWS_SECRET_ACCESS_KEY.text(env)?,
+            AWS_SESSION_TOKEN.raw(env),
             None,
             "lambda-environment",
         );
         Ok(Self {
             region,
             credentials,
-            endpoint_url: env.get("AWS_ENDPOINT_URL"),
+            endpoint_url: AWS_ENDPOINT_URL.raw(env),
             operation_timeout,
         })
     }
@@ -109,7 +107,7 @@ mod tests {
         assert_eq!(settings.credentials.secret_access_key(), "secret-do-not-print");
         assert_eq!(settings.credentials.session_token(), Some("token-do-not-print"));
         assert_eq!(settings.endpoint_url, None);
-        assert_eq!(settings.operation_timeout, DEFAULT_AWS_TIMEOUT);
+        assert_eq!(settings.operation_timeout, AWS_TIMEOUT_MS.default_duration());
         let mut env = lambda_env();
         env.push(("AWS_TIMEOUT_MS", "750"));
         let timeout = AwsSettings::from_env(&map_env(&env)).map(|s| s.operation_timeout);

@@ -1,9 +1,10 @@
-//! The webhook function's settings.
+//! The webhook function's settings: each declared once as a [`Setting`] (the reference table
+//! is rendered from these), parsed through its declaration.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-pub use crate::config::ConfigError;
-use crate::config::{Lookup, number, required, service_list};
+use crate::config::{ConfigError, Fallback, Kind, Lookup, Setting, Source, Unit};
 use crate::protocol::Trigger;
 
 /// SQS's message limit is 1 MiB including attributes; ours take well under 2 KiB, so a body
@@ -17,36 +18,131 @@ pub const DEFAULT_TOLERANCE_SECONDS: u64 = 600;
 pub const DEFAULT_TABLE_TOLERANCE_SECONDS: u64 = 86_400;
 /// The longest window accepted: a week (Sinch retries for about a day).
 pub const MAX_TOLERANCE_SECONDS: u64 = 604_800;
-pub const DEFAULT_NONCE_CAPACITY: usize = 10_000;
-pub const DEFAULT_NONCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+pub const DEFAULT_NONCE_CAPACITY: usize = NONCE_CACHE_CAPACITY.default_number() as usize;
+pub const DEFAULT_NONCE_TIMEOUT: Duration = NONCE_TIMEOUT_MS.default_duration();
 /// How long a nonce claim holds while its event is stored: longer than the function can run
 /// (20 s; API Gateway gives up at 25 s), so a live claim never lapses under its holder, and
 /// short enough that a retry after a crash waits at most this long.
-pub const DEFAULT_CLAIM_LEASE_SECONDS: u64 = 60;
+pub const DEFAULT_CLAIM_LEASE_SECONDS: u64 = NONCE_CLAIM_SECONDS.default_number();
+
+pub const EVENTS_QUEUE_URL: Setting = Setting {
+    name: "EVENTS_QUEUE_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Required,
+    doc: "where callbacks go (FIFO when the URL ends in `.fifo`); may be left out when `TRIGGER_QUEUE_URLS` has a `*` route",
+    source: Source::Queue("EventsQueue"),
+};
+pub const TRIGGER_QUEUE_URLS: Setting = Setting {
+    name: "TRIGGER_QUEUE_URLS",
+    kind: Kind::Json,
+    fallback: Fallback::Absent,
+    doc: "JSON object, trigger name (or `*`) to queue URL, e.g. `{\"MESSAGE_DELIVERY\":\"https://…/deliveries.fifo\"}`",
+    source: Source::Unset,
+};
+pub const SERVICES: Setting = Setting {
+    name: "SERVICES",
+    kind: Kind::ServiceNames,
+    fallback: Fallback::Absent,
+    doc: "comma-separated allow-list of service names; unset, any service with a secret is served",
+    source: Source::Parameter("ServiceNames"),
+};
+pub const NONCE_TABLE_NAME: Setting = Setting {
+    name: "NONCE_TABLE_NAME",
+    kind: Kind::Text,
+    fallback: Fallback::Absent,
+    doc: "the DynamoDB nonce table every environment shares; unset or empty, each environment remembers its own nonces",
+    source: Source::Table("NonceTable"),
+};
+pub const SIGNATURE_TOLERANCE_SECONDS: Setting = Setting {
+    name: "SIGNATURE_TOLERANCE_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 0,
+        max: MAX_TOLERANCE_SECONDS,
+    },
+    fallback: Fallback::Derived("86400 with a nonce table, else 600"),
+    doc: "accepted age of the signature timestamp, both directions; 0 = off (without a nonce table only)",
+    source: Source::Parameter("SignatureWindowSeconds"),
+};
+pub const NONCE_CLAIM_SECONDS: Setting = Setting {
+    name: "NONCE_CLAIM_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 1,
+        max: 3600,
+    },
+    fallback: Fallback::Number(60),
+    doc: "how long a nonce claim holds while its event is stored; a retry after an environment died waits at most this long",
+    source: Source::Unset,
+};
+pub const NONCE_TIMEOUT_MS: Setting = Setting {
+    name: "NONCE_TIMEOUT_MS",
+    kind: Kind::Number {
+        unit: Unit::Milliseconds,
+        min: 100,
+        max: 60_000,
+    },
+    fallback: Fallback::Number(2000),
+    doc: "one nonce-table call, the SDK's retries included",
+    source: Source::Unset,
+};
+pub const MAX_BODY_BYTES: Setting = Setting {
+    name: "MAX_BODY_BYTES",
+    kind: Kind::Number {
+        unit: Unit::Bytes,
+        min: 1024,
+        max: DEFAULT_MAX_BODY_BYTES as u64,
+    },
+    fallback: Fallback::Number(DEFAULT_MAX_BODY_BYTES as u64),
+    doc: "larger bodies get 413 before any hashing (the default fits SQS's 1 MiB with attributes)",
+    source: Source::Unset,
+};
+pub const NONCE_CACHE_CAPACITY: Setting = Setting {
+    name: "NONCE_CACHE_CAPACITY",
+    kind: Kind::Number {
+        unit: Unit::Count,
+        min: 1,
+        max: 1_000_000,
+    },
+    fallback: Fallback::Number(10_000),
+    doc: "nonces remembered per environment without a nonce table (oldest evicted first)",
+    source: Source::Unset,
+};
+
+/// Every setting of this module, in reference order.
+pub const SETTINGS: [&Setting; 9] = [
+    &EVENTS_QUEUE_URL,
+    &TRIGGER_QUEUE_URLS,
+    &SERVICES,
+    &NONCE_TABLE_NAME,
+    &SIGNATURE_TOLERANCE_SECONDS,
+    &NONCE_CLAIM_SECONDS,
+    &NONCE_TIMEOUT_MS,
+    &MAX_BODY_BYTES,
+    &NONCE_CACHE_CAPACITY,
+];
 
 /// `Default` has every default and no queue: set `events_queue_url` (tests, the local loop).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestConfig {
-    /// `SERVICES`: when set, only these service names are served.
+    /// [`SERVICES`]: when set, only these service names are served.
     pub allowed_services: Option<Vec<String>>,
-    /// `SIGNATURE_TOLERANCE_SECONDS` (86400 with a nonce table, else 600; 0 turns the window off).
+    /// [`SIGNATURE_TOLERANCE_SECONDS`].
     pub tolerance_seconds: u64,
-    /// `MAX_BODY_BYTES`.
+    /// [`MAX_BODY_BYTES`].
     pub max_body_bytes: usize,
-    /// `EVENTS_QUEUE_URL`: where every trigger goes unless routed elsewhere.
+    /// [`EVENTS_QUEUE_URL`]: where every trigger goes unless routed elsewhere.
     pub events_queue_url: String,
-    /// `TRIGGER_QUEUE_URLS`: JSON object, trigger name (or `*`) -> queue URL.
+    /// [`TRIGGER_QUEUE_URLS`]: trigger name (or `*`) -> queue URL.
     pub trigger_queue_urls: HashMap<String, String>,
-    /// `NONCE_CACHE_CAPACITY` (10000): nonces one environment remembers without a table.
+    /// [`NONCE_CACHE_CAPACITY`].
     pub nonce_capacity: usize,
-    /// `NONCE_TABLE_NAME`: the DynamoDB table every environment shares; unset, each
-    /// environment remembers its own nonces.
+    /// [`NONCE_TABLE_NAME`].
     pub nonce_table: Option<String>,
-    /// `NONCE_CLAIM_SECONDS` (60).
+    /// [`NONCE_CLAIM_SECONDS`].
     pub claim_lease_seconds: u64,
-    /// `NONCE_TIMEOUT_MS` (2000): one nonce-table call, retries included, so claim + enqueue +
-    /// confirm fit the function's timeout.
-    pub nonce_timeout: std::time::Duration,
+    /// [`NONCE_TIMEOUT_MS`]: so claim + enqueue + confirm fit the function's timeout.
+    pub nonce_timeout: Duration,
 }
 
 impl Default for IngestConfig {
@@ -67,50 +163,39 @@ impl Default for IngestConfig {
 
 impl IngestConfig {
     pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let trigger_queue_urls: HashMap<String, String> = match env.get("TRIGGER_QUEUE_URLS") {
-            None => HashMap::new(),
-            Some(raw) => serde_json::from_str(&raw).map_err(|_| ConfigError {
-                variable: "TRIGGER_QUEUE_URLS",
-                problem: "must be a JSON object of trigger name to queue URL".into(),
-            })?,
-        };
+        let trigger_queue_urls: HashMap<String, String> = TRIGGER_QUEUE_URLS
+            .json(env, "a JSON object of trigger name to queue URL")?
+            .unwrap_or_default();
         if let Some(bad) = trigger_queue_urls
             .keys()
             .find(|k| *k != "*" && Trigger::from_name(k).is_none())
         {
-            return Err(ConfigError {
-                variable: "TRIGGER_QUEUE_URLS",
-                problem: format!("{bad:?} is not a trigger name"),
-            });
+            return Err(ConfigError::new(
+                TRIGGER_QUEUE_URLS.name,
+                format!("{bad:?} is not a trigger name"),
+            ));
         }
-        let events_queue_url = match env.get("EVENTS_QUEUE_URL") {
+        let events_queue_url = match EVENTS_QUEUE_URL.raw(env) {
             Some(url) => url,
             None => trigger_queue_urls
                 .get("*")
                 .cloned()
-                .map_or_else(|| required(env, "EVENTS_QUEUE_URL"), Ok)?,
+                .map_or_else(|| EVENTS_QUEUE_URL.text(env), Ok)?,
         };
-        let nonce_table = env.get("NONCE_TABLE_NAME").filter(|name| !name.is_empty());
+        let nonce_table = NONCE_TABLE_NAME.optional(env);
         let default_tolerance = if nonce_table.is_some() {
             DEFAULT_TABLE_TOLERANCE_SECONDS
         } else {
             DEFAULT_TOLERANCE_SECONDS
         };
-        let claim_lease_seconds = number(env, "NONCE_CLAIM_SECONDS", DEFAULT_CLAIM_LEASE_SECONDS)?;
-        if claim_lease_seconds == 0 {
-            return Err(ConfigError {
-                variable: "NONCE_CLAIM_SECONDS",
-                problem: "must be at least 1".into(),
-            });
-        }
-        let tolerance_seconds = number(env, "SIGNATURE_TOLERANCE_SECONDS", default_tolerance)?;
-        if tolerance_seconds > MAX_TOLERANCE_SECONDS || (tolerance_seconds == 0 && nonce_table.is_some()) {
-            return Err(ConfigError {
-                variable: "SIGNATURE_TOLERANCE_SECONDS",
-                problem: format!(
-                    "must be between 1 and {MAX_TOLERANCE_SECONDS} (0, no window, only without a nonce table: a table keeps nonces for a bounded time)"
+        let tolerance_seconds = SIGNATURE_TOLERANCE_SECONDS.number_or(env, default_tolerance)?;
+        if tolerance_seconds == 0 && nonce_table.is_some() {
+            return Err(ConfigError::new(
+                SIGNATURE_TOLERANCE_SECONDS.name,
+                format!(
+                    "must be between 1 and {MAX_TOLERANCE_SECONDS} with a nonce table (0, no window, only without one: a table keeps nonces for a bounded time)"
                 ),
-            });
+            ));
         }
         if nonce_table.is_some() && tolerance_seconds < DEFAULT_TABLE_TOLERANCE_SECONDS {
             tracing::warn!(
@@ -119,15 +204,15 @@ impl IngestConfig {
             );
         }
         Ok(Self {
-            allowed_services: service_list(env)?,
+            allowed_services: SERVICES.service_names(env)?,
             tolerance_seconds,
-            max_body_bytes: number(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            max_body_bytes: MAX_BODY_BYTES.count(env)?,
             events_queue_url,
             trigger_queue_urls,
-            nonce_capacity: number(env, "NONCE_CACHE_CAPACITY", DEFAULT_NONCE_CAPACITY)?,
+            nonce_capacity: NONCE_CACHE_CAPACITY.count(env)?,
             nonce_table,
-            claim_lease_seconds,
-            nonce_timeout: crate::config::millis(env, "NONCE_TIMEOUT_MS", DEFAULT_NONCE_TIMEOUT)?,
+            claim_lease_seconds: NONCE_CLAIM_SECONDS.number(env)?,
+            nonce_timeout: NONCE_TIMEOUT_MS.duration(env)?,
         })
     }
 
@@ -140,15 +225,16 @@ impl IngestConfig {
         cache: &mut crate::service_cache::ServiceCacheConfig,
         env: &impl Lookup,
     ) -> Result<(), ConfigError> {
-        let window = std::time::Duration::from_secs(self.tolerance_seconds);
-        if env.get("PREVIOUS_SECRET_GRACE_SECONDS").is_none() {
+        use crate::service_cache::PREVIOUS_SECRET_GRACE_SECONDS as GRACE;
+        let window = Duration::from_secs(self.tolerance_seconds);
+        if GRACE.raw(env).is_none() {
             cache.previous_grace = cache.previous_grace.max(window);
         }
         if cache.previous_grace < window {
-            return Err(ConfigError {
-                variable: "PREVIOUS_SECRET_GRACE_SECONDS",
-                problem: "must be at least SIGNATURE_TOLERANCE_SECONDS".into(),
-            });
+            return Err(ConfigError::new(
+                GRACE.name,
+                "must be at least SIGNATURE_TOLERANCE_SECONDS",
+            ));
         }
         Ok(())
     }
@@ -160,6 +246,15 @@ impl IngestConfig {
             .or_else(|| self.trigger_queue_urls.get("*"))
             .map_or(self.events_queue_url.as_str(), String::as_str)
     }
+}
+
+/// Everything webhook-ingest reads at start-up but the AWS and log settings: its own settings
+/// and the secret cache's, made to fit each other. Refuses what the function would refuse.
+pub fn load(env: &impl Lookup) -> Result<(IngestConfig, crate::service_cache::ServiceCacheConfig), ConfigError> {
+    let config = IngestConfig::from_env(env)?;
+    let mut cache = crate::service_cache::ServiceCacheConfig::for_ingest(env)?;
+    config.fit_grace(&mut cache, env)?;
+    Ok((config, cache))
 }
 
 #[cfg(test)]
@@ -204,7 +299,7 @@ mod tests {
             ("PREVIOUS_SECRET_GRACE_SECONDS", "3600"),
         ];
         let mut cache =
-            crate::service_cache::ServiceCacheConfig::from_env(&env(&explicit)).unwrap_or_else(|e| panic!("{e}"));
+            crate::service_cache::ServiceCacheConfig::for_ingest(&env(&explicit)).unwrap_or_else(|e| panic!("{e}"));
         let err = c.fit_grace(&mut cache, &env(&explicit)).err().map(|e| e.variable);
         assert_eq!(err, Some("PREVIOUS_SECRET_GRACE_SECONDS"));
 

@@ -6,17 +6,14 @@
 //! enqueue, nonce confirmed. A nonce counts as used only once the queue accepted its event: a
 //! request refused with 5xx succeeds when Sinch retries it with the very same headers, and the
 //! claim taken before the enqueue lapses on its own if the environment dies in between
-//! (ARCHITECTURE.md, "Replay protection"; README, Security, "Replay").
+//! (ARCHITECTURE.md, "Replay protection").
 
-mod config;
+pub mod config;
 mod error;
 mod nonce;
 pub mod stored_event;
 
-pub use config::{
-    ConfigError, DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_NONCE_TIMEOUT,
-    DEFAULT_TABLE_TOLERANCE_SECONDS, DEFAULT_TOLERANCE_SECONDS, IngestConfig,
-};
+pub use config::{DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_NONCE_TIMEOUT, DEFAULT_TABLE_TOLERANCE_SECONDS, IngestConfig};
 pub use error::IngestError;
 pub use nonce::{InstanceNonces, nonce_key};
 pub use stored_event::build_message;
@@ -27,11 +24,11 @@ use std::time::{Instant, SystemTime};
 use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
 use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
-use crate::protocol::callback::{Callback, hex_sha256};
+use crate::protocol::callback::{Callback, CallbackError, hex_sha256};
 use crate::protocol::service::is_valid_service_name;
 use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders, WebhookSecret};
 use crate::protocol::{classify, verify};
-use crate::service_cache::{ServiceCache, ServiceCacheError};
+use crate::service_cache::{ServiceCache, ServiceCacheError, ServiceVersions};
 
 /// One webhook request as the handler received it; `body` is already base64-decoded.
 pub struct WebhookRequest<'a> {
@@ -157,54 +154,11 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
 
     async fn process(&self, request: &WebhookRequest<'_>) -> Result<Stored, IngestError> {
         let service = request.service;
-        if !is_valid_service_name(service) {
-            return Err(IngestError::InvalidServiceName);
-        }
-        if request.body.len() > self.config.max_body_bytes {
-            return Err(IngestError::BodyTooLarge);
-        }
-        let headers = request.headers.iter().copied();
-        let unsigned = SignatureHeaders::absent(headers.clone());
-        let signature = if unsigned {
-            None
-        } else {
-            Some(SignatureHeaders::extract(headers).map_err(IngestError::Signature)?)
-        };
-        // What the body says, read before any lookup or hashing. Invalid UTF-8 is read as
-        // replacement characters: the event is still Sinch's and is stored as it came.
-        let classified = classify(String::from_utf8_lossy(request.body).as_bytes());
-        if signature.is_some()
-            && let Err(e) = &classified
-        {
-            // Sinch signs callbacks only: this one cannot verify, so no HMAC is spent on it.
-            return Err(IngestError::NotACallback(e.clone()));
-        }
+        let (signature, classified) = self.precheck(request)?;
         let now = self.clock.unix_seconds();
-        let window = self.config.tolerance_seconds;
-
-        let allowed = self
-            .config
-            .allowed_services
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|s| s == service));
-        let versions = if allowed {
-            match self.service_cache.get(service).await {
-                Ok(v) => Some(v),
-                Err(ServiceCacheError::NotFound) => None,
-                Err(e) => return Err(cache_error(e)),
-            }
-        } else {
-            None
+        let Some(versions) = self.versions(service).await? else {
+            return Err(self.unknown_service(signature.as_ref(), request.body, now));
         };
-        let Some(versions) = versions else {
-            // Answer exactly as a configured service without a matching secret would.
-            let headers = signature.ok_or(IngestError::Signature(Rejection::MissingHeader(SIGNATURE_HEADER)))?;
-            return match verify(&headers, request.body, std::iter::empty(), now, window) {
-                Err(Rejection::NoSecret) | Ok(_) => Err(IngestError::UnknownService),
-                Err(rejection) => Err(IngestError::Signature(rejection)),
-            };
-        };
-
         let Some(headers) = signature else {
             if !versions.current.allow_unsigned_webhooks {
                 return Err(IngestError::Signature(Rejection::MissingHeader(SIGNATURE_HEADER)));
@@ -213,11 +167,86 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             return self.store(service, request.body, &callback).await;
         };
         let callback = classified.map_err(IngestError::NotACallback)?;
+        self.verify_signed(service, &headers, request.body, &versions, &callback.app_id, now)
+            .await?;
+        self.store_once(service, &headers, request.body, &callback, now).await
+    }
 
-        // Each distinct candidate secret is hashed at most once per request: after a refresh,
-        // only the secrets it brought that were not tried already.
-        let tried = versions.webhook_secrets(&callback.app_id, now);
-        let mut verdict = verify(&headers, request.body, tried.iter().copied(), now, window);
+    /// The checks that cost nothing, before any lookup or hashing: the service name, the body's
+    /// size, the signature headers, and what the body says (a signed body that is not a
+    /// callback is refused here: Sinch signs callbacks only, so no HMAC is spent on it).
+    #[allow(clippy::type_complexity)]
+    fn precheck<'r>(
+        &self,
+        request: &WebhookRequest<'r>,
+    ) -> Result<(Option<SignatureHeaders<'r>>, Result<Callback, CallbackError>), IngestError> {
+        if !is_valid_service_name(request.service) {
+            return Err(IngestError::InvalidServiceName);
+        }
+        if request.body.len() > self.config.max_body_bytes {
+            return Err(IngestError::BodyTooLarge);
+        }
+        let headers = request.headers.iter().copied();
+        let signature = if SignatureHeaders::absent(headers.clone()) {
+            None
+        } else {
+            Some(SignatureHeaders::extract(headers).map_err(IngestError::Signature)?)
+        };
+        // Invalid UTF-8 is read as replacement characters: the event is still Sinch's and is
+        // stored as it came.
+        let classified = classify(String::from_utf8_lossy(request.body).as_bytes());
+        if signature.is_some()
+            && let Err(e) = &classified
+        {
+            return Err(IngestError::NotACallback(e.clone()));
+        }
+        Ok((signature, classified))
+    }
+
+    /// The service's secret versions; `None` for a service that is not allowed or has no secret.
+    async fn versions(&self, service: &str) -> Result<Option<ServiceVersions>, IngestError> {
+        let allowed = self
+            .config
+            .allowed_services
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == service));
+        if !allowed {
+            return Ok(None);
+        }
+        match self.service_cache.get(service).await {
+            Ok(v) => Ok(Some(v)),
+            Err(ServiceCacheError::NotFound) => Ok(None),
+            Err(e) => Err(cache_error(e)),
+        }
+    }
+
+    /// What an unknown service answers: exactly what a configured service without a matching
+    /// secret would, so services cannot be enumerated.
+    fn unknown_service(&self, signature: Option<&SignatureHeaders<'_>>, body: &[u8], now: i64) -> IngestError {
+        let Some(headers) = signature else {
+            return IngestError::Signature(Rejection::MissingHeader(SIGNATURE_HEADER));
+        };
+        match verify(headers, body, std::iter::empty(), now, self.config.tolerance_seconds) {
+            Err(Rejection::NoSecret) | Ok(_) => IngestError::UnknownService,
+            Err(rejection) => IngestError::Signature(rejection),
+        }
+    }
+
+    /// Verifies the signature against the cached secrets, then, on a mismatch, once against
+    /// what a rate-limited refresh brought. Each distinct candidate secret is hashed at most
+    /// once per request.
+    async fn verify_signed(
+        &self,
+        service: &str,
+        headers: &SignatureHeaders<'_>,
+        body: &[u8],
+        versions: &ServiceVersions,
+        app_id: &str,
+        now: i64,
+    ) -> Result<(), IngestError> {
+        let window = self.config.tolerance_seconds;
+        let tried = versions.webhook_secrets(app_id, now);
+        let mut verdict = verify(headers, body, tried.iter().copied(), now, window);
         if matches!(verdict, Err(Rejection::Mismatch | Rejection::NoSecret)) {
             let refreshed = self
                 .service_cache
@@ -228,13 +257,24 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
                 self.metrics
                     .count(Metric::SecretRefresh, &[("Cause", "signature_mismatch")]);
             }
-            let fresh = untried(refreshed.versions.webhook_secrets(&callback.app_id, now), &tried);
+            let fresh = untried(refreshed.versions.webhook_secrets(app_id, now), &tried);
             if !fresh.is_empty() {
-                verdict = verify(&headers, request.body, fresh, now, window);
+                verdict = verify(headers, body, fresh, now, window);
             }
         }
-        verdict.map_err(IngestError::Signature)?;
+        verdict.map(|_| ()).map_err(IngestError::Signature)
+    }
 
+    /// Stores a verified event at most once per nonce: claim, store, then confirm (or release
+    /// when the store failed, so Sinch's retry need not wait for the lease).
+    async fn store_once(
+        &self,
+        service: &str,
+        headers: &SignatureHeaders<'_>,
+        body: &[u8],
+        callback: &Callback,
+        now: i64,
+    ) -> Result<Stored, IngestError> {
         let key = nonce_key(headers.nonce);
         let lease_until = now.saturating_add(i64::try_from(self.config.claim_lease_seconds).unwrap_or(i64::MAX));
         let claim = match self.nonces.claim(&key, now, lease_until).await {
@@ -246,10 +286,9 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
                 return Err(IngestError::ReplayCheckUnavailable);
             }
         };
-        let stored = match self.store(service, request.body, &callback).await {
+        let stored = match self.store(service, body, callback).await {
             Ok(stored) => stored,
             Err(e) => {
-                // Not stored: free the nonce so Sinch's retry need not wait for the lease.
                 if let Err(failure) = self.nonces.release(&key, &claim).await {
                     self.nonce_store_failed("release", service, &failure);
                 }
@@ -257,20 +296,26 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             }
         };
         let timestamp = crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
-        // A shared table keeps nonces for at least the table's default window: an instance
-        // deployed later with a wider window must still find what a narrower one stored.
+        self.confirm(&key, &claim, self.nonce_horizon(timestamp, now), service)
+            .await;
+        Ok(stored)
+    }
+
+    /// Until when a stored nonce stays used. A shared table keeps nonces for at least the
+    /// table's default window: an instance deployed later with a wider window must still find
+    /// what a narrower one stored.
+    fn nonce_horizon(&self, timestamp: i64, now: i64) -> i64 {
+        let window = self.config.tolerance_seconds;
         let kept = if self.config.nonce_table.is_some() {
             window.max(DEFAULT_TABLE_TOLERANCE_SECONDS)
         } else {
             window
         };
-        let horizon = if window == 0 {
+        if window == 0 {
             now.saturating_add(600)
         } else {
             timestamp.saturating_add(i64::try_from(kept).unwrap_or(i64::MAX))
-        };
-        self.confirm(&key, &claim, horizon, service).await;
-        Ok(stored)
+        }
     }
 
     /// Marks the nonce used, once (the SDK retries the call itself, within `NONCE_TIMEOUT_MS`).

@@ -1,47 +1,183 @@
-//! The sender function's settings.
+//! The sender function's settings: each declared once as a [`Setting`] (the reference table is
+//! rendered from these), parsed through its declaration.
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Lookup, millis, number, required, seconds, service_list};
+use crate::config::{ConfigError, Fallback, Kind, Lookup, Setting, Source, Unit};
 
 pub const DEFAULT_AUTH_URL: &str = "https://auth.sinch.com/oauth2/token";
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(10);
-pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(900);
-pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(86_400);
-pub const DEFAULT_FETCH_FAILURE_HOLD: Duration = Duration::from_secs(5);
+pub const DEFAULT_MAX_IN_FLIGHT: usize = MAX_IN_FLIGHT.default_number() as usize;
+pub const DEFAULT_SEND_TIMEOUT: Duration = SEND_TIMEOUT_MS.default_duration();
+pub const DEFAULT_RETRY_BASE: Duration = RETRY_BASE_SECONDS.default_duration();
+pub const DEFAULT_RETRY_MAX: Duration = RETRY_MAX_SECONDS.default_duration();
+pub const DEFAULT_RETRY_FOR: Duration = RETRY_FOR_SECONDS.default_duration();
+pub const DEFAULT_FETCH_FAILURE_HOLD: Duration = TOKEN_FAILURE_HOLD_SECONDS.default_duration();
 /// Room left after the last possible send for what follows it before the invocation ends:
 /// deleting the record (an SQS call of up to `AWS_TIMEOUT_MS`, 5 s) and answering.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
 
+pub const SERVICES: Setting = Setting {
+    name: "SERVICES",
+    kind: Kind::ServiceNames,
+    fallback: Fallback::Required,
+    doc: "comma-separated services this sender may use (read by name: no `ListSecrets`)",
+    source: Source::Parameter("ServiceNames"),
+};
+pub const OUTBOUND_QUEUE_URL: Setting = Setting {
+    name: "OUTBOUND_QUEUE_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Required,
+    doc: "the queue the records come from (for visibility changes and early deletes)",
+    source: Source::Queue("OutboundQueue"),
+};
+pub const DLQ_URL: Setting = Setting {
+    name: "DLQ_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Required,
+    doc: "where records that can never succeed go, with their reason",
+    source: Source::Queue("OutboundDeadLetterQueue"),
+};
+pub const SENT_QUEUE_URL: Setting = Setting {
+    name: "SENT_QUEUE_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Absent,
+    doc: "optional: a sent record `{correlation_id, message_id, …}` per message Sinch accepted",
+    source: Source::Queue("SentQueue"),
+};
+pub const SINCH_AUTH_URL: Setting = Setting {
+    name: "SINCH_AUTH_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Text(DEFAULT_AUTH_URL),
+    doc: "OAuth2 token endpoint",
+    source: Source::Unset,
+};
+pub const CONVERSATION_API_URL: Setting = Setting {
+    name: "CONVERSATION_API_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Derived("the regional hosts"),
+    doc: "base URL override for tests and local runs (`{base}/{region}/v1/projects/…`)",
+    source: Source::Unset,
+};
+pub const SEND_TIMEOUT_MS: Setting = Setting {
+    name: "SEND_TIMEOUT_MS",
+    kind: Kind::Number {
+        unit: Unit::Milliseconds,
+        min: 1000,
+        max: 60_000,
+    },
+    fallback: Fallback::Number(10_000),
+    doc: "one request to Sinch, connect to last byte; plus 6 s it must fit the function's timeout",
+    source: Source::Parameter("SendTimeoutMs"),
+};
+pub const MAX_IN_FLIGHT: Setting = Setting {
+    name: "MAX_IN_FLIGHT",
+    kind: Kind::Number {
+        unit: Unit::Count,
+        min: 1,
+        max: 1000,
+    },
+    fallback: Fallback::Number(64),
+    doc: "requests in flight at once per invocation",
+    source: Source::Parameter("MaxInFlight"),
+};
+pub const RETRY_BASE_SECONDS: Setting = Setting {
+    name: "RETRY_BASE_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 1,
+        max: 900,
+    },
+    fallback: Fallback::Number(10),
+    doc: "first retry delay; doubles per receive up to `RETRY_MAX_SECONDS`",
+    source: Source::Unset,
+};
+pub const RETRY_MAX_SECONDS: Setting = Setting {
+    name: "RETRY_MAX_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 1,
+        max: 43_200,
+    },
+    fallback: Fallback::Number(900),
+    doc: "longest retry delay",
+    source: Source::Unset,
+};
+pub const RETRY_FOR_SECONDS: Setting = Setting {
+    name: "RETRY_FOR_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 60,
+        max: 1_209_600,
+    },
+    fallback: Fallback::Number(86_400),
+    doc: "how long a record that can succeed later is retried, from its first receive; then it is dead-lettered with its last cause",
+    source: Source::Parameter("RetryForSeconds"),
+};
+pub const FUNCTION_TIMEOUT_SECONDS: Setting = Setting {
+    name: "FUNCTION_TIMEOUT_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 1,
+        max: 900,
+    },
+    fallback: Fallback::Absent,
+    doc: "the function's timeout (the template sets it); `SEND_TIMEOUT_MS` + 6 s must fit it",
+    source: Source::Parameter("SenderTimeoutSeconds"),
+};
+pub const TOKEN_FAILURE_HOLD_SECONDS: Setting = Setting {
+    name: "TOKEN_FAILURE_HOLD_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 0,
+        max: 300,
+    },
+    fallback: Fallback::Number(5),
+    doc: "a failed token fetch is handed to every caller for this long instead of being repeated",
+    source: Source::Unset,
+};
+
+/// Every setting of this module, in reference order.
+pub const SETTINGS: [&Setting; 13] = [
+    &SERVICES,
+    &OUTBOUND_QUEUE_URL,
+    &DLQ_URL,
+    &SENT_QUEUE_URL,
+    &SINCH_AUTH_URL,
+    &CONVERSATION_API_URL,
+    &SEND_TIMEOUT_MS,
+    &MAX_IN_FLIGHT,
+    &RETRY_BASE_SECONDS,
+    &RETRY_MAX_SECONDS,
+    &RETRY_FOR_SECONDS,
+    &FUNCTION_TIMEOUT_SECONDS,
+    &TOKEN_FAILURE_HOLD_SECONDS,
+];
+
 /// `Default` has every default and no services or queues: set those (tests, the local loop).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderConfig {
-    /// `SERVICES`: the services this sender may send for (required: no `ListSecrets`).
+    /// [`SERVICES`].
     pub services: Vec<String>,
-    /// `SINCH_AUTH_URL`.
+    /// [`SINCH_AUTH_URL`].
     pub auth_url: String,
-    /// `CONVERSATION_API_URL`: replaces the regional hosts (tests, local runs).
+    /// [`CONVERSATION_API_URL`]: replaces the regional hosts (tests, local runs).
     pub api_base_override: Option<String>,
-    /// `MAX_IN_FLIGHT` (64): requests in flight at once per invocation.
+    /// [`MAX_IN_FLIGHT`].
     pub max_in_flight: usize,
-    /// `OUTBOUND_QUEUE_URL`: the queue the records come from (for visibility changes).
+    /// [`OUTBOUND_QUEUE_URL`].
     pub outbound_queue_url: String,
-    /// `DLQ_URL`: where permanent failures go, with their reason.
+    /// [`DLQ_URL`].
     pub dlq_url: String,
-    /// `SENT_QUEUE_URL`: optional; gets `{correlation_id, message_id, …}` per sent message.
+    /// [`SENT_QUEUE_URL`].
     pub sent_queue_url: Option<String>,
-    /// `RETRY_BASE_SECONDS` (10) and `RETRY_MAX_SECONDS` (900).
+    /// [`RETRY_BASE_SECONDS`] and [`RETRY_MAX_SECONDS`].
     pub retry_base: Duration,
     pub retry_max: Duration,
-    /// `SEND_TIMEOUT_MS` (10000): one request to Sinch, connect to last byte.
+    /// [`SEND_TIMEOUT_MS`].
     pub send_timeout: Duration,
-    /// `RETRY_FOR_SECONDS` (86400): how long a record that can succeed later is retried,
-    /// counted from its first receive; then it is dead-lettered with its last cause.
+    /// [`RETRY_FOR_SECONDS`].
     pub retry_for: Duration,
-    /// `TOKEN_FAILURE_HOLD_SECONDS` (5): a failed token fetch is handed to every record
-    /// waiting on it, and to those that ask within this time, instead of being repeated.
+    /// [`TOKEN_FAILURE_HOLD_SECONDS`].
     pub token_failure_hold: Duration,
 }
 
@@ -66,47 +202,45 @@ impl Default for SenderConfig {
 
 impl SenderConfig {
     pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let services = service_list(env)?.filter(|s| !s.is_empty()).ok_or(ConfigError {
-            variable: "SERVICES",
-            problem: "is required (comma-separated service names)".into(),
-        })?;
-        let max_in_flight: usize = number(env, "MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT)?;
-        if max_in_flight == 0 {
-            return Err(ConfigError {
-                variable: "MAX_IN_FLIGHT",
-                problem: "must be at least 1".into(),
-            });
-        }
-        let send_timeout = millis(env, "SEND_TIMEOUT_MS", DEFAULT_SEND_TIMEOUT)?;
-        // `FUNCTION_TIMEOUT_SECONDS` (the template passes the function's timeout): a send must
-        // fit in an invocation, or no record would ever be tried.
-        if let Some(timeout) = env.get("FUNCTION_TIMEOUT_SECONDS") {
-            let timeout = timeout.trim().parse::<u64>().map_err(|_| ConfigError {
-                variable: "FUNCTION_TIMEOUT_SECONDS",
-                problem: "must be a whole number".into(),
-            })?;
+        let services = SERVICES
+            .service_names(env)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConfigError::new(SERVICES.name, "is required (comma-separated service names)"))?;
+        let send_timeout = SEND_TIMEOUT_MS.duration(env)?;
+        // The template passes the function's timeout: a send must fit in an invocation, or no
+        // record would ever be tried.
+        if FUNCTION_TIMEOUT_SECONDS.raw(env).is_some() {
+            let timeout = FUNCTION_TIMEOUT_SECONDS.number(env)?;
             if send_timeout + DEADLINE_MARGIN >= Duration::from_secs(timeout) {
-                return Err(ConfigError {
-                    variable: "SEND_TIMEOUT_MS",
-                    problem: format!("plus a 6 s margin must be below the function timeout ({timeout} s)"),
-                });
+                return Err(ConfigError::new(
+                    SEND_TIMEOUT_MS.name,
+                    format!("plus a 6 s margin must be below the function timeout ({timeout} s)"),
+                ));
             }
         }
         Ok(Self {
             services,
-            auth_url: env.get("SINCH_AUTH_URL").unwrap_or_else(|| DEFAULT_AUTH_URL.into()),
-            api_base_override: env.get("CONVERSATION_API_URL"),
-            max_in_flight,
-            outbound_queue_url: required(env, "OUTBOUND_QUEUE_URL")?,
-            dlq_url: required(env, "DLQ_URL")?,
-            sent_queue_url: env.get("SENT_QUEUE_URL"),
-            retry_base: seconds(env, "RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE)?,
-            retry_max: seconds(env, "RETRY_MAX_SECONDS", DEFAULT_RETRY_MAX)?,
+            auth_url: SINCH_AUTH_URL.text(env)?,
+            api_base_override: CONVERSATION_API_URL.optional(env),
+            max_in_flight: MAX_IN_FLIGHT.count(env)?,
+            outbound_queue_url: OUTBOUND_QUEUE_URL.text(env)?,
+            dlq_url: DLQ_URL.text(env)?,
+            sent_queue_url: SENT_QUEUE_URL.optional(env),
+            retry_base: RETRY_BASE_SECONDS.duration(env)?,
+            retry_max: RETRY_MAX_SECONDS.duration(env)?,
             send_timeout,
-            retry_for: seconds(env, "RETRY_FOR_SECONDS", DEFAULT_RETRY_FOR)?,
-            token_failure_hold: seconds(env, "TOKEN_FAILURE_HOLD_SECONDS", DEFAULT_FETCH_FAILURE_HOLD)?,
+            retry_for: RETRY_FOR_SECONDS.duration(env)?,
+            token_failure_hold: TOKEN_FAILURE_HOLD_SECONDS.duration(env)?,
         })
     }
+}
+
+/// Everything the sender reads at start-up but the AWS and log settings.
+pub fn load(env: &impl Lookup) -> Result<(SenderConfig, crate::service_cache::ServiceCacheConfig), ConfigError> {
+    Ok((
+        SenderConfig::from_env(env)?,
+        crate::service_cache::ServiceCacheConfig::for_sender(env)?,
+    ))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! may write; OAuth2 tokens are `token.rs`.
 
 mod attempt;
-mod config;
+pub mod config;
 pub mod dead_letter;
 mod finish;
 mod held_back;

@@ -1,31 +1,107 @@
-//! The service-secret cache's settings, each with its default as a named constant.
+//! The service-secret cache's settings, each declared once as a [`Setting`].
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Lookup, seconds};
+use crate::config::{ConfigError, Fallback, Kind, Lookup, Setting, Source, Unit};
+
+pub const SERVICE_SECRET_PREFIX: Setting = Setting {
+    name: "SERVICE_SECRET_PREFIX",
+    kind: Kind::Text,
+    fallback: Fallback::Text("sinch-bridge/services/"),
+    doc: "secret name prefix: a service's secret is this prefix plus its name",
+    source: Source::Parameter("ServiceSecretPrefix"),
+};
+pub const SECRET_CACHE_TTL_SECONDS: Setting = Setting {
+    name: "SECRET_CACHE_TTL_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 1,
+        max: 86_400,
+    },
+    fallback: Fallback::Number(300),
+    doc: "how long a warm environment trusts its cached service secret",
+    source: Source::Unset,
+};
+pub const SECRET_FAILURE_HOLD_SECONDS: Setting = Setting {
+    name: "SECRET_FAILURE_HOLD_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 0,
+        max: 300,
+    },
+    fallback: Fallback::Number(10),
+    doc: "after a failed Secrets Manager call, serve the cache without calling again for this long",
+    source: Source::Unset,
+};
+pub const SECRET_REFRESH_MIN_INTERVAL_SECONDS: Setting = Setting {
+    name: "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 0,
+        max: 3600,
+    },
+    fallback: Fallback::Number(30),
+    doc: "at most one forced refresh per service per interval after a signature mismatch",
+    source: Source::Unset,
+};
+pub const PREVIOUS_SECRET_GRACE_SECONDS: Setting = Setting {
+    name: "PREVIOUS_SECRET_GRACE_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 0,
+        max: 1_209_600,
+    },
+    fallback: Fallback::Derived("3600, or the signature window when longer"),
+    doc: "how long after the current secret version was created the previous one still verifies (at least the signature window)",
+    source: Source::Parameter("SecretGraceSeconds"),
+};
+pub const PENDING_SECRET_MAX_AGE_SECONDS: Setting = Setting {
+    name: "PENDING_SECRET_MAX_AGE_SECONDS",
+    kind: Kind::Number {
+        unit: Unit::Seconds,
+        min: 60,
+        max: 1_209_600,
+    },
+    fallback: Fallback::Number(86_400),
+    doc: "how long after it was created an `AWSPENDING` version verifies (an abandoned rotation ends by itself)",
+    source: Source::Unset,
+};
+
+/// The settings every function with a secret cache reads.
+pub const CACHE_SETTINGS: [&Setting; 3] = [
+    &SERVICE_SECRET_PREFIX,
+    &SECRET_CACHE_TTL_SECONDS,
+    &SECRET_FAILURE_HOLD_SECONDS,
+];
+/// The settings that decide which secret versions verify a callback (webhook-ingest only).
+pub const TRUST_SETTINGS: [&Setting; 3] = [
+    &SECRET_REFRESH_MIN_INTERVAL_SECONDS,
+    &PREVIOUS_SECRET_GRACE_SECONDS,
+    &PENDING_SECRET_MAX_AGE_SECONDS,
+];
 
 pub const DEFAULT_SECRET_PREFIX: &str = "sinch-bridge/services/";
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
-pub const DEFAULT_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_CACHE_TTL: Duration = SECRET_CACHE_TTL_SECONDS.default_duration();
+pub const DEFAULT_REFRESH_MIN_INTERVAL: Duration = SECRET_REFRESH_MIN_INTERVAL_SECONDS.default_duration();
 pub const DEFAULT_PREVIOUS_GRACE: Duration = Duration::from_secs(3600);
-pub const DEFAULT_PENDING_MAX_AGE: Duration = Duration::from_secs(86_400);
-pub const DEFAULT_FAILURE_HOLD: Duration = Duration::from_secs(10);
+pub const DEFAULT_PENDING_MAX_AGE: Duration = PENDING_SECRET_MAX_AGE_SECONDS.default_duration();
+pub const DEFAULT_FAILURE_HOLD: Duration = SECRET_FAILURE_HOLD_SECONDS.default_duration();
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceCacheConfig {
-    /// `SERVICE_SECRET_PREFIX`: secret name = prefix + service name.
+    /// [`SERVICE_SECRET_PREFIX`]: secret name = prefix + service name.
     pub prefix: String,
-    /// `SECRET_CACHE_TTL_SECONDS`.
+    /// [`SECRET_CACHE_TTL_SECONDS`].
     pub ttl: Duration,
-    /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS`.
+    /// [`SECRET_REFRESH_MIN_INTERVAL_SECONDS`].
     pub refresh_min_interval: Duration,
-    /// `PREVIOUS_SECRET_GRACE_SECONDS`: how long after the current version was created the
+    /// [`PREVIOUS_SECRET_GRACE_SECONDS`]: how long after the current version was created the
     /// previous one still signs.
     pub previous_grace: Duration,
-    /// `PENDING_SECRET_MAX_AGE_SECONDS`: how long after it was created a pending version signs
-    /// (an abandoned rotation ends by itself).
+    /// [`PENDING_SECRET_MAX_AGE_SECONDS`]: how long after it was created a pending version
+    /// signs (an abandoned rotation ends by itself).
     pub pending_max_age: Duration,
-    /// `SECRET_FAILURE_HOLD_SECONDS`: how long a failed fetch keeps requests off the store.
+    /// [`SECRET_FAILURE_HOLD_SECONDS`]: how long a failed fetch keeps requests off the store.
     pub failure_hold: Duration,
 }
 
@@ -43,15 +119,24 @@ impl Default for ServiceCacheConfig {
 }
 
 impl ServiceCacheConfig {
-    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let default = Self::default();
+    /// The sender's cache: [`CACHE_SETTINGS`]; it never verifies a callback.
+    pub fn for_sender(env: &impl Lookup) -> Result<Self, ConfigError> {
         Ok(Self {
-            prefix: env.get("SERVICE_SECRET_PREFIX").unwrap_or(default.prefix),
-            ttl: seconds(env, "SECRET_CACHE_TTL_SECONDS", default.ttl)?,
-            refresh_min_interval: seconds(env, "SECRET_REFRESH_MIN_INTERVAL_SECONDS", default.refresh_min_interval)?,
-            previous_grace: seconds(env, "PREVIOUS_SECRET_GRACE_SECONDS", default.previous_grace)?,
-            pending_max_age: seconds(env, "PENDING_SECRET_MAX_AGE_SECONDS", default.pending_max_age)?,
-            failure_hold: seconds(env, "SECRET_FAILURE_HOLD_SECONDS", default.failure_hold)?,
+            prefix: SERVICE_SECRET_PREFIX.text(env)?,
+            ttl: SECRET_CACHE_TTL_SECONDS.duration(env)?,
+            failure_hold: SECRET_FAILURE_HOLD_SECONDS.duration(env)?,
+            ..Self::default()
+        })
+    }
+
+    /// The ingest's cache: [`CACHE_SETTINGS`] and [`TRUST_SETTINGS`] (the grace is fitted to
+    /// the signature window by `IngestConfig::fit_grace`).
+    pub fn for_ingest(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            refresh_min_interval: SECRET_REFRESH_MIN_INTERVAL_SECONDS.duration(env)?,
+            previous_grace: PREVIOUS_SECRET_GRACE_SECONDS.duration_or(env, DEFAULT_PREVIOUS_GRACE)?,
+            pending_max_age: PENDING_SECRET_MAX_AGE_SECONDS.duration(env)?,
+            ..Self::for_sender(env)?
         })
     }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::config::{Fallback, Kind, Setting, Source};
 use crate::ports::{PortError, SecretAdmin, SinchClient, Stage};
 use crate::protocol::secret::SecretString;
 use crate::protocol::service::MessagingService;
@@ -73,38 +74,49 @@ pub enum StepOutcome {
     AlreadyFinished,
 }
 
+pub const WEBHOOK_BASE_URL: Setting = Setting {
+    name: "WEBHOOK_BASE_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Absent,
+    doc: "the stack's `WebhookBaseUrl`; webhooks targeting `{base}{service}` are this deployment's (unset: any whose path ends in `/webhooks/{service}`)",
+    source: Source::WebhookBase,
+};
+
+/// The rotation function's own settings; it also reads the secret prefix, the ingest's refresh
+/// interval and the sender's Sinch endpoints (see `config::FUNCTIONS`).
+pub const SETTINGS: [&Setting; 1] = [&WEBHOOK_BASE_URL];
+
 /// The rotation function's settings.
 #[derive(Debug, Clone)]
 pub struct RotationConfig {
     /// `SERVICE_SECRET_PREFIX`: only secrets under it are rotated.
     pub prefix: String,
-    /// `WEBHOOK_BASE_URL`: the stack's `WebhookBaseUrl` (`https://…/webhooks/`). Webhooks
-    /// targeting `{base}{service}` are this deployment's; unset, any webhook whose path ends in
-    /// `/webhooks/{service}` is.
+    /// [`WEBHOOK_BASE_URL`].
     pub webhook_base_url: Option<String>,
     /// How old the pending version must be before Sinch is switched to it: the ingest's
     /// `SECRET_REFRESH_MIN_INTERVAL_SECONDS` plus a margin for clocks.
     pub refresh_wait: std::time::Duration,
+    /// `SINCH_AUTH_URL`.
+    pub auth_url: String,
+    /// `CONVERSATION_API_URL`.
+    pub api_base_override: Option<String>,
 }
 
 /// Clock difference allowed between Secrets Manager's creation dates and the functions.
 const REFRESH_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RotationConfig {
-    pub fn from_env(env: &impl crate::config::Lookup) -> Self {
-        Self {
-            prefix: env
-                .get("SERVICE_SECRET_PREFIX")
-                .unwrap_or_else(|| crate::service_cache::DEFAULT_SECRET_PREFIX.to_owned()),
-            webhook_base_url: env.get("WEBHOOK_BASE_URL").filter(|u| !u.is_empty()),
-            refresh_wait: crate::config::seconds(
-                env,
-                "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
-                crate::service_cache::DEFAULT_REFRESH_MIN_INTERVAL,
-            )
-            .unwrap_or(crate::service_cache::DEFAULT_REFRESH_MIN_INTERVAL)
-                + REFRESH_MARGIN,
-        }
+    /// Refuses a bad value with an error naming the variable, like the other functions.
+    pub fn from_env(env: &impl crate::config::Lookup) -> Result<Self, crate::config::ConfigError> {
+        use crate::send::config::{CONVERSATION_API_URL, SINCH_AUTH_URL};
+        use crate::service_cache::{SECRET_REFRESH_MIN_INTERVAL_SECONDS, SERVICE_SECRET_PREFIX};
+        Ok(Self {
+            prefix: SERVICE_SECRET_PREFIX.text(env)?,
+            webhook_base_url: WEBHOOK_BASE_URL.optional(env),
+            refresh_wait: SECRET_REFRESH_MIN_INTERVAL_SECONDS.duration(env)? + REFRESH_MARGIN,
+            auth_url: SINCH_AUTH_URL.text(env)?,
+            api_base_override: CONVERSATION_API_URL.optional(env),
+        })
     }
 }
 
@@ -395,7 +407,7 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
             .version_at(Stage::Current)
             .ok_or_else(|| RotationError::new("no_current_version", "the secret has no AWSCURRENT version"))?;
         // Someone changed the service (apps, key) since createSecret copied it: promoting the
-        // copy would undo that. Fail, so the operator sees it (README, Operations).
+        // copy would undo that. Fail, so the operator sees it (docs/operations.md).
         let without_webhook_secret = |value: Option<(SecretString, Option<i64>)>| {
             value
                 .and_then(|(v, _)| serde_json::from_str::<serde_json::Value>(v.expose()).ok())
@@ -416,5 +428,31 @@ impl<A: SecretAdmin, H: SinchClient> Rotation<A, H> {
         }
         self.secrets.promote(&event.secret_id, &event.token, current).await?;
         Ok(StepOutcome::Done("pending version promoted".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::map_env;
+
+    #[test]
+    fn settings_default_and_refuse_bad_values_naming_the_variable() {
+        let config = RotationConfig::from_env(&map_env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.prefix, crate::service_cache::DEFAULT_SECRET_PREFIX);
+        assert_eq!(config.refresh_wait, std::time::Duration::from_secs(35));
+        assert_eq!(config.webhook_base_url, None);
+        assert_eq!(config.auth_url, crate::send::DEFAULT_AUTH_URL);
+        let bad = |pairs: &[(&str, &str)]| RotationConfig::from_env(&map_env(pairs)).err().map(|e| e.variable);
+        assert_eq!(
+            bad(&[("SECRET_REFRESH_MIN_INTERVAL_SECONDS", "soon")]),
+            Some("SECRET_REFRESH_MIN_INTERVAL_SECONDS")
+        );
+        assert_eq!(
+            bad(&[("SECRET_REFRESH_MIN_INTERVAL_SECONDS", "7200")]),
+            Some("SECRET_REFRESH_MIN_INTERVAL_SECONDS"),
+            "above its bound"
+        );
+        assert_eq!(bad(&[("WEBHOOK_BASE_URL", "https://x/webhooks/")]), None);
     }
 }

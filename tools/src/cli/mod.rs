@@ -6,6 +6,7 @@ mod envelope;
 mod events;
 mod send;
 mod service;
+mod settings;
 mod setup;
 mod signing;
 mod sinch;
@@ -63,6 +64,8 @@ pub enum Command {
     Webhooks(setup::WebhooksCommand),
     /// Check a whole service: secret, apps, region, mode, channels, webhooks, endpoint.
     Doctor(setup::DoctorArgs),
+    /// Print every function's settings as the code declares them (reference tables, or JSON).
+    Settings(settings::SettingsArgs),
 }
 
 /// How results are printed.
@@ -114,9 +117,57 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Service(cmd) => service::run(cmd, out, &aws().await).await,
         Command::Webhooks(cmd) => setup::sync(cmd, out, &aws().await).await,
         Command::Doctor(args) => setup::doctor(args, out, &aws().await).await,
+        Command::Settings(args) => settings::run(args, out),
     }
 }
 
 pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every subcommand path (`webhook send`, `sign`, …) clap knows.
+    fn commands(command: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in command.get_subcommands() {
+            let path = format!("{prefix}{}", sub.get_name());
+            if sub.get_subcommands().next().is_some() {
+                commands(sub, &format!("{path} "), out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn the_reference_lists_every_command() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/reference.md");
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        let section = doc.split("## bridgectl").nth(1).unwrap_or_default();
+        let table: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .filter_map(|l| l.split('`').nth(1))
+            .collect();
+        let mut missing = Vec::new();
+        let mut all = Vec::new();
+        commands(&Cli::command(), "", &mut all);
+        for command in &all {
+            if !table
+                .iter()
+                .any(|row| row == command || row.starts_with(&format!("{command} ")))
+            {
+                missing.push(command.clone());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/reference.md's bridgectl table lacks {missing:?}"
+        );
+        assert!(all.len() >= 10, "clap lists {all:?}");
+    }
 }
