@@ -8,7 +8,7 @@ pub const NAMESPACE: &str = "SinchBridge";
 
 macro_rules! metrics {
     ($($variant:ident,)*) => {
-        /// Every metric the bridge emits; README's metric lists are checked against this.
+        /// Every metric the bridge emits; docs/reference.md's metric table is checked against this.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Metric { $($variant,)* }
 

@@ -1,5 +1,5 @@
 //! Every way a webhook can fail to be stored, and what each one answers: the HTTP status and
-//! code Sinch sees, and the precise reason for logs and metrics. README's "What Sinch sees"
+//! code Sinch sees, and the precise reason for logs and metrics. docs/reference.md's "What Sinch sees"
 //! table is this file.
 
 use crate::protocol::callback::CallbackError;
@@ -106,7 +106,7 @@ impl IngestError {
 }
 
 impl IngestError {
-    /// One of each variant, with every signature and callback rejection: the list README's
+    /// One of each variant, with every signature and callback rejection: the list docs/reference.md's
     /// tables are checked against.
     pub fn every() -> Vec<IngestError> {
         use crate::protocol::signature::SIGNATURE_HEADER;

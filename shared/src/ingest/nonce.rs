@@ -1,7 +1,7 @@
 //! Replay protection inside one execution environment (`ReplayProtection=instance`): the
 //! [`NonceStore`] of a deployment without a nonce table. Nonces are kept until their signature
 //! could no longer pass the timestamp window, in bounded memory; other environments know
-//! nothing of them (README, Security).
+//! nothing of them (ARCHITECTURE.md, "Replay protection").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -162,7 +162,7 @@ fn version(value: &str, id: &str, created: i64) -> SecretVersion {
     SecretVersion::text(value, id, created)
 }
 
-/// A rotation as the README's steps make it: `two` staged at `staged`, promoted later.
+/// A rotation as docs/operations.md's manual steps make it: `two` staged at `staged`, promoted later.
 fn rotated(store: &MemorySecrets, staged: i64) {
     store.put_version(NAME, Stage::Current, version(&service_json("two"), "v2", staged));
     store.put_version(NAME, Stage::Pending, version(&service_json("two"), "v2", staged));

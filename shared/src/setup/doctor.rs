@@ -96,7 +96,7 @@ pub async fn diagnose<H: SinchClient>(endpoints: &ManagementEndpoints<H>, subjec
                 Status::Fail,
                 problem.clone(),
                 Some(format!(
-                    "write it with `bridgectl service create --service {} …` (see README, Set up a service)",
+                    "write it with `bridgectl service create --service {} …` (see docs/operations.md, Set up a service)",
                     subject.name
                 )),
             );
