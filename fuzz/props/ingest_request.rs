@@ -26,6 +26,7 @@ use sinch_bridge::protocol::signature::SIGNATURE_HEADER;
 use sinch_bridge::protocol::{SecretString, classify, sign};
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 use sinch_bridge::testing::{MemoryQueues, MemorySecrets};
+use webhook_ingest::apigw::{Payload, webhook_event};
 
 const SERVICE: &str = "svc";
 const UNKNOWN_SERVICE: &str = "other";
@@ -227,13 +228,10 @@ fn sqs_can_hold(text: &str) -> bool {
         .all(|c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}'))
 }
 
-/// An API Gateway event posting `body` to the service, with the headers `mode` asks for.
+/// An API Gateway event posting `body` to the service, with the headers `mode` asks for, built
+/// by the function crate's own event builder (the one the tests and the local loop use).
 fn body_event(mode: Mode, body: &[u8]) -> Value {
-    let mut headers: Vec<(String, String)> = vec![
-        ("content-type".into(), "application/json".into()),
-        ("host".into(), "abc123.execute-api.eu-west-1.amazonaws.com".into()),
-        ("x-forwarded-proto".into(), "https".into()),
-    ];
+    let mut headers: Vec<(String, String)> = Vec::new();
     let secret = match mode.signing {
         Signing::Right => Some(SECRET),
         Signing::Wrong => Some(WRONG_SECRET),
@@ -244,12 +242,11 @@ fn body_event(mode: Mode, body: &[u8]) -> Value {
         let timestamp = if mode.stale { now - 3600 } else { now };
         let signed = sign(&SecretString::new(secret), body, NONCE, timestamp);
         for (name, value) in signed.pairs() {
-            let value = if mode.duplicate && name == SIGNATURE_HEADER && !mode.rest_api {
-                format!("{value},{value}")
-            } else {
-                value.to_owned()
-            };
-            headers.push((name.to_owned(), value));
+            headers.push((name.to_owned(), value.to_owned()));
+            if mode.duplicate && name == SIGNATURE_HEADER {
+                // Folded into "v,v" by an HTTP API, kept as two values by a REST API.
+                headers.push((name.to_owned(), value.to_owned()));
+            }
         }
     }
     if mode.upper_case {
@@ -258,79 +255,15 @@ fn body_event(mode: Mode, body: &[u8]) -> Value {
         }
     }
     let service = if mode.unknown_service { UNKNOWN_SERVICE } else { SERVICE };
-    let path = format!("/webhooks/{service}");
-    let (body_text, encoded) = match std::str::from_utf8(body) {
-        Ok(text) if !mode.base64 => (text.to_owned(), false),
-        _ => (base64(body), true),
-    };
-    let header_map: Map<String, Value> = headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    if mode.rest_api {
-        let multi: Map<String, Value> = headers
-            .iter()
-            .map(|(k, v)| {
-                let repeat = mode.duplicate && k.eq_ignore_ascii_case(SIGNATURE_HEADER);
-                (k.clone(), if repeat { json!([v, v]) } else { json!([v]) })
-            })
-            .collect();
-        json!({
-            "resource": "/webhooks/{service}",
-            "path": path,
-            "httpMethod": "POST",
-            "headers": header_map,
-            "multiValueHeaders": multi,
-            "queryStringParameters": null,
-            "multiValueQueryStringParameters": null,
-            "pathParameters": {"service": service},
-            "stageVariables": null,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "abc123",
-                "resourceId": "r3s0urc3",
-                "resourcePath": "/webhooks/{service}",
-                "httpMethod": "POST",
-                "path": format!("/prod{path}"),
-                "stage": "prod",
-                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-                "requestTimeEpoch": 1_795_692_321_000_u64,
-                "protocol": "HTTP/1.1",
-                "identity": {"sourceIp": "198.51.100.7", "userAgent": "Sinch-Webhook/1.0"}
-            },
-            "body": body_text,
-            "isBase64Encoded": encoded
-        })
+    let kind = if mode.rest_api {
+        Payload::RestV1
     } else {
-        json!({
-            "version": "2.0",
-            "routeKey": "POST /webhooks/{service}",
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": header_map,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "abc123",
-                "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-                "domainPrefix": "abc123",
-                "http": {
-                    "method": "POST",
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "198.51.100.7",
-                    "userAgent": "Sinch-Webhook/1.0"
-                },
-                "requestId": "JKJaXmPLvHcESHA=",
-                "routeKey": "POST /webhooks/{service}",
-                "stage": "$default",
-                "time": "26/Nov/2026:11:25:21 +0000",
-                "timeEpoch": 1_795_692_321_000_u64
-            },
-            "pathParameters": {"service": service},
-            "body": body_text,
-            "isBase64Encoded": encoded
-        })
-    }
+        Payload::HttpApiV2
+    };
+    webhook_event(kind, service, &headers, body, mode.base64)
 }
 
-/// Standard base64 with padding, as API Gateway encodes binary bodies.
+/// Standard base64 with padding, written out here as an independent check of what is stored.
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);

@@ -7,7 +7,6 @@ pub mod aws;
 pub mod cli;
 pub mod http;
 pub mod local;
-pub mod local_setup;
 pub mod mock;
 pub mod runtime_api;
 pub mod samples;

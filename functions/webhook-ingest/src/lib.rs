@@ -5,6 +5,8 @@
 //! execution environment. [`entry`] looks at the raw event first and answers such a request
 //! with a clean 400 before `lambda_http` ever sees it.
 
+pub mod apigw;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
