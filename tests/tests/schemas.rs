@@ -297,3 +297,20 @@ fn stored_events_fit_the_event_message_schema() {
         }
     }
 }
+
+#[test]
+fn the_stored_event_schema_names_exactly_the_triggers_the_ingest_knows() {
+    use sinch_bridge::protocol::Trigger;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/event-message.schema.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let enumerated: Vec<String> = schema["properties"]["attributes"]["properties"]["trigger"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no trigger enum in {path}"))
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let mut known: Vec<String> = Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect();
+    known.push(Trigger::Unknown.as_str().to_owned());
+    assert_eq!(enumerated, known, "schemas/event-message.schema.json's trigger enum");
+}

@@ -7,12 +7,12 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bridge_tools::mock::{MockApp, MockConfig, spawn};
+use bridge_tools::mock::{MockApp, MockConfig, on_loopback};
 use serde_json::{Value, json};
 use sinch_bridge::adapters::{HttpsSinchClient, https_client};
 use sinch_bridge::clock::SystemClock;
@@ -43,16 +43,9 @@ fn validator(spec: &Value, schema: Value) -> jsonschema::Validator {
 #[tokio::test]
 async fn create_and_patch_bodies_and_the_update_mask_follow_the_official_spec() {
     let Some(spec) = spec() else { return };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = MockConfig {
-        apps: vec![MockApp::new(APP, Region::Eu, "proj")],
-        credentials: HashMap::from([("key".to_owned(), SecretString::new("key-secret"))]),
-        callback_delay: Duration::from_millis(10),
-        send_callbacks: false,
-    };
-    let (task, mock) = spawn(listener, config, bridge_tools::http::client().unwrap());
-    std::mem::forget(task);
+    let config = MockConfig::for_tests(vec![MockApp::new(APP, Region::Eu, "proj")], "key", "key-secret", false);
+    let running = on_loopback(config).await.unwrap();
+    let (url, mock) = (running.url.clone(), running.state.clone());
 
     let service = MessagingService::from_json(
         "svc",

@@ -7,15 +7,13 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
-use bridge_tools::mock::{MockApp, MockConfig, MockState, MockWebhook, ProcessingMode, spawn};
+use bridge_tools::mock::{LoopbackMock, MockApp, MockConfig, MockWebhook, ProcessingMode, on_loopback};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sinch_bridge::protocol::signature::{SignatureHeaders, WebhookSecret};
@@ -39,22 +37,14 @@ fn apps() -> Vec<MockApp> {
     ]
 }
 
-async fn mock_with(apps: Vec<MockApp>, send_callbacks: bool) -> (String, Arc<MockState>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let config = MockConfig {
-        apps,
-        credentials: HashMap::from([("key".to_owned(), SecretString::new("secret"))]),
-        callback_delay: Duration::from_millis(10),
-        send_callbacks,
-    };
-    let (task, state) = spawn(listener, config, bridge_tools::http::client().unwrap());
-    std::mem::forget(task); // lives for the test process
-    (url, state)
+async fn mock_with(apps: Vec<MockApp>, send_callbacks: bool) -> LoopbackMock {
+    on_loopback(MockConfig::for_tests(apps, "key", "secret", send_callbacks))
+        .await
+        .unwrap()
 }
 
-async fn mock() -> String {
-    mock_with(apps(), false).await.0
+async fn mock() -> LoopbackMock {
+    mock_with(apps(), false).await
 }
 
 type Answer = (u16, Value);
@@ -193,7 +183,8 @@ fn signed_with(headers: &HeaderMap, body: &[u8], secret: &str) -> bool {
 
 #[tokio::test]
 async fn issues_tokens_only_for_known_keys() {
-    let url = mock().await;
+    let running = mock().await;
+    let url = running.url.clone();
     let client = bridge_tools::http::client().unwrap();
     let (status, body) = token(&client, &url, "secret").await;
     assert_eq!(status, 200);
@@ -204,7 +195,8 @@ async fn issues_tokens_only_for_known_keys() {
 
 #[tokio::test]
 async fn validates_send_requests_like_the_api() {
-    let url = mock().await;
+    let running = mock().await;
+    let url = running.url.clone();
     let bearer = bearer(&url).await;
     let us = Api::new(&url, "us").with_auth(&bearer);
     let (c, text) = (json!({"contact_id": "c"}), json!({"text_message": {"text": "hi"}}));
@@ -232,7 +224,8 @@ async fn validates_send_requests_like_the_api() {
 
 #[tokio::test]
 async fn injects_faults_in_order_then_recovers() {
-    let url = mock().await;
+    let running = mock().await;
+    let url = running.url.clone();
     let api = Api::new(&url, "us").with_auth(&bearer(&url).await);
     for kind in ["429", "500"] {
         let (status, _) = api.control(Method::POST, "faults", Some(json!({"kind": kind}))).await;
@@ -255,7 +248,8 @@ async fn injects_faults_in_order_then_recovers() {
 
 #[tokio::test]
 async fn apps_are_served_per_project_and_region() {
-    let url = mock().await;
+    let running = mock().await;
+    let url = running.url.clone();
     let (us, eu) = (Api::new(&url, "us"), Api::new(&url, "eu"));
     let ids = |body: Value| -> Vec<Value> {
         let apps = body["apps"].as_array().unwrap();
@@ -289,7 +283,8 @@ async fn apps_are_served_per_project_and_region() {
 
 #[tokio::test]
 async fn webhooks_round_trip_through_create_get_list_and_delete() {
-    let (url, state) = mock_with(apps(), false).await;
+    let running = mock_with(apps(), false).await;
+    let (url, state) = (running.url.clone(), running.state.clone());
     let api = Api::new(&url, "us");
     let triggers = json!(["MESSAGE_DELIVERY", "MESSAGE_INBOUND"]);
     let target = "https://example.com/webhooks/a";
@@ -324,7 +319,8 @@ async fn webhooks_round_trip_through_create_get_list_and_delete() {
 
 #[tokio::test]
 async fn webhook_rules_limit_and_unique_targets_are_enforced() {
-    let url = mock().await;
+    let running = mock().await;
+    let url = running.url.clone();
     let api = Api::new(&url, "us");
     let longest = format!("https://example.com/{}", "a".repeat(742 - "https://example.com/".len()));
     let to = |target: &str| json!({"app_id": APP, "target": target, "target_type": "HTTP"});
@@ -367,7 +363,8 @@ async fn webhook_rules_limit_and_unique_targets_are_enforced() {
 
 #[tokio::test]
 async fn patch_changes_only_the_masked_fields_in_every_mask_form() {
-    let (url, state) = mock_with(apps(), false).await;
+    let running = mock_with(apps(), false).await;
+    let (url, state) = (running.url.clone(), running.state.clone());
     let api = Api::new(&url, "us");
     let [a, b, c] = ["a", "b", "c"].map(|p| format!("https://example.com/{p}"));
     let (delivery, inbound) = (json!(["MESSAGE_DELIVERY"]), json!(["MESSAGE_INBOUND"]));
@@ -428,7 +425,8 @@ async fn patch_changes_only_the_masked_fields_in_every_mask_form() {
 
 #[tokio::test]
 async fn callbacks_go_to_subscribed_webhooks_signed_with_their_current_secret() {
-    let (url, state) = mock_with(apps(), true).await;
+    let running = mock_with(apps(), true).await;
+    let (url, state) = (running.url.clone(), running.state.clone());
     let (hooks, mut rx) = receiver().await;
     let api = Api::new(&url, "us");
     let register = |name: &str, target_type: &str, trigger: &str| {
@@ -500,7 +498,8 @@ async fn dispatch_callbacks_carry_no_conversation_and_go_unsigned_without_a_secr
     let mut apps = apps();
     let seeds = [("dispatch", "MESSAGE_DELIVERY"), ("inbound-only", "MESSAGE_INBOUND")];
     apps[1].webhooks = seeds.iter().map(|(name, trigger)| seed(name, trigger)).collect();
-    let (url, state) = mock_with(apps, true).await;
+    let running = mock_with(apps, true).await;
+    let (url, state) = (running.url.clone(), running.state.clone());
     assert_eq!(state.webhooks().len(), 2);
     let api = Api::new(&url, "us");
     let listed = api.listed(DISPATCH_APP).await;

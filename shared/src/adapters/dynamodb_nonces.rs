@@ -40,14 +40,7 @@ impl DynamoNonces {
 }
 
 fn describe<E: ProvideErrorMetadata, R>(operation: &str, e: &SdkError<E, R>) -> PortError {
-    let what = match e {
-        SdkError::ServiceError(s) => s.err().code().unwrap_or("service_error").to_owned(),
-        SdkError::TimeoutError(_) => "timeout".to_owned(),
-        SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
-        SdkError::ResponseError(_) => "response_error".to_owned(),
-        _ => "sdk_error".to_owned(),
-    };
-    PortError::new(UNAVAILABLE, format!("{operation}: {what}"))
+    PortError::new(UNAVAILABLE, format!("{operation}: {}", super::sdk_error::describe(e)))
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

@@ -6,6 +6,7 @@ mod aws_env;
 mod aws_http;
 mod dynamodb_nonces;
 mod https;
+mod sdk_error;
 mod secrets_manager;
 mod secrets_manager_admin;
 mod sinch_client;

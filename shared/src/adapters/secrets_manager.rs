@@ -35,18 +35,14 @@ impl SecretStore for SecretsManagerStore {
                 created: out.created_date().map(|d| d.secs()),
             })),
             Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
-            Err(e) => {
-                let code = match &e {
-                    SdkError::ServiceError(s) => s.err().meta().code().unwrap_or("service_error").to_owned(),
-                    SdkError::TimeoutError(_) => "timeout".to_owned(),
-                    SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
-                    _ => "sdk_error".to_owned(),
-                };
-                Err(PortError::new(
-                    "secrets_unavailable",
-                    format!("GetSecretValue {stage}: {code}", stage = stage.label()),
-                ))
-            }
+            Err(e) => Err(PortError::new(
+                "secrets_unavailable",
+                format!(
+                    "GetSecretValue {stage}: {code}",
+                    stage = stage.label(),
+                    code = super::sdk_error::describe(&e)
+                ),
+            )),
         }
     }
 }

@@ -21,13 +21,10 @@ impl SecretsManagerAdmin {
 }
 
 fn failed<E: ProvideErrorMetadata, R>(operation: &str, e: &SdkError<E, R>) -> PortError {
-    let code = match e {
-        SdkError::ServiceError(s) => s.err().code().unwrap_or("service_error").to_owned(),
-        SdkError::TimeoutError(_) => "timeout".to_owned(),
-        SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
-        _ => "sdk_error".to_owned(),
-    };
-    PortError::new("secrets_manager", format!("{operation}: {code}"))
+    PortError::new(
+        "secrets_manager",
+        format!("{operation}: {}", super::sdk_error::describe(e)),
+    )
 }
 
 impl SecretAdmin for SecretsManagerAdmin {

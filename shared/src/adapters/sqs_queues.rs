@@ -36,15 +36,7 @@ pub(crate) fn attributes(list: &[(&'static str, String)]) -> Result<HashMap<Stri
         .collect()
 }
 
-pub(crate) fn describe<E: aws_sdk_sqs::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
-    match e {
-        SdkError::ServiceError(s) => s.err().code().unwrap_or("service_error").to_owned(),
-        SdkError::TimeoutError(_) => "timeout".to_owned(),
-        SdkError::DispatchFailure(_) => "dispatch_failure".to_owned(),
-        SdkError::ResponseError(_) => "response_error".to_owned(),
-        _ => "sdk_error".to_owned(),
-    }
-}
+use super::sdk_error::describe;
 
 impl QueueWriter for SqsQueues {
     async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {

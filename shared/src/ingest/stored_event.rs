@@ -101,24 +101,11 @@ pub fn dedup_id(service: &str, callback: &Callback, body: &[u8]) -> String {
     let (trigger, app) = (callback.trigger.as_str(), callback.app_id.as_str());
     let status = callback.status.as_deref().unwrap_or("");
     let channel = callback.channel.as_deref().unwrap_or("");
-    let fields: Option<Vec<&str>> = match (callback.trigger, id) {
-        // One report per status and channel: QUEUED then DELIVERED, and a fallback channel's.
-        (Trigger::MessageDelivery | Trigger::EventDelivery, Some(id)) => {
-            Some(vec![service, trigger, app, id, status, channel])
-        }
-        // Channel fallback submits one message id again on the next channel.
-        (Trigger::MessageSubmit, Some(id)) => Some(vec![service, trigger, app, id, channel]),
-        // Each inbound message or event, unsupported callback and redaction has its own id.
-        (
-            Trigger::MessageInbound
-            | Trigger::EventInbound
-            | Trigger::Unsupported
-            | Trigger::MessageInboundSmartConversationRedaction,
-            Some(id),
-        ) => Some(vec![service, trigger, app, id]),
-        // The rest name an entity (a contact, a conversation, a request, an analysed message)
-        // that several distinct events share: only identical bodies are the same event.
-        _ => None,
+    let fields: Option<Vec<&str>> = match (identity(callback.trigger), id) {
+        (Identity::IdStatusChannel, Some(id)) => Some(vec![service, trigger, app, id, status, channel]),
+        (Identity::IdChannel, Some(id)) => Some(vec![service, trigger, app, id, channel]),
+        (Identity::Id, Some(id)) => Some(vec![service, trigger, app, id]),
+        (_, None) | (Identity::Body, _) => None,
     };
     match fields {
         Some(fields) => hex_sha256(&length_prefixed(&fields)),
@@ -127,6 +114,49 @@ pub fn dedup_id(service: &str, callback: &Callback, body: &[u8]) -> String {
             scoped.extend_from_slice(body);
             hex_sha256(&scoped)
         }
+    }
+}
+
+/// What tells one event of a trigger from another (beyond the service, trigger and app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// Its id, status and channel: one report per status and channel (QUEUED then DELIVERED,
+    /// and a fallback channel's).
+    IdStatusChannel,
+    /// Its id and channel: channel fallback submits one message id again on the next channel.
+    IdChannel,
+    /// Its id alone: each inbound message or event, unsupported callback and redaction has its own.
+    Id,
+    /// Only identical bodies: the id names an entity (a contact, a conversation, a request, an
+    /// analysed message) that several distinct events share.
+    Body,
+}
+
+/// The deliberate choice for every trigger: no arm is a catch-all, so a new trigger does not
+/// compile until someone decides how its events are told apart.
+pub fn identity(trigger: Trigger) -> Identity {
+    match trigger {
+        Trigger::MessageDelivery | Trigger::EventDelivery => Identity::IdStatusChannel,
+        Trigger::MessageSubmit => Identity::IdChannel,
+        Trigger::MessageInbound
+        | Trigger::EventInbound
+        | Trigger::Unsupported
+        | Trigger::MessageInboundSmartConversationRedaction => Identity::Id,
+        Trigger::ConversationStart
+        | Trigger::ConversationStop
+        | Trigger::ConversationDelete
+        | Trigger::ContactCreate
+        | Trigger::ContactDelete
+        | Trigger::ContactMerge
+        | Trigger::ContactUpdate
+        | Trigger::ContactIdentitiesDuplication
+        | Trigger::Capability
+        | Trigger::OptIn
+        | Trigger::OptOut
+        | Trigger::ChannelEvent
+        | Trigger::SmartConversation
+        | Trigger::RecordNotification
+        | Trigger::Unknown => Identity::Body,
     }
 }
 

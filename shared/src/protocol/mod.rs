@@ -11,9 +11,8 @@ pub mod sender_address;
 pub mod service;
 pub mod signature;
 
-pub use callback::{Callback, CallbackError, Trigger, classify};
-pub use channel::Channel;
-pub use outbound::{EnvelopeError, OutboundMessage, SendRequest, parse_outbound};
+pub use callback::{Trigger, classify};
+pub use outbound::{EnvelopeError, OutboundMessage, parse_outbound};
 pub use region::Region;
 pub use secret::SecretString;
 pub use sender_address::SenderAddress;

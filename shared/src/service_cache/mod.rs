@@ -25,8 +25,8 @@ mod config;
 mod versions;
 
 pub use config::{
-    DEFAULT_CACHE_TTL, DEFAULT_FAILURE_HOLD, DEFAULT_PENDING_MAX_AGE, DEFAULT_PREVIOUS_GRACE,
-    DEFAULT_REFRESH_MIN_INTERVAL, DEFAULT_SECRET_PREFIX, ServiceCacheConfig,
+    CACHE_SETTINGS, DEFAULT_SECRET_PREFIX, PREVIOUS_SECRET_GRACE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
+    SERVICE_SECRET_PREFIX, ServiceCacheConfig, TRUST_SETTINGS,
 };
 pub use versions::{OtherVersion, ServiceVersions};
 
@@ -168,6 +168,28 @@ impl<S: SecretStore> ServiceCache<S> {
         // refresh did not complete. One that does not parse is left out (and logged).
         let pending = self.usable(name, Stage::Pending, pending)?;
         let previous = self.usable(name, Stage::Previous, previous)?;
+        let others = self.others(name, &current, pending, previous);
+        let versions = ServiceVersions {
+            current: current.service,
+            current_version: current.version_id,
+            current_created: current.created,
+            others,
+        };
+        Ok(Refreshed {
+            versions: self.remember_refresh(name, versions, now),
+            fetched: true,
+        })
+    }
+
+    /// The pending and previous versions other than the current one, each with the deadline
+    /// until which it may sign (from the store's creation dates; none without them).
+    fn others(
+        &self,
+        name: &str,
+        current: &Fetched,
+        pending: Option<Fetched>,
+        previous: Option<Fetched>,
+    ) -> Vec<OtherVersion> {
         let mut others = Vec::new();
         if let Some(p) = pending.filter(|p| p.version_id != current.version_id) {
             match p.created {
@@ -192,12 +214,11 @@ impl<S: SecretStore> ServiceCache<S> {
                 ),
             }
         }
-        let versions = ServiceVersions {
-            current: current.service,
-            current_version: current.version_id,
-            current_created: current.created,
-            others,
-        };
+        others
+    }
+
+    /// Caches what a forced refresh found and starts its rate-limit interval.
+    fn remember_refresh(&self, name: &str, versions: ServiceVersions, now: Instant) -> ServiceVersions {
         let mut entries = self.lock();
         let entry = entries.entry(name.to_owned()).or_insert_with(|| Entry {
             versions: versions.clone(),
@@ -209,10 +230,7 @@ impl<S: SecretStore> ServiceCache<S> {
         entry.fetched_at = now;
         entry.others_fetched_at = Some(now);
         entry.last_forced = Some(now);
-        Ok(Refreshed {
-            versions: entry.versions.clone(),
-            fetched: true,
-        })
+        entry.versions.clone()
     }
 
     /// Remembers a failed store call (or forgets an old failure after calls that worked).

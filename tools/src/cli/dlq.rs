@@ -47,117 +47,121 @@ pub struct RedriveArgs {
 pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emulator: bool) -> Result<(), CliError> {
     let client = Client::new(sdk);
     match cmd {
-        DlqCommand::List(args) => {
-            let url = &args.queue.queue_url;
-            let mut seen = 0;
-            let mut ids = std::collections::HashSet::new();
-            let mut handles = Vec::new();
-            // Read with a visibility long enough not to see a message twice, then make every
-            // one visible again: listing must not hide what it lists (from a redrive, say).
-            let listed = async {
-                while seen < args.max {
-                    let batch = receive(&client, url, 1, Some(60)).await?;
-                    handles.extend(batch.iter().filter_map(|m| m.receipt_handle().map(str::to_owned)));
-                    let fresh: Vec<Message> = batch
-                        .into_iter()
-                        .filter(|m| ids.insert(m.message_id().unwrap_or_default().to_owned()))
-                        .collect();
-                    if fresh.is_empty() {
-                        break;
-                    }
-                    for m in fresh.iter().take(args.max - seen) {
-                        print_message(out, m);
-                        seen += 1;
-                    }
-                }
-                Ok::<(), CliError>(())
-            }
-            .await;
-            let released = release(&client, url, &handles).await;
-            listed?;
-            released?;
-            if !out.json {
-                println!("{seen} dead-lettered message(s)");
-            }
-            Ok(())
-        }
+        DlqCommand::List(args) => list(&client, &args, out).await,
         DlqCommand::Redrive(args) if args.manual || emulator => {
             let to = args
                 .to_url
                 .ok_or_else(|| CliError::new("--to-url is required for a manual redrive"))?;
             redrive_manually(&client, &args.dlq_url, &to, out).await
         }
-        DlqCommand::Redrive(args) => {
-            let arn = |url: String| {
-                let client = client.clone();
-                async move {
-                    client
-                        .get_queue_attributes()
-                        .queue_url(&url)
-                        .attribute_names(QueueAttributeName::QueueArn)
-                        .send()
-                        .await
-                        .map_err(|e| aws_error("GetQueueAttributes", e))?
-                        .attributes()
-                        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-                        .ok_or_else(|| CliError::new(format!("no ARN for {url}")))
-                }
-            };
-            let source = arn(args.dlq_url.clone()).await?;
-            let destination = match args.to_url {
-                Some(url) => Some(arn(url).await?),
-                None => None,
-            };
-            let task = client
-                .start_message_move_task()
-                .source_arn(&source)
-                .set_destination_arn(destination)
-                .send()
-                .await
-                .map_err(|e| aws_error("StartMessageMoveTask", e))?;
-            let handle = task.task_handle().unwrap_or_default().to_owned();
-            loop {
-                let tasks = client
-                    .list_message_move_tasks()
-                    .source_arn(&source)
-                    .max_results(1)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("ListMessageMoveTasks", e))?;
-                let Some(t) = tasks.results().first() else {
-                    // The task is no longer listed: end any progress line, then say so.
-                    eprintln!();
-                    out.emit(
-                        "redrive task no longer listed; check the queue's depth",
-                        &json!({"task_handle": handle, "status": "UNKNOWN"}),
-                    );
-                    break;
-                };
-                let (moved, total) = (
-                    t.approximate_number_of_messages_moved(),
-                    t.approximate_number_of_messages_to_move().unwrap_or(0),
-                );
-                let status = t.status().unwrap_or("UNKNOWN").to_owned();
-                eprint!("\rmoved {moved}/{total} ({status})   ");
-                if status != "RUNNING" {
-                    eprintln!();
-                    out.emit(
-                        &format!("redrive {status}: {moved} moved"),
-                        &json!({"task_handle": handle, "status": status, "moved": moved}),
-                    );
-                    return if status == "COMPLETED" {
-                        Ok(())
-                    } else {
-                        Err(CliError::new(format!(
-                            "redrive ended {status}: {}",
-                            t.failure_reason().unwrap_or("")
-                        )))
-                    };
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        DlqCommand::Redrive(args) => redrive_with_move_task(&client, args, out).await,
+    }
+}
+
+/// Prints up to `max` dead letters. Reads with a visibility long enough not to see a message
+/// twice, then makes every one visible again: listing must not hide what it lists (from a
+/// redrive, say).
+async fn list(client: &Client, args: &ListArgs, out: Output) -> Result<(), CliError> {
+    let url = &args.queue.queue_url;
+    let mut seen = 0;
+    let mut ids = std::collections::HashSet::new();
+    let mut handles = Vec::new();
+    let listed = async {
+        while seen < args.max {
+            let batch = receive(client, url, 1, Some(60)).await?;
+            handles.extend(batch.iter().filter_map(|m| m.receipt_handle().map(str::to_owned)));
+            let fresh: Vec<Message> = batch
+                .into_iter()
+                .filter(|m| ids.insert(m.message_id().unwrap_or_default().to_owned()))
+                .collect();
+            if fresh.is_empty() {
+                break;
             }
-            Ok(())
+            for m in fresh.iter().take(args.max - seen) {
+                print_message(out, m);
+                seen += 1;
+            }
         }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    let released = release(client, url, &handles).await;
+    listed?;
+    released?;
+    if !out.json {
+        println!("{seen} dead-lettered message(s)");
+    }
+    Ok(())
+}
+
+/// A queue's ARN.
+async fn queue_arn(client: &Client, url: &str) -> Result<String, CliError> {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| aws_error("GetQueueAttributes", e))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| CliError::new(format!("no ARN for {url}")))
+}
+
+/// SQS's `StartMessageMoveTask`, then its progress until it ends.
+async fn redrive_with_move_task(client: &Client, args: RedriveArgs, out: Output) -> Result<(), CliError> {
+    let source = queue_arn(client, &args.dlq_url).await?;
+    let destination = match &args.to_url {
+        Some(url) => Some(queue_arn(client, url).await?),
+        None => None,
+    };
+    let task = client
+        .start_message_move_task()
+        .source_arn(&source)
+        .set_destination_arn(destination)
+        .send()
+        .await
+        .map_err(|e| aws_error("StartMessageMoveTask", e))?;
+    let handle = task.task_handle().unwrap_or_default().to_owned();
+    loop {
+        let tasks = client
+            .list_message_move_tasks()
+            .source_arn(&source)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListMessageMoveTasks", e))?;
+        let Some(t) = tasks.results().first() else {
+            // The task is no longer listed: end any progress line, then say so.
+            eprintln!();
+            out.emit(
+                "redrive task no longer listed; check the queue's depth",
+                &json!({"task_handle": handle, "status": "UNKNOWN"}),
+            );
+            return Ok(());
+        };
+        let (moved, total) = (
+            t.approximate_number_of_messages_moved(),
+            t.approximate_number_of_messages_to_move().unwrap_or(0),
+        );
+        let status = t.status().unwrap_or("UNKNOWN").to_owned();
+        eprint!("\rmoved {moved}/{total} ({status})   ");
+        if status != "RUNNING" {
+            eprintln!();
+            out.emit(
+                &format!("redrive {status}: {moved} moved"),
+                &json!({"task_handle": handle, "status": status, "moved": moved}),
+            );
+            return if status == "COMPLETED" {
+                Ok(())
+            } else {
+                Err(CliError::new(format!(
+                    "redrive ended {status}: {}",
+                    t.failure_reason().unwrap_or("")
+                )))
+            };
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
 }
 

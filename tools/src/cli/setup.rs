@@ -28,7 +28,7 @@ pub struct SyncArgs {
     /// The deployment's root or its WebhookBaseUrl output (…/webhooks/).
     #[arg(long)]
     pub url: String,
-    /// Comma-separated triggers (default: all 21, every one the deployment routes).
+    /// Comma-separated triggers (default: every trigger; the deployment routes them all).
     #[arg(long, value_delimiter = ',')]
     pub triggers: Vec<String>,
     /// Print what would change and change nothing.

@@ -49,7 +49,17 @@ where
     Fut: std::future::Future<Output = aws_config::SdkConfig>,
 {
     let WebhookCommand::Send(args) = cmd;
-    let body = match (&args.trigger, &args.body_file) {
+    let body = body(&args)?;
+    let secret = match &args.secret {
+        Some(secret) => SecretString::new(secret.clone()),
+        None => service_secret(&args, &body, &aws().await).await?,
+    };
+    post(&args, body, &secret, out).await
+}
+
+/// The body to send: a sample of the trigger, or a file's exact bytes.
+fn body(args: &SendArgs) -> Result<Vec<u8>, CliError> {
+    match (&args.trigger, &args.body_file) {
         (Some(name), None) => {
             let trigger = Trigger::from_name(&name.to_ascii_uppercase())
                 .filter(|t| *t != Trigger::Unknown)
@@ -59,48 +69,50 @@ where
                         Trigger::ALL.map(|t| t.as_str()).join(", ")
                     ))
                 })?;
-            crate::samples::callback(trigger, &args.app, &args.project)
+            Ok(crate::samples::callback(trigger, &args.app, &args.project)
                 .to_string()
-                .into_bytes()
+                .into_bytes())
         }
-        (None, Some(path)) => read_file(path)?,
-        _ => return Err(CliError::new("give --trigger or --body-file")),
+        (None, Some(path)) => read_file(path),
+        _ => Err(CliError::new("give --trigger or --body-file")),
+    }
+}
+
+/// The secret the service's current version signs the body's app with, from Secrets Manager.
+async fn service_secret(args: &SendArgs, body: &[u8], aws: &aws_config::SdkConfig) -> Result<SecretString, CliError> {
+    let service = args
+        .service
+        .clone()
+        .or_else(|| args.url.trim_end_matches('/').rsplit('/').next().map(str::to_owned))
+        .ok_or_else(|| CliError::new("cannot tell the service from the URL; give --service"))?;
+    let store = sinch_bridge::adapters::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(aws));
+    let config = ServiceCacheConfig {
+        prefix: args.prefix.clone(),
+        ..ServiceCacheConfig::default()
     };
-    let secret = match args.secret {
-        Some(secret) => SecretString::new(secret),
-        None => {
-            let service = args
-                .service
-                .clone()
-                .or_else(|| args.url.trim_end_matches('/').rsplit('/').next().map(str::to_owned))
-                .ok_or_else(|| CliError::new("cannot tell the service from the URL; give --service"))?;
-            let store =
-                sinch_bridge::adapters::SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws().await));
-            let config = ServiceCacheConfig {
-                prefix: args.prefix.clone(),
-                ..ServiceCacheConfig::default()
-            };
-            let clock = std::sync::Arc::new(sinch_bridge::clock::SystemClock);
-            let versions = ServiceCache::new(store, clock, config)
-                .get(&service)
-                .await
-                .map_err(|e| CliError::new(format!("service {service:?}: {e}")))?;
-            let app = sinch_bridge::protocol::classify(&body)
-                .map(|c| c.app_id)
-                .unwrap_or_default();
-            versions
-                .current
-                .webhook_secret_for(&app)
-                .map(|w| w.secret().clone())
-                .ok_or_else(|| CliError::new(format!("service {service:?} has no webhook secret")))?
-        }
-    };
+    let clock = std::sync::Arc::new(sinch_bridge::clock::SystemClock);
+    let versions = ServiceCache::new(store, clock, config)
+        .get(&service)
+        .await
+        .map_err(|e| CliError::new(format!("service {service:?}: {e}")))?;
+    let app = sinch_bridge::protocol::classify(body)
+        .map(|c| c.app_id)
+        .unwrap_or_default();
+    versions
+        .current
+        .webhook_secret_for(&app)
+        .map(|w| w.secret().clone())
+        .ok_or_else(|| CliError::new(format!("service {service:?} has no webhook secret")))
+}
+
+/// Signs `body` now and POSTs it; prints the answer; fails unless it is 2xx.
+async fn post(args: &SendArgs, body: Vec<u8>, secret: &SecretString, out: Output) -> Result<(), CliError> {
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let signed = sign(
-        &secret,
+        secret,
         &body,
         &crate::ulid::generate(),
         i64::try_from(timestamp).unwrap_or(0),

@@ -277,6 +277,41 @@ pub fn spawn(
     (task, state)
 }
 
+/// A mock serving on a free loopback port, stopped when dropped: what the tools' tests start.
+pub struct LoopbackMock {
+    pub url: String,
+    pub state: Arc<MockState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LoopbackMock {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MockConfig {
+    /// `apps`, one access key, callbacks 10 ms after a send when `send_callbacks`.
+    pub fn for_tests(apps: Vec<MockApp>, key_id: &str, key_secret: &str, send_callbacks: bool) -> Self {
+        Self {
+            apps,
+            credentials: HashMap::from([(key_id.to_owned(), SecretString::new(key_secret))]),
+            callback_delay: Duration::from_millis(10),
+            send_callbacks,
+        }
+    }
+}
+
+/// Starts the mock on `127.0.0.1:0`.
+pub async fn on_loopback(config: MockConfig) -> Result<LoopbackMock, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let (task, state) = spawn(listener, config, crate::http::client()?);
+    Ok(LoopbackMock { url, state, task })
+}
+
 /// Sinch's error body, wrapped form: `{"error":{"code","message","status","details"}}`.
 fn sinch_error(status: StatusCode, name: &str, message: &str) -> Response {
     let body = json!({"error": {"code": status.as_u16(), "message": message, "status": name, "details": []}});

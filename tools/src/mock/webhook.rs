@@ -1,7 +1,7 @@
 //! A registered webhook as Sinch models it (`Webhook` of the management API), how request
 //! bodies and update masks change it, and Sinch's rules for it: `target` required, an absolute
 //! http(s) URL of at most 742 characters, not on a `conversation-api.*.sinch.com` host, unique
-//! per app; `target_type` `HTTP` or `DISMISS` (default `DISMISS`); triggers among the 21
+//! per app; `target_type` `HTTP` or `DISMISS` (default `DISMISS`); triggers among the webhook triggers
 //! `WebhookTrigger` names (`UNSPECIFIED_TRIGGER` refused); at most 5 webhooks per app (checked
 //! by the caller, which holds the lock).
 //!

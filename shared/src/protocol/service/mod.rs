@@ -88,94 +88,93 @@ struct RawApp {
     sms_sender: Option<String>,
 }
 
-impl MessagingService {
-    /// Parses the secret JSON of service `name`.
-    pub fn from_json(name: &str, json: &[u8]) -> Result<Self, ServiceConfigError> {
-        let err = |field: &str, problem: &'static str| ServiceConfigError {
-            service: name.to_owned(),
+/// Builds the errors of one service's parse: the field is named, a value never quoted.
+#[derive(Clone, Copy)]
+struct Fail<'a>(&'a str);
+
+impl Fail<'_> {
+    fn at(self, field: &str, problem: &'static str) -> ServiceConfigError {
+        ServiceConfigError {
+            service: self.0.to_owned(),
             field: field.to_owned(),
             problem,
-        };
-        let raw: RawService = serde_json::from_slice(json).map_err(|e| {
+        }
+    }
+}
+
+impl RawService {
+    fn parse(json: &[u8], fail: Fail<'_>) -> Result<Self, ServiceConfigError> {
+        serde_json::from_slice(json).map_err(|e| {
             // serde's message names unknown or mistyped fields; it quotes no secret values
             // because secrets are plain strings and type errors print only the type.
-            let field = match e.classify() {
-                serde_json::error::Category::Data => "(document)",
-                _ => "(json)",
-            };
-            err(
-                field,
-                if e.is_data() {
-                    "unknown field or wrong type"
-                } else {
-                    "not valid JSON"
-                },
-            )
-        })?;
+            if e.is_data() {
+                fail.at("(document)", "unknown field or wrong type")
+            } else {
+                fail.at("(json)", "not valid JSON")
+            }
+        })
+    }
 
-        let region = raw
-            .region
-            .as_deref()
-            .ok_or_else(|| err("region", "is required (eu, us or br)"))?
-            .parse::<Region>()
-            .map_err(|_| err("region", "must be eu, us or br"))?;
-        let project_id = raw.project_id.ok_or_else(|| err("project_id", "is required"))?;
-        if !is_id(&project_id) {
-            return Err(err("project_id", "must be letters, digits, '-' or '_'"));
-        }
-
-        let mut apps: BTreeMap<String, AppSettings> = BTreeMap::new();
-        let (key_id, key_secret) = match (raw.key_id, raw.key_secret, raw.authentication_id, raw.password) {
-            (Some(id), Some(secret), None, None) => (id, secret),
+    /// The access key, from `key_id`/`key_secret` or Contact Pro's packed
+    /// `authentication_id`/`password` (whose app is returned too, to join `apps`).
+    #[allow(clippy::type_complexity)]
+    fn credentials(&mut self, fail: Fail<'_>) -> Result<(String, SecretString, Option<String>), ServiceConfigError> {
+        let (key_id, key_secret, packed_app) = match (
+            self.key_id.take(),
+            self.key_secret.take(),
+            self.authentication_id.take(),
+            self.password.take(),
+        ) {
+            (Some(id), Some(secret), None, None) => (id, secret, None),
             (None, None, Some(packed), Some(password)) => {
                 let (key, app) = packed
                     .split_once('@')
-                    .ok_or_else(|| err("authentication_id", "must be KEYID@APPID"))?;
+                    .ok_or_else(|| fail.at("authentication_id", "must be KEYID@APPID"))?;
                 if key.is_empty() || !is_id(app) {
-                    return Err(err("authentication_id", "must be KEYID@APPID"));
+                    return Err(fail.at("authentication_id", "must be KEYID@APPID"));
                 }
-                apps.entry(app.to_owned()).or_default();
-                (key.to_owned(), password)
+                (key.to_owned(), password, Some(app.to_owned()))
             }
             (None, None, None, None) => {
-                return Err(err("key_id", "is required (or authentication_id + password)"));
+                return Err(fail.at("key_id", "is required (or authentication_id + password)"));
             }
-            (Some(_), None, _, _) => return Err(err("key_secret", "is required with key_id")),
-            (None, Some(_), _, _) => return Err(err("key_id", "is required with key_secret")),
-            (None, None, Some(_), None) => {
-                return Err(err("password", "is required with authentication_id"));
-            }
-            (None, None, None, Some(_)) => {
-                return Err(err("authentication_id", "is required with password"));
-            }
+            (Some(_), None, _, _) => return Err(fail.at("key_secret", "is required with key_id")),
+            (None, Some(_), _, _) => return Err(fail.at("key_id", "is required with key_secret")),
+            (None, None, Some(_), None) => return Err(fail.at("password", "is required with authentication_id")),
+            (None, None, None, Some(_)) => return Err(fail.at("authentication_id", "is required with password")),
             _ => {
-                return Err(err(
+                return Err(fail.at(
                     "authentication_id",
                     "give either key_id/key_secret or authentication_id/password, not both",
                 ));
             }
         };
         if key_id.is_empty() || !key_id.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            return Err(err("key_id", "must be non-empty printable ASCII without ':'"));
+            return Err(fail.at("key_id", "must be non-empty printable ASCII without ':'"));
         }
         if key_secret.is_empty() {
-            return Err(err("key_secret", "must not be empty"));
+            return Err(fail.at("key_secret", "must not be empty"));
         }
+        Ok((key_id, key_secret, packed_app))
+    }
 
-        let auth = match raw.auth.as_deref() {
-            None | Some("oauth2") => AuthMode::OAuth2,
-            Some("basic") => AuthMode::Basic,
-            Some(_) => return Err(err("auth", "must be oauth2 or basic")),
-        };
-
-        for (app_id, app) in raw.apps {
+    fn apps(
+        apps: BTreeMap<String, RawApp>,
+        packed_app: Option<String>,
+        fail: Fail<'_>,
+    ) -> Result<BTreeMap<String, AppSettings>, ServiceConfigError> {
+        let mut out: BTreeMap<String, AppSettings> = BTreeMap::new();
+        if let Some(app) = packed_app {
+            out.entry(app).or_default();
+        }
+        for (app_id, app) in apps {
             if !is_id(&app_id) {
-                return Err(err("apps", "app ids must be letters and digits"));
+                return Err(fail.at("apps", "app ids must be letters and digits"));
             }
             if app.webhook_secret.as_ref().is_some_and(SecretString::is_empty) {
-                return Err(err(&format!("apps.{app_id}.webhook_secret"), "must not be empty"));
+                return Err(fail.at(&format!("apps.{app_id}.webhook_secret"), "must not be empty"));
             }
-            apps.insert(
+            out.insert(
                 app_id,
                 AppSettings {
                     webhook_secret: app.webhook_secret.map(WebhookSecret::new),
@@ -183,15 +182,40 @@ impl MessagingService {
                 },
             );
         }
+        Ok(out)
+    }
+}
+
+impl MessagingService {
+    /// Parses the secret JSON of service `name`.
+    pub fn from_json(name: &str, json: &[u8]) -> Result<Self, ServiceConfigError> {
+        let fail = Fail(name);
+        let mut raw = RawService::parse(json, fail)?;
+        let region = raw
+            .region
+            .as_deref()
+            .ok_or_else(|| fail.at("region", "is required (eu, us or br)"))?
+            .parse::<Region>()
+            .map_err(|_| fail.at("region", "must be eu, us or br"))?;
+        let project_id = raw
+            .project_id
+            .take()
+            .ok_or_else(|| fail.at("project_id", "is required"))?;
+        if !is_id(&project_id) {
+            return Err(fail.at("project_id", "must be letters, digits, '-' or '_'"));
+        }
+        let (key_id, key_secret, packed_app) = raw.credentials(fail)?;
+        let auth = match raw.auth.as_deref() {
+            None | Some("oauth2") => AuthMode::OAuth2,
+            Some("basic") => AuthMode::Basic,
+            Some(_) => return Err(fail.at("auth", "must be oauth2 or basic")),
+        };
+        let apps = RawService::apps(std::mem::take(&mut raw.apps), packed_app, fail)?;
         let webhook_secret = raw.webhook_secret.filter(|s| !s.is_empty()).map(WebhookSecret::new);
         if webhook_secret.is_none() && !raw.allow_unsigned_webhooks && apps.values().all(|a| a.webhook_secret.is_none())
         {
-            return Err(err(
-                "webhook_secret",
-                "is required unless allow_unsigned_webhooks is true",
-            ));
+            return Err(fail.at("webhook_secret", "is required unless allow_unsigned_webhooks is true"));
         }
-
         Ok(Self {
             name: name.to_owned(),
             region,
