@@ -8,6 +8,7 @@
 #[cfg(feature = "aws")]
 pub mod adapters;
 pub mod clock;
+mod codes;
 pub mod config;
 pub mod ingest;
 pub mod logging;

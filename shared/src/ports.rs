@@ -84,6 +84,13 @@ pub struct SecretVersions {
 }
 
 impl SecretVersions {
+    /// The version holding `AWSPENDING`, when it is not also the current one: a rotation in
+    /// progress (or one that stopped half-way).
+    pub fn pending_rotation(&self) -> Option<&str> {
+        self.version_at(Stage::Pending)
+            .filter(|pending| self.version_at(Stage::Current) != Some(*pending))
+    }
+
     /// The version holding `stage`.
     pub fn version_at(&self, stage: Stage) -> Option<&str> {
         self.stages
@@ -101,7 +108,7 @@ impl SecretVersions {
     }
 }
 
-/// Writes secret versions: what a Secrets Manager rotation function does.
+/// Writes secret versions: what a Secrets Manager rotation function and the setup commands do.
 pub trait SecretAdmin: Send + Sync {
     fn describe(&self, secret_id: &str) -> impl Future<Output = Result<SecretVersions, PortError>> + Send;
 
@@ -123,12 +130,20 @@ pub trait SecretAdmin: Send + Sync {
         rotation_token: Option<&str>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Moves `AWSCURRENT` from `from_version` to `version_id` and takes `AWSPENDING` off it.
-    fn promote(
+    /// Stores `value` as a new version labelled `AWSCURRENT` (the store moves `AWSPREVIOUS` to
+    /// the version that was current); returns the new version's id.
+    fn put_current(
         &self,
         secret_id: &str,
+        value: &SecretString,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+
+    /// Takes `stage` off `version_id`.
+    fn remove_label(
+        &self,
+        secret_id: &str,
+        stage: Stage,
         version_id: &str,
-        from_version: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
@@ -213,6 +228,38 @@ pub trait NonceStore: Send + Sync {
 
     /// Gives a claim up (its event was not stored), so a retry need not wait for the lease.
     fn release(&self, key: &str, claim: &NonceClaim) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Adds `count` stored callbacks verified by the secret with this fingerprint, the last at
+    /// `seen_at`. Only a store every environment shares keeps them (the nonce table); the
+    /// default keeps nothing.
+    fn record_sighting(
+        &self,
+        service: &str,
+        fingerprint: &str,
+        seen_at: i64,
+        count: u64,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = (service, fingerprint, seen_at, count);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// When a webhook secret verified stored callbacks of a service: what a rotation, the doctor
+/// and an operator read to know what Sinch signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: u64,
+}
+
+/// Reads the sightings the ingest recorded.
+pub trait SightingReader: Send + Sync {
+    fn sighting(
+        &self,
+        service: &str,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Option<Sighting>, PortError>> + Send;
 }
 
 /// The methods the bridge uses with Sinch.

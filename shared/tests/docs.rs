@@ -73,6 +73,19 @@ fn reference_lists_exactly_the_retry_causes_and_dead_letter_reasons() {
 }
 
 #[test]
+fn reference_lists_exactly_the_rotation_failure_codes() {
+    let doc = reference();
+    assert_same(
+        "rotation failure codes",
+        code_spans(listed(&doc, "Rotation failure codes")),
+        sinch_bridge::setup::rotation::RotationFailure::ALL
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
+    );
+}
+
+#[test]
 fn reference_answers_table_has_every_code_sinch_can_see() {
     let doc = reference();
     let in_table: BTreeSet<String> = table_column(&doc, "### What Sinch sees", 1)

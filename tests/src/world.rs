@@ -162,7 +162,6 @@ impl World {
         self.ingest(|c, cache| {
             c.nonce_table = Some(self.nonce_table.clone());
             c.tolerance_seconds = sinch_bridge::ingest::DEFAULT_TABLE_TOLERANCE_SECONDS;
-            cache.previous_grace = Duration::from_secs(c.tolerance_seconds);
             tweak(c, cache);
         })
         .with_nonce_store(Nonces::Table(table))

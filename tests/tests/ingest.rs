@@ -519,9 +519,10 @@ async fn cold_instance_without_secrets_manager_answers_503_never_401() {
     assert_eq!(depth(&w.sqs, &w.events).await, 0);
 }
 
-/// The README's rotation against moto, then past the previous secret's grace: the old secret
-/// verifies during the grace and never after, however many refreshes it triggers. Time is
-/// compressed by a manual clock (the versions' creation dates are moto's real ones).
+/// docs/operations.md's rotation by hand against moto (the staged value retires the old secret
+/// until its grace ends), then past the grace: the old secret verifies during the grace and
+/// never after, however many refreshes it triggers. Time is compressed by a manual clock (the
+/// versions' creation dates are moto's real ones).
 #[tokio::test]
 async fn a_rotated_out_secret_is_refused_after_its_grace_even_when_it_triggers_refreshes() {
     let mut w = world(true).await;
@@ -530,7 +531,6 @@ async fn a_rotated_out_secret_is_refused_after_its_grace_even_when_it_triggers_r
     let grace = 120;
     let ingest = w.ingest(|c, cache| {
         c.tolerance_seconds = 60;
-        cache.previous_grace = std::time::Duration::from_secs(grace);
         // An instance learns of a promotion within one TTL; the grace outlasts it.
         cache.ttl = std::time::Duration::from_secs(30);
     });
@@ -549,7 +549,11 @@ async fn a_rotated_out_secret_is_refused_after_its_grace_even_when_it_triggers_r
         }
     };
     assert_eq!(post_at(WEBHOOK_SECRET, 0).await.0, 200);
-    let version = stage_pending(&w.secrets, &name, &service_secret("next-secret").to_string()).await;
+    // The staged value says until when the old secret still verifies once it is promoted.
+    let mut staged = service_secret("next-secret");
+    let until = sinch_bridge::clock::Clock::unix_seconds(&*clock) + 31 + i64::try_from(grace).unwrap_or(0);
+    staged["retired_webhook_secrets"] = json!([{"secret": WEBHOOK_SECRET, "until": until}]);
+    let version = stage_pending(&w.secrets, &name, &staged.to_string()).await;
     assert_eq!(
         post_at("next-secret", 1).await.0,
         200,

@@ -545,7 +545,6 @@ async fn rotation_then_revocation_under_traffic_rejects_no_valid_callback_and_ac
     let ingest = w.ingest(|c, cache| {
         c.nonce_capacity = 100_000;
         c.tolerance_seconds = 60;
-        cache.previous_grace = grace;
         cache.ttl = Duration::from_secs(30);
         cache.refresh_min_interval = Duration::from_secs(5);
     });
@@ -585,7 +584,12 @@ async fn rotation_then_revocation_under_traffic_rejects_no_valid_callback_and_ac
     // Before: Sinch signs with the old secret.
     tally(burst(n, &|_| "old-secret").await, &["old-secret"]);
     // Rotation: the new value staged; Sinch switched, its older retries still old-signed.
-    let version = stage_pending(&w.secrets, &name, &service_json("new-secret").to_string()).await;
+    // The staged value retires the old secret until the grace after its promotion (below).
+    let mut staged = service_json("new-secret");
+    let promoted_at = sinch_bridge::clock::Clock::unix_seconds(&*clock) + 31;
+    staged["retired_webhook_secrets"] =
+        json!([{"secret": "old-secret", "until": promoted_at + i64::try_from(grace.as_secs()).unwrap_or(0)}]);
+    let version = stage_pending(&w.secrets, &name, &staged.to_string()).await;
     let mixed = |i: usize| if i % 4 == 3 { "old-secret" } else { "new-secret" };
     tally(burst(n, &mixed).await, &["old-secret", "new-secret"]);
     // Promoted: the old secret is previous, inside its grace.

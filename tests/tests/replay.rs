@@ -97,10 +97,17 @@ async fn the_table_holds_a_hash_and_an_expiry_at_the_end_of_the_signature_window
         post_webhook(&ingest, &w.service, &signed(&nonce, ts), BODY).await.0,
         200
     );
-    let items = w.dynamodb.scan().table_name(&w.nonce_table).send().await.unwrap();
-    let items = items.items();
-    assert_eq!(items.len(), 1);
-    let item = &items[0];
+    let scanned = w.dynamodb.scan().table_name(&w.nonce_table).send().await.unwrap();
+    let (sightings, nonces): (Vec<_>, Vec<_>) = scanned
+        .items()
+        .iter()
+        .partition(|i| matches!(i.get("nonce"), Some(AttributeValue::S(k)) if k.starts_with("seen#")));
+    assert_eq!(nonces.len(), 1);
+    let item = nonces[0];
+    // Beside it, which secret verified the callback (by fingerprint, never the secret).
+    assert_eq!(sightings.len(), 1);
+    let seen = format!("{:?}", sightings[0]);
+    assert!(seen.contains("seen_count") && !seen.contains(WEBHOOK_SECRET), "{seen}");
     assert_eq!(item.get("nonce"), Some(&AttributeValue::S(nonce_key(&nonce))));
     assert_eq!(item.get("state"), Some(&AttributeValue::S("used".into())));
     assert_eq!(

@@ -197,25 +197,50 @@ fn every_queue_holds_the_largest_message_sqs_allows() {
 }
 
 #[test]
-fn window_and_grace_reach_the_ingest_only_when_set() {
+fn window_and_grace_reach_the_functions_only_when_set() {
     let t = template();
-    let env = &t["Resources"]["WebhookIngestFunction"]["Properties"]["Environment"]["Variables"];
-    for (var, param, condition) in [
-        ("PREVIOUS_SECRET_GRACE_SECONDS", "SecretGraceSeconds", "HasGrace"),
-        ("SIGNATURE_TOLERANCE_SECONDS", "SignatureWindowSeconds", "HasTolerance"),
+    let env = |f: &str| t["Resources"][f]["Properties"]["Environment"]["Variables"].clone();
+    for (function, var, param, condition) in [
+        (
+            "SecretRotationFunction",
+            "PREVIOUS_SECRET_GRACE_SECONDS",
+            "SecretGraceSeconds",
+            "HasGrace",
+        ),
+        (
+            "WebhookIngestFunction",
+            "SIGNATURE_TOLERANCE_SECONDS",
+            "SignatureWindowSeconds",
+            "HasTolerance",
+        ),
+        (
+            "SecretRotationFunction",
+            "SIGNATURE_TOLERANCE_SECONDS",
+            "SignatureWindowSeconds",
+            "HasTolerance",
+        ),
     ] {
         // Empty by default: the function picks the default that fits its replay protection.
         assert_eq!(t["Parameters"][param]["Default"], "", "{param}");
         assert_eq!(
-            env[var]["!If"],
+            env(function)[var]["!If"],
             json!([condition, {"!Ref": param}, {"!Ref": "AWS::NoValue"}]),
-            "{var}"
+            "{function} {var}"
         );
     }
-    assert_eq!(
-        env["NONCE_TABLE_NAME"]["!If"],
-        json!(["UseNonceTable", {"!Ref": "NonceTable"}, ""])
+    // The rotation counts the grace from its finish; the ingest reads it from the secret.
+    assert!(
+        env("WebhookIngestFunction")
+            .get("PREVIOUS_SECRET_GRACE_SECONDS")
+            .is_none()
     );
+    for function in ["WebhookIngestFunction", "SecretRotationFunction"] {
+        assert_eq!(
+            env(function)["NONCE_TABLE_NAME"]["!If"],
+            json!(["UseNonceTable", {"!Ref": "NonceTable"}, ""]),
+            "{function}"
+        );
+    }
 }
 
 #[test]
@@ -246,14 +271,19 @@ fn nonce_table_is_on_demand_encrypted_expiring_and_only_claimed_by_the_ingest() 
                 .any(|a| a.as_str().unwrap_or_default().starts_with("dynamodb:"))
         })
         .collect();
-    assert_eq!(dynamo.len(), 1, "{dynamo:?}");
-    let (role, s) = &dynamo[0];
-    assert_eq!(role, "WebhookIngestRole");
+    assert_eq!(dynamo.len(), 2, "{dynamo:?}");
+    let by_role = |role: &str| dynamo.iter().find(|(r, _)| r == role).map(|(_, s)| s.clone()).unwrap();
+    let ingest = by_role("WebhookIngestRole");
     assert_eq!(
-        s["Action"],
+        ingest["Action"],
         json!(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
     );
-    assert_eq!(s["Resource"], json!({"!GetAtt": "NonceTable.Arn"}));
+    // The rotation only reads which secret Sinch signs with.
+    let rotation = by_role("SecretRotationRole");
+    assert_eq!(rotation["Action"], json!("dynamodb:GetItem"));
+    for s in [ingest, rotation] {
+        assert_eq!(s["Resource"], json!({"!GetAtt": "NonceTable.Arn"}));
+    }
 }
 
 #[test]

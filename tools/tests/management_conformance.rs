@@ -64,18 +64,20 @@ async fn create_and_patch_bodies_and_the_update_mask_follow_the_official_spec() 
     let api = endpoints.for_service(&service);
     let mut desired = Desired {
         app_id: APP.into(),
-        target: "https://bridge.example/webhooks/svc".into(),
+        base: "https://bridge.example".into(),
+        service: "svc".into(),
         secret: Some(SecretString::new("first")),
         triggers: BTreeSet::from(["MESSAGE_DELIVERY".to_owned(), "MESSAGE_INBOUND".to_owned()]),
+        reset_secret: false,
     };
-    let Plan::Create(webhook) = plan(&[], &desired) else {
+    let Plan::Create(webhook) = plan(&[], &desired, None) else {
         panic!()
     };
     api.create_webhook(&webhook).await.unwrap();
     desired.secret = Some(SecretString::new("second"));
     desired.triggers.insert("OPT_IN".into());
     let existing = api.list_webhooks(APP).await.unwrap();
-    let Plan::Update { webhook, mask, .. } = plan(&existing, &desired) else {
+    let Plan::Update { webhook, mask, .. } = plan(&existing, &desired, None) else {
         panic!()
     };
     api.update_webhook(&webhook, &mask).await.unwrap();

@@ -285,6 +285,8 @@ async fn apps_are_served_per_project_and_region() {
 async fn webhooks_round_trip_through_create_get_list_and_delete() {
     let running = mock_with(apps(), false).await;
     let (url, state) = (running.url.clone(), running.state.clone());
+    // This test reads secrets back; Sinch's default is to mask them (next test).
+    state.set_secret_reads(bridge_tools::mock::SecretReads::Full);
     let api = Api::new(&url, "us");
     let triggers = json!(["MESSAGE_DELIVERY", "MESSAGE_INBOUND"]);
     let target = "https://example.com/webhooks/a";
@@ -315,6 +317,54 @@ async fn webhooks_round_trip_through_create_get_list_and_delete() {
     assert_eq!(err(api.webhook(&id).await), NOT_FOUND);
     assert_eq!(err(api.delete(&id).await), NOT_FOUND);
     assert_eq!(api.listed(APP).await, json!([dismissed]));
+}
+
+/// Sinch's reference shows `"secret": "***"` for a webhook list ("partially masked for
+/// security") and does not say whether other answers show it: the mock masks every answer by
+/// default, and can omit the field or show it in full.
+#[tokio::test]
+async fn secrets_are_masked_in_every_answer_by_default_and_the_mode_switches() {
+    let running = mock_with(apps(), false).await;
+    let (url, state) = (running.url.clone(), running.state.clone());
+    let api = Api::new(&url, "us");
+    let body = json!({"app_id": APP, "target": "https://example.com/m", "target_type": "HTTP", "secret": "s3cr3t",
+                      "triggers": ["MESSAGE_DELIVERY"]});
+    let created = ok(api.create(body).await);
+    let id = id(&created);
+    let patched = ok(api
+        .patch(
+            &id,
+            "?update_mask=secret",
+            json!({"target": "https://example.com/m", "secret": "n3w"}),
+        )
+        .await);
+    for answer in [
+        created,
+        patched,
+        ok(api.webhook(&id).await),
+        api.listed(APP).await[0].clone(),
+    ] {
+        assert_eq!(answer["secret"], "***", "{answer}");
+    }
+    assert_eq!(
+        state.webhook(&id).unwrap().secret.unwrap().expose(),
+        "n3w",
+        "the secret is held, only not shown"
+    );
+    for (mode, shown) in [
+        ("absent", Value::Null),
+        ("full", json!("n3w")),
+        ("masked", json!("***")),
+    ] {
+        assert_eq!(
+            api.control(Method::POST, "secret-reads", Some(json!({"mode": mode})))
+                .await
+                .0,
+            204
+        );
+        let answer = ok(api.webhook(&id).await);
+        assert_eq!(answer.get("secret").cloned().unwrap_or(Value::Null), shown, "{mode}");
+    }
 }
 
 #[tokio::test]
@@ -365,6 +415,7 @@ async fn webhook_rules_limit_and_unique_targets_are_enforced() {
 async fn patch_changes_only_the_masked_fields_in_every_mask_form() {
     let running = mock_with(apps(), false).await;
     let (url, state) = (running.url.clone(), running.state.clone());
+    state.set_secret_reads(bridge_tools::mock::SecretReads::Full);
     let api = Api::new(&url, "us");
     let [a, b, c] = ["a", "b", "c"].map(|p| format!("https://example.com/{p}"));
     let (delivery, inbound) = (json!(["MESSAGE_DELIVERY"]), json!(["MESSAGE_INBOUND"]));

@@ -3,13 +3,15 @@
 //! is [`sinch_bridge::setup::rotation::Rotation`].
 
 use serde_json::Value;
-use sinch_bridge::ports::{SecretAdmin, SinchClient};
+use sinch_bridge::ports::{SecretAdmin, SightingReader};
 use sinch_bridge::setup::rotation::{Rotation, RotationEvent, StepOutcome};
+use sinch_bridge::setup::webhooks::WebhookAdmin;
 
-pub async fn handle<A: SecretAdmin, H: SinchClient>(
-    rotation: &Rotation<A, H>,
+pub async fn handle<A: SecretAdmin, W: WebhookAdmin, R: SightingReader>(
+    rotation: &Rotation<A, W, R>,
     event: lambda_runtime::LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
+    // An unknown step is refused here, before anything is read or changed.
     let event: RotationEvent = serde_json::from_value(event.payload)
         .map_err(|e| lambda_runtime::Error::from(format!("not a rotation event: {e}")))?;
     // The secret id and token name a version, not its value: safe to log.
@@ -17,13 +19,13 @@ pub async fn handle<A: SecretAdmin, H: SinchClient>(
         Ok(outcome) => {
             let detail = match &outcome {
                 StepOutcome::Done(detail) => detail.as_str(),
-                StepOutcome::AlreadyFinished => "version already current",
+                StepOutcome::AlreadyFinished => "rotation already finished",
             };
             tracing::info!(step = %event.step, secret_id = %event.secret_id, token = %event.token, outcome = "done", detail, "rotation step");
-            Ok(serde_json::json!({"step": event.step, "outcome": detail}))
+            Ok(serde_json::json!({"step": event.step.as_str(), "outcome": detail}))
         }
         Err(e) => {
-            tracing::error!(step = %event.step, secret_id = %event.secret_id, token = %event.token, outcome = "failed", code = e.code, detail = %e.detail, "rotation step");
+            tracing::error!(step = %event.step, secret_id = %event.secret_id, token = %event.token, outcome = "failed", code = e.code.as_str(), detail = %e.detail, "rotation step");
             Err(lambda_runtime::Error::from(format!("{}: {e}", event.step)))
         }
     }

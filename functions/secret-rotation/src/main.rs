@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sinch_bridge::adapters::{
-    AwsSettings, HttpsSinchClient, SecretsManagerAdmin, https_client, random_webhook_secret, sdk_config,
+    AwsSettings, DynamoNonces, HttpsSinchClient, SecretsManagerAdmin, https_client, random_webhook_secret, sdk_config,
 };
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::process_env;
@@ -23,6 +23,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let https = https_client()?;
     let aws = sdk_config(AwsSettings::from_env(&env)?, https.clone());
     let admin = SecretsManagerAdmin::new(aws_sdk_secretsmanager::Client::new(&aws));
+    // Where the ingest records which secret Sinch signs with (read only here).
+    let sightings = config
+        .sightings_table
+        .as_deref()
+        .map(|table| DynamoNonces::new(aws_sdk_dynamodb::Client::new(&aws), table));
     let sinch = ManagementEndpoints::new(
         HttpsSinchClient::new(https, SINCH_TIMEOUT),
         &config.auth_url,
@@ -32,6 +37,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let rotation = Rotation::new(
         admin,
         Arc::new(sinch),
+        sightings,
         config,
         Arc::new(SystemClock),
         random_webhook_secret,

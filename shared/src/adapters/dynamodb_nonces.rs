@@ -5,6 +5,11 @@
 //! holder's token) and `expires_at` (Unix seconds, also the table's TTL attribute). DynamoDB's
 //! TTL deletes items up to days late, so every condition compares `expires_at` with the clock
 //! itself; TTL only keeps the table small.
+//!
+//! The same table keeps the secrets' sightings (`SightingReader`): one item per service and
+//! secret fingerprint, keyed `seen#{service}#{fingerprint}` (a nonce key is 64 hex characters,
+//! so the two never meet), with `first_seen`, `last_seen`, `seen_count` and `expires_at` 30
+//! days after the last sighting.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -12,13 +17,22 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::ingest::InstanceNonces;
-use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError};
+use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError, Sighting, SightingReader};
 
 const KEY: &str = "nonce";
 const STATE: &str = "state";
 const CLAIM: &str = "claim";
 const EXPIRES_AT: &str = "expires_at";
 const CLAIMED: &str = "claimed";
+const FIRST_SEEN: &str = "first_seen";
+const LAST_SEEN: &str = "last_seen";
+const SEEN_COUNT: &str = "seen_count";
+/// How long a sighting is kept after the last one: longer than any rotation's grace.
+const SIGHTING_KEPT_SECONDS: i64 = 30 * 86_400;
+
+fn sighting_key(service: &str, fingerprint: &str) -> String {
+    format!("seen#{service}#{fingerprint}")
+}
 const USED: &str = "used";
 
 /// The table's failure code for logs and metrics.
@@ -146,6 +160,62 @@ impl NonceStore for DynamoNonces {
             Err(e) => Err(describe("DeleteItem", &e)),
         }
     }
+
+    async fn record_sighting(
+        &self,
+        service: &str,
+        fingerprint: &str,
+        seen_at: i64,
+        count: u64,
+    ) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(sighting_key(service, fingerprint)))
+            .update_expression("SET #f = if_not_exists(#f, :t), #l = :t, #e = :exp ADD #n :count")
+            .expression_attribute_names("#f", FIRST_SEEN)
+            .expression_attribute_names("#l", LAST_SEEN)
+            .expression_attribute_names("#e", EXPIRES_AT)
+            .expression_attribute_names("#n", SEEN_COUNT)
+            .expression_attribute_values(":t", AttributeValue::N(seen_at.to_string()))
+            .expression_attribute_values(
+                ":exp",
+                AttributeValue::N(seen_at.saturating_add(SIGHTING_KEPT_SECONDS).to_string()),
+            )
+            .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| describe("UpdateItem", &e))
+    }
+}
+
+impl SightingReader for DynamoNonces {
+    async fn sighting(&self, service: &str, fingerprint: &str) -> Result<Option<Sighting>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(sighting_key(service, fingerprint)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| describe("GetItem", &e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let number = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(Some(Sighting {
+            first_seen: number(FIRST_SEEN),
+            last_seen: number(LAST_SEEN),
+            count: u64::try_from(number(SEEN_COUNT)).unwrap_or(0),
+        }))
+    }
 }
 
 /// The nonce store a deployment chose (`ReplayProtection`): the shared table when
@@ -174,6 +244,19 @@ impl NonceStore for Nonces {
         match self {
             Nonces::Instance(store) => store.release(key, claim).await,
             Nonces::Table(store) => store.release(key, claim).await,
+        }
+    }
+
+    async fn record_sighting(
+        &self,
+        service: &str,
+        fingerprint: &str,
+        seen_at: i64,
+        count: u64,
+    ) -> Result<(), PortError> {
+        match self {
+            Nonces::Instance(_) => Ok(()),
+            Nonces::Table(store) => store.record_sighting(service, fingerprint, seen_at, count).await,
         }
     }
 }

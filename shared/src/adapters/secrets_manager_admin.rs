@@ -1,6 +1,6 @@
-//! [`SecretAdmin`] over AWS Secrets Manager: what the rotation function reads and writes
-//! (`DescribeSecret`, `GetSecretValue` by version, `PutSecretValue`, `UpdateSecretVersionStage`),
-//! and the random webhook secrets it creates.
+//! [`SecretAdmin`] over AWS Secrets Manager: what the rotation function and the setup
+//! commands read and write (`DescribeSecret`, `GetSecretValue` by version, `PutSecretValue`,
+//! `UpdateSecretVersionStage`), and the random webhook secrets a rotation creates.
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
@@ -90,23 +90,23 @@ impl SecretAdmin for SecretsManagerAdmin {
             .map_err(|e| failed("PutSecretValue", &e))
     }
 
-    async fn promote(&self, secret_id: &str, version_id: &str, from_version: &str) -> Result<(), PortError> {
-        if version_id != from_version {
-            self.client
-                .update_secret_version_stage()
-                .secret_id(secret_id)
-                .version_stage(Stage::Current.label())
-                .move_to_version_id(version_id)
-                .remove_from_version_id(from_version)
-                .send()
-                .await
-                .map_err(|e| failed("UpdateSecretVersionStage", &e))?;
-        }
-        // A current version that keeps AWSPENDING would make the next rotation refuse to start.
+    async fn put_current(&self, secret_id: &str, value: &SecretString) -> Result<String, PortError> {
+        // No client token: every call is a new version (the SDK fills a random one in).
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .secret_string(value.expose())
+            .send()
+            .await
+            .map(|out| out.version_id().unwrap_or_default().to_owned())
+            .map_err(|e| failed("PutSecretValue", &e))
+    }
+
+    async fn remove_label(&self, secret_id: &str, stage: Stage, version_id: &str) -> Result<(), PortError> {
         self.client
             .update_secret_version_stage()
             .secret_id(secret_id)
-            .version_stage(Stage::Pending.label())
+            .version_stage(stage.label())
             .remove_from_version_id(version_id)
             .send()
             .await

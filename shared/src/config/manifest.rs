@@ -27,9 +27,12 @@ impl FunctionSettings {
     }
 }
 
-const ROTATION_SHARED: [&Setting; 4] = [
+const ROTATION_SHARED: [&Setting; 7] = [
     &crate::service_cache::SERVICE_SECRET_PREFIX,
     &crate::service_cache::SECRET_REFRESH_MIN_INTERVAL_SECONDS,
+    &crate::service_cache::PENDING_SECRET_MAX_AGE_SECONDS,
+    &crate::ingest::config::SIGNATURE_TOLERANCE_SECONDS,
+    &crate::ingest::config::NONCE_TABLE_NAME,
     &crate::send::config::SINCH_AUTH_URL,
     &crate::send::config::CONVERSATION_API_URL,
 ];

@@ -183,12 +183,7 @@ impl IngestConfig {
                 .map_or_else(|| EVENTS_QUEUE_URL.text(env), Ok)?,
         };
         let nonce_table = NONCE_TABLE_NAME.optional(env);
-        let default_tolerance = if nonce_table.is_some() {
-            DEFAULT_TABLE_TOLERANCE_SECONDS
-        } else {
-            DEFAULT_TOLERANCE_SECONDS
-        };
-        let tolerance_seconds = SIGNATURE_TOLERANCE_SECONDS.number_or(env, default_tolerance)?;
+        let tolerance_seconds = signature_window(env)?;
         if tolerance_seconds == 0 && nonce_table.is_some() {
             return Err(ConfigError::new(
                 SIGNATURE_TOLERANCE_SECONDS.name,
@@ -216,29 +211,6 @@ impl IngestConfig {
         })
     }
 
-    /// Settings that only hold together: a previous secret's grace must cover the signature
-    /// window, or a callback signed just before a rotation could be refused inside its window
-    /// (a retry Sinch did not re-sign). When `PREVIOUS_SECRET_GRACE_SECONDS` is unset the grace
-    /// grows to the window; when it is set too short the function refuses to start.
-    pub fn fit_grace(
-        &self,
-        cache: &mut crate::service_cache::ServiceCacheConfig,
-        env: &impl Lookup,
-    ) -> Result<(), ConfigError> {
-        use crate::service_cache::PREVIOUS_SECRET_GRACE_SECONDS as GRACE;
-        let window = Duration::from_secs(self.tolerance_seconds);
-        if GRACE.raw(env).is_none() {
-            cache.previous_grace = cache.previous_grace.max(window);
-        }
-        if cache.previous_grace < window {
-            return Err(ConfigError::new(
-                GRACE.name,
-                "must be at least SIGNATURE_TOLERANCE_SECONDS",
-            ));
-        }
-        Ok(())
-    }
-
     /// The queue for a trigger: its own route, else the `*` route, else `EVENTS_QUEUE_URL`.
     pub fn queue_for(&self, trigger: &str) -> &str {
         self.trigger_queue_urls
@@ -249,12 +221,24 @@ impl IngestConfig {
 }
 
 /// Everything webhook-ingest reads at start-up but the AWS and log settings: its own settings
-/// and the secret cache's, made to fit each other. Refuses what the function would refuse.
+/// and the secret cache's. Refuses what the function would refuse.
 pub fn load(env: &impl Lookup) -> Result<(IngestConfig, crate::service_cache::ServiceCacheConfig), ConfigError> {
-    let config = IngestConfig::from_env(env)?;
-    let mut cache = crate::service_cache::ServiceCacheConfig::for_ingest(env)?;
-    config.fit_grace(&mut cache, env)?;
-    Ok((config, cache))
+    Ok((
+        IngestConfig::from_env(env)?,
+        crate::service_cache::ServiceCacheConfig::for_ingest(env)?,
+    ))
+}
+
+/// The signature window a deployment uses: `SIGNATURE_TOLERANCE_SECONDS`, else a day with a
+/// nonce table and 10 minutes without. The rotation function reads it too, to give a retired
+/// secret a grace at least as long.
+pub fn signature_window(env: &impl Lookup) -> Result<u64, ConfigError> {
+    let default = if NONCE_TABLE_NAME.optional(env).is_some() {
+        DEFAULT_TABLE_TOLERANCE_SECONDS
+    } else {
+        DEFAULT_TOLERANCE_SECONDS
+    };
+    SIGNATURE_TOLERANCE_SECONDS.number_or(env, default)
 }
 
 #[cfg(test)]
@@ -281,27 +265,14 @@ mod tests {
     }
 
     #[test]
-    fn a_nonce_table_widens_the_default_window_and_the_grace_follows() {
+    fn a_nonce_table_widens_the_default_window() {
         let pairs = [("EVENTS_QUEUE_URL", "q"), ("NONCE_TABLE_NAME", "nonces")];
         let c = IngestConfig::from_env(&env(&pairs)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (c.tolerance_seconds, c.nonce_table.as_deref()),
             (86_400, Some("nonces"))
         );
-        let mut cache = crate::service_cache::ServiceCacheConfig::default();
-        c.fit_grace(&mut cache, &env(&pairs)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(cache.previous_grace.as_secs(), 86_400);
-
-        // An explicit grace shorter than the window is refused, not silently raised.
-        let explicit = [
-            ("EVENTS_QUEUE_URL", "q"),
-            ("NONCE_TABLE_NAME", "nonces"),
-            ("PREVIOUS_SECRET_GRACE_SECONDS", "3600"),
-        ];
-        let mut cache =
-            crate::service_cache::ServiceCacheConfig::for_ingest(&env(&explicit)).unwrap_or_else(|e| panic!("{e}"));
-        let err = c.fit_grace(&mut cache, &env(&explicit)).err().map(|e| e.variable);
-        assert_eq!(err, Some("PREVIOUS_SECRET_GRACE_SECONDS"));
+        assert_eq!(signature_window(&env(&pairs)), Ok(86_400));
 
         // No window with a table would keep nonces for a bounded time but accept any timestamp.
         let zero = [

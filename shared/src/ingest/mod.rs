@@ -11,6 +11,7 @@
 pub mod config;
 mod error;
 mod nonce;
+mod sightings;
 pub mod stored_event;
 
 pub use config::{DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_NONCE_TIMEOUT, DEFAULT_TABLE_TOLERANCE_SECONDS, IngestConfig};
@@ -26,9 +27,9 @@ use crate::metrics::{Metric, Metrics};
 use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
 use crate::protocol::callback::{Callback, CallbackError, hex_sha256};
 use crate::protocol::service::is_valid_service_name;
-use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders, WebhookSecret};
+use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders};
 use crate::protocol::{classify, verify};
-use crate::service_cache::{ServiceCache, ServiceCacheError, ServiceVersions};
+use crate::service_cache::{Candidate, SecretKind, ServiceCache, ServiceCacheError, ServiceVersions};
 
 /// One webhook request as the handler received it; `body` is already base64-decoded.
 pub struct WebhookRequest<'a> {
@@ -43,6 +44,9 @@ pub struct Stored {
     pub trigger: &'static str,
     pub app_id: String,
     pub queue_url: String,
+    /// Which secret verified it (`current`, `app`, `retired`, `pending`), `unsigned` when the
+    /// service accepts unsigned callbacks and this one was.
+    pub secret: &'static str,
 }
 
 /// The webhook use case over its ports: secrets `S`, queue `Q` and nonce store `N` (by default
@@ -54,6 +58,7 @@ pub struct Ingest<S, Q, N = InstanceNonces> {
     config: IngestConfig,
     nonces: N,
     metrics: Metrics,
+    sightings: sightings::SightingTally,
 }
 
 impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q, InstanceNonces> {
@@ -72,6 +77,7 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q, InstanceNonces> {
             config,
             nonces,
             metrics,
+            sightings: sightings::SightingTally::default(),
         }
     }
 }
@@ -86,6 +92,7 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             config: self.config,
             nonces,
             metrics: self.metrics,
+            sightings: self.sightings,
         }
     }
 
@@ -106,9 +113,16 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         let result = self.process(request).await;
         match &result {
             Ok(stored) => {
-                tracing::info!(service = request.service, app_id = %stored.app_id, trigger = stored.trigger, outcome = "stored", "webhook stored");
-                self.metrics
-                    .count(Metric::WebhookAccepted, &[("Trigger", stored.trigger)]);
+                tracing::info!(service = request.service, app_id = %stored.app_id, trigger = stored.trigger, secret = stored.secret, outcome = "stored", "webhook stored");
+                self.metrics.count_by(
+                    Metric::WebhookAccepted,
+                    &[
+                        ("Service", request.service),
+                        ("Secret", stored.secret),
+                        ("Trigger", stored.trigger),
+                    ],
+                    &[&[], &["Service"], &["Service", "Secret"], &["Trigger"]],
+                );
             }
             Err(e) => {
                 // The service name is only logged once it is known to be well-formed.
@@ -164,12 +178,30 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
                 return Err(IngestError::Signature(Rejection::MissingHeader(SIGNATURE_HEADER)));
             }
             let callback = classified.map_err(IngestError::InvalidCallback)?;
-            return self.store(service, request.body, &callback).await;
+            return self.store(service, request.body, &callback, "unsigned").await;
         };
         let callback = classified.map_err(IngestError::NotACallback)?;
-        self.verify_signed(service, &headers, request.body, &versions, &callback.app_id, now)
+        let (kind, fingerprint) = self
+            .verify_signed(service, &headers, request.body, &versions, &callback.app_id, now)
             .await?;
-        self.store_once(service, &headers, request.body, &callback, now).await
+        let stored = self
+            .store_once(service, &headers, request.body, &callback, now, kind.as_str())
+            .await?;
+        self.sighted(service, &fingerprint, now).await;
+        Ok(stored)
+    }
+
+    /// Tells the nonce store (when it keeps them) which secret verified a stored callback.
+    async fn sighted(&self, service: &str, fingerprint: &str, now: i64) {
+        let at = self.clock.now();
+        let Some(count) = self.sightings.note(service, fingerprint, at) else {
+            return;
+        };
+        match self.nonces.record_sighting(service, fingerprint, now, count).await {
+            Ok(()) => self.sightings.written(service, fingerprint, count, at),
+            // Best effort: the count is kept for the next write; the event is stored.
+            Err(e) => tracing::warn!(service, error = %e, "could not record which secret signed"),
+        }
     }
 
     /// The checks that cost nothing, before any lookup or hashing: the service name, the body's
@@ -233,8 +265,8 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
     }
 
     /// Verifies the signature against the cached secrets, then, on a mismatch, once against
-    /// what a rate-limited refresh brought. Each distinct candidate secret is hashed at most
-    /// once per request.
+    /// what a rate-limited refresh brought; says which secret matched. Each distinct candidate
+    /// secret is hashed at most once per request.
     async fn verify_signed(
         &self,
         service: &str,
@@ -243,26 +275,43 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         versions: &ServiceVersions,
         app_id: &str,
         now: i64,
-    ) -> Result<(), IngestError> {
+    ) -> Result<(SecretKind, String), IngestError> {
+        let matched = |c: &Candidate<'_>| (c.kind, c.secret.fingerprint().to_owned());
         let window = self.config.tolerance_seconds;
         let tried = versions.webhook_secrets(app_id, now);
-        let mut verdict = verify(headers, body, tried.iter().copied(), now, window);
-        if matches!(verdict, Err(Rejection::Mismatch | Rejection::NoSecret)) {
-            let refreshed = self
-                .service_cache
-                .refresh_after_mismatch(service)
-                .await
-                .map_err(cache_error)?;
-            if refreshed.fetched {
-                self.metrics
-                    .count(Metric::SecretRefresh, &[("Cause", "signature_mismatch")]);
+        let first = verify(headers, body, tried.iter().map(|c| c.secret), now, window);
+        let missed = match first {
+            Ok(i) => {
+                return tried
+                    .get(i)
+                    .map(matched)
+                    .ok_or(IngestError::Signature(Rejection::NoSecret));
             }
-            let fresh = untried(refreshed.versions.webhook_secrets(app_id, now), &tried);
-            if !fresh.is_empty() {
-                verdict = verify(headers, body, fresh, now, window);
-            }
+            Err(missed @ (Rejection::Mismatch | Rejection::NoSecret)) => missed,
+            Err(rejection) => return Err(IngestError::Signature(rejection)),
+        };
+        let refreshed = self
+            .service_cache
+            .refresh_after_mismatch(service)
+            .await
+            .map_err(cache_error)?;
+        if refreshed.fetched {
+            self.metrics
+                .count(Metric::SecretRefresh, &[("Cause", "signature_mismatch")]);
         }
-        verdict.map(|_| ()).map_err(IngestError::Signature)
+        let fresh: Vec<Candidate<'_>> = refreshed
+            .versions
+            .webhook_secrets(app_id, now)
+            .into_iter()
+            .filter(|c| !tried.iter().any(|t| t.secret == c.secret))
+            .collect();
+        if fresh.is_empty() {
+            return Err(IngestError::Signature(missed));
+        }
+        match verify(headers, body, fresh.iter().map(|c| c.secret), now, window) {
+            Ok(i) => fresh.get(i).map(matched).ok_or(IngestError::Signature(missed)),
+            Err(rejection) => Err(IngestError::Signature(rejection)),
+        }
     }
 
     /// Stores a verified event at most once per nonce: claim, store, then confirm (or release
@@ -274,6 +323,7 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         body: &[u8],
         callback: &Callback,
         now: i64,
+        secret: &'static str,
     ) -> Result<Stored, IngestError> {
         let key = nonce_key(headers.nonce);
         let lease_until = now.saturating_add(i64::try_from(self.config.claim_lease_seconds).unwrap_or(i64::MAX));
@@ -286,7 +336,7 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
                 return Err(IngestError::ReplayCheckUnavailable);
             }
         };
-        let stored = match self.store(service, body, callback).await {
+        let stored = match self.store(service, body, callback, secret).await {
             Ok(stored) => stored,
             Err(e) => {
                 if let Err(failure) = self.nonces.release(&key, &claim).await {
@@ -333,7 +383,13 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         self.metrics.count(Metric::NonceStoreFailed, &[]);
     }
 
-    async fn store(&self, service: &str, body: &[u8], callback: &Callback) -> Result<Stored, IngestError> {
+    async fn store(
+        &self,
+        service: &str,
+        body: &[u8],
+        callback: &Callback,
+        secret: &'static str,
+    ) -> Result<Stored, IngestError> {
         let queue_url = self.config.queue_for(callback.trigger.as_str()).to_owned();
         let message = build_message(&queue_url, service, body, callback, SystemTime::now());
         if message.body.len() > self.config.max_body_bytes {
@@ -358,14 +414,9 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             trigger: callback.trigger.as_str(),
             app_id: callback.app_id.clone(),
             queue_url,
+            secret,
         })
     }
-}
-
-/// The candidates a refresh brought that were not tried already: a refresh that found nothing
-/// new costs no second HMAC pass.
-fn untried<'a>(candidates: Vec<&'a WebhookSecret>, tried: &[&WebhookSecret]) -> Vec<&'a WebhookSecret> {
-    candidates.into_iter().filter(|s| !tried.contains(s)).collect()
 }
 
 fn cache_error(e: ServiceCacheError) -> IngestError {

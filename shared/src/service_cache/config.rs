@@ -44,17 +44,6 @@ pub const SECRET_REFRESH_MIN_INTERVAL_SECONDS: Setting = Setting {
     doc: "at most one forced refresh per service per interval after a signature mismatch",
     source: Source::Unset,
 };
-pub const PREVIOUS_SECRET_GRACE_SECONDS: Setting = Setting {
-    name: "PREVIOUS_SECRET_GRACE_SECONDS",
-    kind: Kind::Number {
-        unit: Unit::Seconds,
-        min: 0,
-        max: 1_209_600,
-    },
-    fallback: Fallback::Derived("3600, or the signature window when longer"),
-    doc: "how long after the current secret version was created the previous one still verifies (at least the signature window)",
-    source: Source::Parameter("SecretGraceSeconds"),
-};
 pub const PENDING_SECRET_MAX_AGE_SECONDS: Setting = Setting {
     name: "PENDING_SECRET_MAX_AGE_SECONDS",
     kind: Kind::Number {
@@ -73,17 +62,13 @@ pub const CACHE_SETTINGS: [&Setting; 3] = [
     &SECRET_CACHE_TTL_SECONDS,
     &SECRET_FAILURE_HOLD_SECONDS,
 ];
-/// The settings that decide which secret versions verify a callback (webhook-ingest only).
-pub const TRUST_SETTINGS: [&Setting; 3] = [
-    &SECRET_REFRESH_MIN_INTERVAL_SECONDS,
-    &PREVIOUS_SECRET_GRACE_SECONDS,
-    &PENDING_SECRET_MAX_AGE_SECONDS,
-];
+/// The settings that decide when secret versions are read and how long a pending one verifies
+/// (webhook-ingest; the rotation function reads them too, to agree with it).
+pub const TRUST_SETTINGS: [&Setting; 2] = [&SECRET_REFRESH_MIN_INTERVAL_SECONDS, &PENDING_SECRET_MAX_AGE_SECONDS];
 
 pub const DEFAULT_SECRET_PREFIX: &str = "sinch-bridge/services/";
 pub const DEFAULT_CACHE_TTL: Duration = SECRET_CACHE_TTL_SECONDS.default_duration();
 pub const DEFAULT_REFRESH_MIN_INTERVAL: Duration = SECRET_REFRESH_MIN_INTERVAL_SECONDS.default_duration();
-pub const DEFAULT_PREVIOUS_GRACE: Duration = Duration::from_secs(3600);
 pub const DEFAULT_PENDING_MAX_AGE: Duration = PENDING_SECRET_MAX_AGE_SECONDS.default_duration();
 pub const DEFAULT_FAILURE_HOLD: Duration = SECRET_FAILURE_HOLD_SECONDS.default_duration();
 
@@ -95,9 +80,6 @@ pub struct ServiceCacheConfig {
     pub ttl: Duration,
     /// [`SECRET_REFRESH_MIN_INTERVAL_SECONDS`].
     pub refresh_min_interval: Duration,
-    /// [`PREVIOUS_SECRET_GRACE_SECONDS`]: how long after the current version was created the
-    /// previous one still signs.
-    pub previous_grace: Duration,
     /// [`PENDING_SECRET_MAX_AGE_SECONDS`]: how long after it was created a pending version
     /// signs (an abandoned rotation ends by itself).
     pub pending_max_age: Duration,
@@ -111,7 +93,6 @@ impl Default for ServiceCacheConfig {
             prefix: DEFAULT_SECRET_PREFIX.into(),
             ttl: DEFAULT_CACHE_TTL,
             refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
-            previous_grace: DEFAULT_PREVIOUS_GRACE,
             pending_max_age: DEFAULT_PENDING_MAX_AGE,
             failure_hold: DEFAULT_FAILURE_HOLD,
         }
@@ -129,12 +110,10 @@ impl ServiceCacheConfig {
         })
     }
 
-    /// The ingest's cache: [`CACHE_SETTINGS`] and [`TRUST_SETTINGS`] (the grace is fitted to
-    /// the signature window by `IngestConfig::fit_grace`).
+    /// The ingest's cache: [`CACHE_SETTINGS`] and [`TRUST_SETTINGS`].
     pub fn for_ingest(env: &impl Lookup) -> Result<Self, ConfigError> {
         Ok(Self {
             refresh_min_interval: SECRET_REFRESH_MIN_INTERVAL_SECONDS.duration(env)?,
-            previous_grace: PREVIOUS_SECRET_GRACE_SECONDS.duration_or(env, DEFAULT_PREVIOUS_GRACE)?,
             pending_max_age: PENDING_SECRET_MAX_AGE_SECONDS.duration(env)?,
             ..Self::for_sender(env)?
         })

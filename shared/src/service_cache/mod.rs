@@ -4,15 +4,15 @@
 //! * A warm instance answers from memory until the TTL passes, then makes one `AWSCURRENT`
 //!   fetch. Concurrent misses share one fetch.
 //! * A signature that matches no cached secret (or an app without one) may force one refresh
-//!   per service per `refresh_min_interval`, loading `AWSCURRENT`, `AWSPENDING` and
-//!   `AWSPREVIOUS` at once, so a rotation is picked up at once while forged traffic cannot
-//!   amplify into Secrets Manager calls. A refresh that fails is an error (the ingest answers
-//!   503, so Sinch retries) and does not use up the interval.
-//! * Revocation: a version other than the current one signs callbacks only while it should.
-//!   `AWSPENDING` until `pending_max_age` after it was created (a rotation in progress);
-//!   `AWSPREVIOUS` until `previous_grace` after the current version was created. Both
-//!   deadlines come from the versions' creation dates in the store, so every instance computes
-//!   the same ones and no refresh, however triggered, extends them.
+//!   per service per `refresh_min_interval`, loading `AWSCURRENT` and `AWSPENDING` at once, so
+//!   a rotation is picked up at once while forged traffic cannot amplify into Secrets Manager
+//!   calls. A refresh that fails is an error (the ingest answers 503, so Sinch retries) and
+//!   does not use up the interval.
+//! * Revocation: which secrets verify is in `versions.rs`. The current version names the
+//!   secrets a rotation retired and until when; `AWSPENDING` verifies until `pending_max_age`
+//!   after it was created (a rotation in progress). Both deadlines come from the store (the
+//!   value itself, the version's creation date), so every instance computes the same ones and
+//!   no refresh, however triggered, extends them; `AWSPREVIOUS` is never trusted.
 //! * Outage: a failed fetch is remembered for `failure_hold`. Meanwhile the cached value is
 //!   served however old, without waiting on the store again; with none, the caller learns at
 //!   once that the store is unavailable.
@@ -25,10 +25,10 @@ mod config;
 mod versions;
 
 pub use config::{
-    CACHE_SETTINGS, DEFAULT_SECRET_PREFIX, PREVIOUS_SECRET_GRACE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
+    CACHE_SETTINGS, DEFAULT_SECRET_PREFIX, PENDING_SECRET_MAX_AGE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
     SERVICE_SECRET_PREFIX, ServiceCacheConfig, TRUST_SETTINGS,
 };
-pub use versions::{OtherVersion, ServiceVersions};
+pub use versions::{Candidate, PendingVersion, SecretKind, ServiceVersions};
 
 use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
@@ -56,7 +56,7 @@ pub enum ServiceCacheError {
 struct Entry {
     versions: ServiceVersions,
     fetched_at: Instant,
-    others_fetched_at: Option<Instant>,
+    pending_fetched_at: Option<Instant>,
     last_forced: Option<Instant>,
 }
 
@@ -150,12 +150,8 @@ impl<S: SecretStore> ServiceCache<S> {
                 });
             }
         }
-        let (current, pending, previous) = futures::join!(
-            self.fetch_current(name),
-            self.fetch_stage(name, Stage::Pending),
-            self.fetch_stage(name, Stage::Previous),
-        );
-        self.note_outcome(name, [&current, &pending, &previous]);
+        let (current, pending) = futures::join!(self.fetch_current(name), self.fetch_stage(name, Stage::Pending));
+        self.note_outcome(name, [&current, &pending]);
         let current = match current {
             Ok(Some(current)) => current,
             Ok(None) => {
@@ -164,16 +160,15 @@ impl<S: SecretStore> ServiceCache<S> {
             }
             Err(e) => return Err(e),
         };
-        // A pending or previous version that cannot be read may be the one that signed: the
-        // refresh did not complete. One that does not parse is left out (and logged).
+        // A pending version that cannot be read may be the one that signed: the refresh did
+        // not complete. One that does not parse is left out (and logged).
         let pending = self.usable(name, Stage::Pending, pending)?;
-        let previous = self.usable(name, Stage::Previous, previous)?;
-        let others = self.others(name, &current, pending, previous);
+        let pending = self.pending_window(name, &current, pending);
         let versions = ServiceVersions {
             current: current.service,
             current_version: current.version_id,
             current_created: current.created,
-            others,
+            pending,
         };
         Ok(Refreshed {
             versions: self.remember_refresh(name, versions, now),
@@ -181,40 +176,20 @@ impl<S: SecretStore> ServiceCache<S> {
         })
     }
 
-    /// The pending and previous versions other than the current one, each with the deadline
-    /// until which it may sign (from the store's creation dates; none without them).
-    fn others(
-        &self,
-        name: &str,
-        current: &Fetched,
-        pending: Option<Fetched>,
-        previous: Option<Fetched>,
-    ) -> Vec<OtherVersion> {
-        let mut others = Vec::new();
-        if let Some(p) = pending.filter(|p| p.version_id != current.version_id) {
-            match p.created {
-                Some(created) => others.push(OtherVersion {
-                    service: p.service,
-                    stage: Stage::Pending,
-                    until: created.saturating_add(secs(self.config.pending_max_age)),
-                }),
-                None => tracing::warn!(service = name, "pending version has no creation date; not trusted"),
+    /// The pending version other than the current one, with the deadline until which it may
+    /// sign (from the store's creation date; not trusted without one).
+    fn pending_window(&self, name: &str, current: &Fetched, pending: Option<Fetched>) -> Option<PendingVersion> {
+        let pending = pending.filter(|p| p.version_id != current.version_id)?;
+        match pending.created {
+            Some(created) => Some(PendingVersion {
+                service: pending.service,
+                until: created.saturating_add(secs(self.config.pending_max_age)),
+            }),
+            None => {
+                tracing::warn!(service = name, "pending version has no creation date; not trusted");
+                None
             }
         }
-        if let Some(p) = previous.filter(|p| p.version_id != current.version_id) {
-            match current.created {
-                Some(created) => others.push(OtherVersion {
-                    service: p.service,
-                    stage: Stage::Previous,
-                    until: created.saturating_add(secs(self.config.previous_grace)),
-                }),
-                None => tracing::warn!(
-                    service = name,
-                    "current version has no creation date; previous not trusted"
-                ),
-            }
-        }
-        others
     }
 
     /// Caches what a forced refresh found and starts its rate-limit interval.
@@ -223,12 +198,12 @@ impl<S: SecretStore> ServiceCache<S> {
         let entry = entries.entry(name.to_owned()).or_insert_with(|| Entry {
             versions: versions.clone(),
             fetched_at: now,
-            others_fetched_at: None,
+            pending_fetched_at: None,
             last_forced: None,
         });
         entry.versions = versions;
         entry.fetched_at = now;
-        entry.others_fetched_at = Some(now);
+        entry.pending_fetched_at = Some(now);
         entry.last_forced = Some(now);
         entry.versions.clone()
     }
@@ -292,14 +267,14 @@ impl<S: SecretStore> ServiceCache<S> {
         let now = self.clock.now();
         let mut entries = self.lock();
         let entry = entries.get_mut(name)?;
-        // Pending/previous versions are forgotten one TTL after they were read: a cancelled
-        // rotation's labels stop mattering without a refresh.
+        // A pending version is forgotten one TTL after it was read: a cancelled rotation's
+        // label stops mattering without a refresh.
         if entry
-            .others_fetched_at
+            .pending_fetched_at
             .is_some_and(|t| now.duration_since(t) >= self.config.ttl)
         {
-            entry.versions.others.clear();
-            entry.others_fetched_at = None;
+            entry.versions.pending = None;
+            entry.pending_fetched_at = None;
         }
         (allow_stale || now.duration_since(entry.fetched_at) < self.config.ttl).then(|| entry.versions.clone())
     }
@@ -311,18 +286,18 @@ impl<S: SecretStore> ServiceCache<S> {
             current: current.service,
             current_version: current.version_id,
             current_created: current.created,
-            others: Vec::new(),
+            pending: None,
         };
         let entry = entries.entry(name.to_owned()).or_insert_with(|| Entry {
             versions: fresh.clone(),
             fetched_at: now,
-            others_fetched_at: None,
+            pending_fetched_at: None,
             last_forced: None,
         });
         if entry.versions.current_version != fresh.current_version {
-            // A promotion: the other versions known belong to the old rotation.
-            entry.versions.others.clear();
-            entry.others_fetched_at = None;
+            // A new current version: the pending one known belongs to a finished rotation.
+            entry.versions.pending = None;
+            entry.pending_fetched_at = None;
         }
         entry.versions.current = fresh.current;
         entry.versions.current_version = fresh.current_version;

@@ -27,7 +27,7 @@ fn secrets(v: &ServiceVersions) -> Vec<String> {
 fn secrets_at(v: &ServiceVersions, now: i64) -> Vec<String> {
     v.webhook_secrets("APP", now)
         .iter()
-        .map(|s| s.secret().expose().to_owned())
+        .map(|c| c.secret.secret().expose().to_owned())
         .collect()
 }
 
@@ -135,13 +135,13 @@ fn webhook_secrets_prefer_app_override_and_skip_repeats() {
     let (Ok(a), Ok(b)) = (with_app, plain) else {
         panic!("fixtures parse")
     };
-    let other = |stage| OtherVersion {
-        service: Arc::new(b.clone()),
-        stage,
+    let v = ServiceVersions::current_only(Arc::new(a)).with_pending(PendingVersion {
+        service: Arc::new(b),
         until: CREATED + 1,
-    };
-    let v = ServiceVersions::current_only(Arc::new(a)).with_others(vec![other(Stage::Pending), other(Stage::Previous)]);
+    });
     assert_eq!(secrets(&v), vec!["app".to_owned(), "base".to_owned()]);
+    let kinds: Vec<SecretKind> = v.webhook_secrets("APP", CREATED).iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, vec![SecretKind::App, SecretKind::Pending]);
 }
 
 #[tokio::test]
@@ -162,36 +162,35 @@ fn version(value: &str, id: &str, created: i64) -> SecretVersion {
     SecretVersion::text(value, id, created)
 }
 
-/// A rotation as docs/operations.md's manual steps make it: `two` staged at `staged`, promoted later.
-fn rotated(store: &MemorySecrets, staged: i64) {
-    store.put_version(NAME, Stage::Current, version(&service_json("two"), "v2", staged));
-    store.put_version(NAME, Stage::Pending, version(&service_json("two"), "v2", staged));
-    store.put_version(NAME, Stage::Previous, version(&service_json("one"), "v1", CREATED));
-}
-
 #[tokio::test]
-async fn previous_secret_signs_during_its_grace_and_never_after() {
+async fn a_retired_secret_signs_until_the_time_the_current_version_gives_it_and_never_after() {
     let (store, clock, cache) = setup();
-    store.put_version(NAME, Stage::Current, version(&service_json("one"), "v1", CREATED));
-    assert!(cache.get("eu1").await.is_ok());
-    rotated(&store, CREATED + 60);
-    let grace = secs(cache.config().previous_grace);
-    let r = cache.refresh_after_mismatch("eu1").await;
+    let retired = format!(
+        r#"{{"region":"eu","project_id":"p","key_id":"k","key_secret":"s","webhook_secret":"two","retired_webhook_secrets":[{{"secret":"one","until":{}}}]}}"#,
+        CREATED + 3600
+    );
+    store.put_version(NAME, Stage::Current, version(&retired, "v2", CREATED));
     let now = clock.unix_seconds();
+    let v = cache.get("eu1").await;
+    assert_eq!(v.map(|v| secrets_at(&v, now)), Ok(vec!["two".into(), "one".into()]));
+    // The version before is labelled AWSPREVIOUS: that label is trusted for nothing.
+    store.put_version(NAME, Stage::Previous, version(&service_json("zero"), "v1", CREATED));
+    let r = cache.refresh_after_mismatch("eu1").await;
     assert_eq!(
         r.map(|r| secrets_at(&r.versions, now)),
         Ok(vec!["two".into(), "one".into()])
     );
-    // Past the grace (counted from when `two` was created), however many refreshes run.
-    clock.advance(Duration::from_secs(u64::try_from(grace).unwrap_or(0) + 60));
+    // At its time, however many refreshes run.
     for _ in 0..3 {
-        clock.advance(Duration::from_secs(31));
+        clock.advance(Duration::from_secs(1800));
         let r = cache.refresh_after_mismatch("eu1").await;
         let now = clock.unix_seconds();
-        assert_eq!(
-            r.map(|r| (r.fetched, secrets_at(&r.versions, now))),
-            Ok((true, vec!["two".into()]))
-        );
+        let expected: Vec<String> = if now < CREATED + 3600 {
+            vec!["two".into(), "one".into()]
+        } else {
+            vec!["two".into()]
+        };
+        assert_eq!(r.map(|r| secrets_at(&r.versions, now)), Ok(expected));
     }
 }
 
@@ -216,11 +215,11 @@ async fn an_abandoned_pending_secret_stops_signing_after_its_max_age() {
 #[tokio::test]
 async fn a_pending_label_on_the_current_version_adds_nothing() {
     let (store, _clock, cache) = setup();
-    rotated(&store, CREATED);
-    store.remove(NAME, Stage::Previous);
+    store.put_version(NAME, Stage::Current, version(&service_json("two"), "v2", CREATED));
+    store.put_version(NAME, Stage::Pending, version(&service_json("two"), "v2", CREATED));
     assert!(cache.get("eu1").await.is_ok());
     let r = cache.refresh_after_mismatch("eu1").await;
-    assert_eq!(r.map(|r| r.versions.others().len()), Ok(0));
+    assert_eq!(r.map(|r| r.versions.pending().is_none()), Ok(true));
 }
 
 #[tokio::test]

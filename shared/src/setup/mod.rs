@@ -5,4 +5,6 @@
 pub mod doctor;
 pub mod management;
 pub mod rotation;
+pub mod service_document;
 pub mod sync;
+pub mod webhooks;

@@ -4,6 +4,7 @@
 mod dlq;
 mod envelope;
 mod events;
+mod secret_input;
 mod send;
 mod service;
 mod settings;

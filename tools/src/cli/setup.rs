@@ -6,18 +6,22 @@ use std::io::Write as _;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
+use sinch_bridge::adapters::{DynamoNonces, SecretsManagerAdmin};
+use sinch_bridge::ports::{SecretAdmin, SightingReader};
 use sinch_bridge::protocol::Trigger;
-use sinch_bridge::setup::doctor::{self, Probe, Status, Subject};
-use sinch_bridge::setup::sync::{Desired, Plan, plan, webhook_target};
+use sinch_bridge::protocol::service::MessagingService;
+use sinch_bridge::setup::doctor::{self, PendingRotation, Probe, Status, Subject};
+use sinch_bridge::setup::sync::{SyncReport, sync as sync_apps, webhook_target};
 
-use super::sinch::{ServiceArg, SinchArgs, read_service};
+use super::sinch::{LoadedService, ServiceArg, SinchArgs, load_service};
 use super::{CliError, Output};
 
 #[derive(Subcommand, Debug)]
 pub enum WebhooksCommand {
-    /// For every app of the service, ensure one webhook targeting BASE/webhooks/SERVICE with the
-    /// service's (or the app's) secret and the chosen triggers. Creates or patches; never
-    /// touches webhooks with other targets; idempotent.
+    /// For every app of the service, ensure one webhook of this deployment (BASE/webhooks/
+    /// SERVICE, or the one sync recorded) with the service's (or the app's) secret and the
+    /// chosen triggers. Creates or patches only that webhook; idempotent; refuses while a
+    /// rotation is in progress.
     Sync(SyncArgs),
 }
 
@@ -34,6 +38,10 @@ pub struct SyncArgs {
     /// Print what would change and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Set every webhook's secret again, even where sync recorded setting it (Sinch masks
+    /// secrets, so a secret changed by hand in the dashboard cannot be seen).
+    #[arg(long)]
+    pub reset_secrets: bool,
     #[command(flatten)]
     pub sinch: SinchArgs,
 }
@@ -48,6 +56,9 @@ pub struct DoctorArgs {
     /// A channel the service sends on (repeat; default: every channel the apps have).
     #[arg(long = "channel")]
     pub channels: Vec<String>,
+    /// The stack's NonceTableName output: shows which secrets Sinch has signed with.
+    #[arg(long)]
+    pub nonce_table: Option<String>,
     #[command(flatten)]
     pub sinch: SinchArgs,
 }
@@ -70,122 +81,141 @@ fn triggers(named: &[String]) -> Result<BTreeSet<String>, CliError> {
 
 pub async fn sync(cmd: WebhooksCommand, out: Output, aws: &aws_config::SdkConfig) -> Result<(), CliError> {
     let WebhooksCommand::Sync(args) = cmd;
-    let secrets = aws_sdk_secretsmanager::Client::new(aws);
-    let service = read_service(&secrets, &args.service).await.map_err(CliError::new)?;
-    let target = webhook_target(&args.url, &service.name);
+    let admin = SecretsManagerAdmin::new(aws_sdk_secretsmanager::Client::new(aws));
+    let loaded = load_service(&admin, &args.service).await?;
+    if let Some(pending) = loaded.versions.pending_rotation() {
+        // Setting the current secret now would undo what the rotation's setSecret did, and its
+        // finishSecret would then promote a secret Sinch does not sign with.
+        return Err(CliError::new(format!(
+            "a rotation is in progress (AWSPENDING on version {pending}); let it finish, or end it first: bridgectl service rotate --service {} --cancel",
+            args.service.service
+        )));
+    }
     let wanted = triggers(&args.triggers)?;
     let endpoints = args.sinch.endpoints()?;
-    let api = endpoints.for_service(&service);
-    let total = service.apps.len();
-    let (mut rows, mut changed, mut blocked) = (Vec::new(), 0, 0);
-    for (i, app_id) in service.apps.keys().enumerate() {
+    let total = loaded.service.apps.len();
+    let mut progress = |i: usize, app_id: &str| {
         if !out.json {
             // Progress on stderr, so stdout stays the result.
             let _ = write!(std::io::stderr(), "\r[{}/{total}] {app_id}", i + 1);
         }
-        let existing = match api.list_webhooks(app_id).await {
-            Ok(existing) => existing,
-            // One app's problem (another region, a typo) does not stop the others.
-            Err(e) => {
-                blocked += 1;
-                let hint = if e.code() == "not_found" {
-                    " (bridgectl doctor says where it is)"
-                } else {
-                    ""
-                };
-                rows.push(json!({"app_id": app_id, "result": "failed", "change": format!("{e}{hint}")}));
-                continue;
-            }
-        };
-        let desired = Desired {
-            app_id: app_id.clone(),
-            target: target.clone(),
-            secret: service.webhook_secret_for(app_id).map(|s| s.secret().clone()),
-            triggers: wanted.clone(),
-        };
-        let step = plan(&existing, &desired);
-        let secret_text = desired
-            .secret
-            .as_ref()
-            .map(|s| s.expose().to_owned())
-            .unwrap_or_default();
-        let mut result = if args.dry_run { "would change" } else { "changed" };
-        let mut change = step.describe();
-        let applied = match &step {
-            Plan::Create(webhook) if !args.dry_run => api.create_webhook(webhook).await.map(|_| ()),
-            Plan::Update { webhook, mask, .. } if !args.dry_run => api.update_webhook(webhook, mask).await.map(|_| ()),
-            _ => Ok(()),
-        };
-        match (&step, applied) {
-            // One app's failure does not stop the others; Sinch's message never shows the secret.
-            (_, Err(e)) => {
-                result = "failed";
-                blocked += 1;
-                change = format!("{change}: {}", e.redacted(&secret_text));
-                rows.push(json!({"app_id": app_id, "result": result, "change": change}));
-                continue;
-            }
-            (Plan::Unchanged { .. }, _) => result = "unchanged",
-            (Plan::LimitReached { .. } | Plan::TargetTooLong { .. } | Plan::Duplicates { .. }, _) => {
-                result = "blocked";
-                blocked += 1;
-            }
-            _ => {}
-        }
-        changed += usize::from(step.changes_something());
-        rows.push(json!({"app_id": app_id, "result": result, "change": change}));
-    }
+    };
+    let report = sync_apps(
+        &endpoints,
+        &loaded.service,
+        &args.url,
+        &wanted,
+        args.dry_run,
+        args.reset_secrets,
+        &mut progress,
+    )
+    .await;
     if !out.json && total > 0 {
         let _ = writeln!(std::io::stderr());
     }
-    let text = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}: {}",
-                r["app_id"].as_str().unwrap_or(""),
-                r["result"].as_str().unwrap_or(""),
-                r["change"].as_str().unwrap_or("")
-            )
-        })
-        .chain([format!(
-            "{changed} of {total} app(s) {}; {blocked} blocked; target {target}",
-            if args.dry_run { "would change" } else { "changed" }
-        )])
-        .collect::<Vec<_>>()
-        .join("\n");
-    out.emit(
-        &text,
-        &json!({"service": service.name, "target": target, "dry_run": args.dry_run, "changed": changed, "blocked": blocked, "apps": rows}),
-    );
-    if blocked > 0 {
+    let recorded = if args.dry_run {
+        false
+    } else {
+        keep_records(&admin, &args.service, loaded, &report).await?
+    };
+    print_sync(&args, &report, recorded, out);
+    if report.blocked > 0 {
         return Err(CliError::new(format!(
-            "{blocked} app(s) could not be synced (see above)"
+            "{} app(s) could not be synced (see above)",
+            report.blocked
         )));
     }
     Ok(())
 }
 
+/// Writes the webhooks sync now knows as ours into the service secret, when they changed.
+async fn keep_records(
+    admin: &SecretsManagerAdmin,
+    service: &ServiceArg,
+    loaded: LoadedService,
+    report: &SyncReport,
+) -> Result<bool, CliError> {
+    let LoadedService {
+        mut document,
+        service: parsed,
+        ..
+    } = loaded;
+    let mut changed = false;
+    for (app_id, record) in &report.records {
+        if parsed.apps.get(app_id).and_then(|a| a.webhook.as_ref()) != Some(record) {
+            document.record_webhook(app_id, record);
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(false);
+    }
+    let (value, _) = document.to_secret().map_err(|e| CliError::new(e.to_string()))?;
+    admin
+        .put_current(&service.secret_name(), &value)
+        .await
+        .map_err(|e| CliError::new(format!("cannot record the webhooks in {}: {e}", service.secret_name())))?;
+    Ok(true)
+}
+
+fn print_sync(args: &SyncArgs, report: &SyncReport, recorded: bool, out: Output) {
+    let target = webhook_target(&args.url, &args.service.service);
+    let verb = if args.dry_run { "would change" } else { "changed" };
+    let text = report
+        .apps
+        .iter()
+        .map(|r| format!("{} {}: {}", r.app_id, r.result, r.change))
+        .chain([format!(
+            "{} of {} app(s) {verb}; {} blocked; target {target}{}",
+            report.changed,
+            report.apps.len(),
+            report.blocked,
+            if recorded {
+                "; webhooks recorded in the service secret"
+            } else {
+                ""
+            }
+        )])
+        .collect::<Vec<_>>()
+        .join("\n");
+    out.emit(
+        &text,
+        &json!({"service": args.service.service, "target": target, "dry_run": args.dry_run, "changed": report.changed,
+                "blocked": report.blocked, "recorded": recorded, "apps": report.apps}),
+    );
+}
+
 pub async fn doctor(args: DoctorArgs, out: Output, aws: &aws_config::SdkConfig) -> Result<(), CliError> {
-    let secrets = aws_sdk_secretsmanager::Client::new(aws);
-    let service = read_service(&secrets, &args.service).await;
-    let pending = super::sinch::pending_webhook_secret(&secrets, &args.service).await;
-    let url = args
-        .url
-        .as_deref()
-        .map(|base| webhook_target(base, &args.service.service));
-    let probe = match &url {
-        Some(url) => Some(probe(url).await),
+    let admin = SecretsManagerAdmin::new(aws_sdk_secretsmanager::Client::new(aws));
+    let loaded = load_service(&admin, &args.service).await;
+    let now = super::sinch::unix_now();
+    let pending = match &loaded {
+        Ok(l) => l.pending.clone(),
+        Err(_) => None,
+    };
+    let probe = match &args.url {
+        Some(base) => Some(probe(&webhook_target(base, &args.service.service)).await),
         None => None,
+    };
+    let sightings = match (&args.nonce_table, &loaded) {
+        (Some(table), Ok(l)) => Some(sightings(aws, table, &l.service, pending.as_ref().map(|p| p.0.as_str())).await),
+        _ => None,
     };
     let endpoints = args.sinch.endpoints()?;
     let subject = Subject {
         name: &args.service.service,
-        service: service.as_ref().map_err(Clone::clone),
-        webhook_url: url.as_deref(),
+        service: loaded.as_ref().map(|l| &l.service).map_err(|e| e.to_string()),
+        webhook_base: args.url.as_deref(),
         channels: &args.channels,
         probe,
-        pending_secret: pending.as_deref(),
+        pending: pending.as_ref().map(|(secret, created)| PendingRotation {
+            secret,
+            created: *created,
+            until: created.saturating_add(args.service.pending_max_age()),
+        }),
+        rotation_enabled: loaded.as_ref().ok().map(|l| l.versions.rotation_enabled),
+        now,
+        sightings,
     };
     let report = doctor::diagnose(&endpoints, &subject).await;
     let text = report
@@ -214,6 +244,34 @@ pub async fn doctor(args: DoctorArgs, out: Output, aws: &aws_config::SdkConfig) 
         return Err(CliError::new("doctor found failures"));
     }
     Ok(())
+}
+
+/// What the nonce table says each of the service's secrets (current, pending, retired) signed.
+async fn sightings(
+    aws: &aws_config::SdkConfig,
+    table: &str,
+    service: &MessagingService,
+    pending: Option<&str>,
+) -> Vec<(String, Option<sinch_bridge::ports::Sighting>)> {
+    let reader = DynamoNonces::new(aws_sdk_dynamodb::Client::new(aws), table);
+    let mut secrets: Vec<(String, String)> = Vec::new();
+    if let Some(current) = &service.webhook_secret {
+        secrets.push(("current secret".into(), current.fingerprint().to_owned()));
+    }
+    if let Some(pending) = pending {
+        secrets.push(("pending secret".into(), doctor::fingerprint(pending)));
+    }
+    for retired in &service.retired {
+        secrets.push((
+            format!("retired secret {}", retired.secret.fingerprint()),
+            retired.secret.fingerprint().to_owned(),
+        ));
+    }
+    let mut out = Vec::new();
+    for (which, fingerprint) in secrets {
+        out.push((which, reader.sighting(&service.name, &fingerprint).await.ok().flatten()));
+    }
+    out
 }
 
 /// An unsigned POST with a body that is not a callback: refused by a live ingest before

@@ -5,16 +5,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use serde_json::json;
+use sinch_bridge::protocol::sign as sign_body;
 use sinch_bridge::protocol::signature::{self, SignatureHeaders, WebhookSecret};
-use sinch_bridge::protocol::{SecretString, sign as sign_body};
 
 use super::{CliError, Output, read_file};
 
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// Webhook secret (prefer the environment variable: it stays out of shell history).
-    #[arg(long, env = "BRIDGE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub secret: String,
+    /// File holding the webhook secret (- for standard input); else BRIDGE_WEBHOOK_SECRET.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
     /// File holding the exact body bytes.
     #[arg(long)]
     pub body_file: PathBuf,
@@ -28,8 +28,9 @@ pub struct SignArgs {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    #[arg(long, env = "BRIDGE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub secret: String,
+    /// File holding the webhook secret (- for standard input); else BRIDGE_WEBHOOK_SECRET.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
     /// Captured headers, one `Name: value` per line.
     #[arg(long)]
     pub headers_file: PathBuf,
@@ -55,7 +56,12 @@ pub fn sign(args: SignArgs, out: Output) -> Result<(), CliError> {
     let body = read_file(&args.body_file)?;
     let nonce = args.nonce.unwrap_or_else(crate::ulid::generate);
     let signed = sign_body(
-        &SecretString::new(args.secret),
+        &super::secret_input::require_secret(
+            args.secret_file.as_deref(),
+            "BRIDGE_WEBHOOK_SECRET",
+            "webhook secret",
+            "--secret-file",
+        )?,
         &body,
         &nonce,
         args.timestamp.unwrap_or_else(unix_now),
@@ -85,7 +91,12 @@ pub fn verify(args: VerifyArgs, out: Output) -> Result<(), CliError> {
         .filter_map(|line| line.split_once(':'))
         .map(|(k, v)| (k.trim(), v.trim().as_bytes()))
         .collect();
-    let secret = WebhookSecret::new(SecretString::new(args.secret));
+    let secret = WebhookSecret::new(super::secret_input::require_secret(
+        args.secret_file.as_deref(),
+        "BRIDGE_WEBHOOK_SECRET",
+        "webhook secret",
+        "--secret-file",
+    )?);
     let now = args.now.unwrap_or_else(unix_now);
     let result = SignatureHeaders::extract(headers.iter().copied())
         .and_then(|h| signature::verify(&h, &body, [&secret], now, args.window));

@@ -7,10 +7,12 @@ use std::time::Duration;
 use clap::Args;
 use sinch_bridge::adapters::{HttpsSinchClient, https_client};
 use sinch_bridge::clock::SystemClock;
+use sinch_bridge::ports::{SecretAdmin, Stage};
 use sinch_bridge::protocol::MessagingService;
 use sinch_bridge::send::DEFAULT_AUTH_URL;
 use sinch_bridge::service_cache::DEFAULT_SECRET_PREFIX;
 use sinch_bridge::setup::management::ManagementEndpoints;
+use sinch_bridge::setup::service_document::ServiceDocument;
 
 use super::CliError;
 
@@ -52,47 +54,66 @@ impl ServiceArg {
     }
 }
 
-/// The service secret's current value, parsed; the error says which field is wrong, never a
-/// value.
-pub async fn read_service(
-    secrets: &aws_sdk_secretsmanager::Client,
-    service: &ServiceArg,
-) -> Result<MessagingService, String> {
-    let name = service.secret_name();
-    let value = secrets
-        .get_secret_value()
-        .secret_id(&name)
-        .version_stage("AWSCURRENT")
-        .send()
-        .await
-        .map_err(|e| format!("cannot read {name}: {}", aws_code(&e)))?;
-    let text = value.secret_string().ok_or_else(|| format!("{name} holds no string"))?;
-    MessagingService::from_json(&service.service, text.as_bytes()).map_err(|e| e.to_string())
+impl ServiceArg {
+    /// How long a pending secret verifies: the ingest's `PENDING_SECRET_MAX_AGE_SECONDS`,
+    /// which the template leaves at its default.
+    pub fn pending_max_age(&self) -> i64 {
+        i64::try_from(sinch_bridge::service_cache::PENDING_SECRET_MAX_AGE_SECONDS.default_number()).unwrap_or(i64::MAX)
+    }
 }
 
-/// The `webhook_secret` of the service's `AWSPENDING` version when one other than the current
-/// exists (a rotation in progress); `None` otherwise or when it cannot be read.
-pub async fn pending_webhook_secret(secrets: &aws_sdk_secretsmanager::Client, service: &ServiceArg) -> Option<String> {
+/// Now, Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// A service secret as the setup commands need it: its versions, its current value as a
+/// document and parsed, and the pending secret of a rotation in progress (with its creation).
+pub struct LoadedService {
+    pub versions: sinch_bridge::ports::SecretVersions,
+    pub document: ServiceDocument,
+    pub service: MessagingService,
+    pub pending: Option<(String, i64)>,
+}
+
+/// Reads and parses the service secret; the error says which field is wrong, never a value.
+pub async fn load_service<A: SecretAdmin>(admin: &A, service: &ServiceArg) -> Result<LoadedService, CliError> {
     let name = service.secret_name();
-    let read = |stage: &'static str| {
-        let name = name.clone();
-        async move {
-            secrets
-                .get_secret_value()
-                .secret_id(name)
-                .version_stage(stage)
-                .send()
-                .await
-                .ok()
-        }
+    let versions = admin
+        .describe(&name)
+        .await
+        .map_err(|e| CliError::new(format!("cannot read {name}: {e}")))?;
+    let current = versions
+        .version_at(Stage::Current)
+        .ok_or_else(|| CliError::new(format!("{name} has no AWSCURRENT version")))?;
+    let (value, _) = admin
+        .value_of(&name, current)
+        .await
+        .map_err(|e| CliError::new(format!("cannot read {name}: {e}")))?
+        .ok_or_else(|| CliError::new(format!("{name} holds no string")))?;
+    let (document, parsed) =
+        ServiceDocument::parse(&service.service, &value).map_err(|e| CliError::new(e.to_string()))?;
+    let pending = match versions.pending_rotation() {
+        Some(id) => admin
+            .value_of(&name, id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|(value, created)| {
+                let json: serde_json::Value = serde_json::from_str(value.expose()).ok()?;
+                Some((json["webhook_secret"].as_str()?.to_owned(), created.unwrap_or(0)))
+            }),
+        None => None,
     };
-    let pending = read("AWSPENDING").await?;
-    let current = read("AWSCURRENT").await?;
-    if pending.version_id() == current.version_id() {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_str(pending.secret_string()?).ok()?;
-    json["webhook_secret"].as_str().map(str::to_owned)
+    Ok(LoadedService {
+        versions,
+        document,
+        service: parsed,
+        pending,
+    })
 }
 
 /// An AWS error's code (not its message, which can quote request content).

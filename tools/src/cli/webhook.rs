@@ -32,9 +32,10 @@ pub struct SendArgs {
     /// Project id for a built body.
     #[arg(long, default_value = crate::local::DEMO_PROJECT)]
     pub project: String,
-    /// The webhook secret; without it, read the service's secret from Secrets Manager.
-    #[arg(long, env = "BRIDGE_WEBHOOK_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    /// File holding the webhook secret (- for standard input; else BRIDGE_WEBHOOK_SECRET);
+    /// without either, the service's secret is read from Secrets Manager.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
     /// Service name for the Secrets Manager lookup (default: the URL's last path segment).
     #[arg(long)]
     pub service: Option<String>,
@@ -50,8 +51,10 @@ where
 {
     let WebhookCommand::Send(args) = cmd;
     let body = body(&args)?;
-    let secret = match &args.secret {
-        Some(secret) => SecretString::new(secret.clone()),
+    let given =
+        super::secret_input::read_secret(args.secret_file.as_deref(), "BRIDGE_WEBHOOK_SECRET", "webhook secret")?;
+    let secret = match given {
+        Some(secret) => secret,
         None => service_secret(&args, &body, &aws().await).await?,
     };
     post(&args, body, &secret, out).await

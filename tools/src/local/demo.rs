@@ -70,5 +70,6 @@ pub fn mock_config(callback_delay: Duration) -> MockConfig {
         credentials: HashMap::from([("demo-key".to_owned(), SecretString::new("demo-key-secret"))]),
         callback_delay,
         send_callbacks: true,
+        secret_reads: crate::mock::SecretReads::default(),
     }
 }

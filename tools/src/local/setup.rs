@@ -11,14 +11,16 @@ use sinch_bridge::adapters::{HttpsSinchClient, https_client};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::protocol::{MessagingService, Trigger};
 use sinch_bridge::setup::management::ManagementEndpoints;
-use sinch_bridge::setup::sync::{Desired, Plan, plan, webhook_target};
+use sinch_bridge::setup::sync::sync;
 
 use crate::runtime_api::RuntimeApi;
 
 /// The steps Secrets Manager invokes, in its order.
 pub const ROTATION_STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 
-/// Gives every app of `service` its webhook at `base`, with every trigger, through the API.
+/// Gives every app of `service` its webhook at `base`, with every trigger, through the API
+/// (what `bridgectl webhooks sync` does, without recording them: the loop's rotation finds
+/// them by target, `WEBHOOK_BASE_URL`).
 pub async fn register_webhooks(mock_url: &str, service: &MessagingService, base: &str) -> Result<(), String> {
     let https = https_client().map_err(|e| e.to_string())?;
     let endpoints = ManagementEndpoints::new(
@@ -27,27 +29,12 @@ pub async fn register_webhooks(mock_url: &str, service: &MessagingService, base:
         Some(mock_url.to_owned()),
         Arc::new(SystemClock),
     );
-    let api = endpoints.for_service(service);
-    for app_id in service.apps.keys() {
-        let existing = api.list_webhooks(app_id).await.map_err(|e| e.to_string())?;
-        let desired = Desired {
-            app_id: app_id.clone(),
-            target: webhook_target(base, &service.name),
-            secret: service.webhook_secret_for(app_id).map(|s| s.secret().clone()),
-            triggers: Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
-        };
-        match plan(&existing, &desired) {
-            Plan::Create(webhook) => {
-                api.create_webhook(&webhook).await.map_err(|e| e.to_string())?;
-            }
-            Plan::Update { webhook, mask, .. } => {
-                api.update_webhook(&webhook, &mask).await.map_err(|e| e.to_string())?;
-            }
-            Plan::Unchanged { .. } => {}
-            other => return Err(other.describe()),
-        }
+    let triggers = Trigger::ALL.iter().map(|t| t.as_str().to_owned()).collect();
+    let report = sync(&endpoints, service, base, &triggers, false, false, &mut |_, _| {}).await;
+    match report.apps.iter().find(|a| matches!(a.result, "failed" | "blocked")) {
+        Some(app) => Err(format!("app {}: {}", app.app_id, app.change)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// One rotation of `secret_id`, step by step, as Secrets Manager runs it: the step outcomes,

@@ -68,6 +68,30 @@ pub(super) async fn record(State(state): State<Arc<MockState>>, request: Request
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
+/// Serves an injected management fault, if one is queued: most answer at once; `applied_500`
+/// lets the request through, then answers 500 in its place.
+pub(super) async fn faults(State(state): State<Arc<MockState>>, request: Request, next: Next) -> Response {
+    let fault = {
+        let mut faults = MockState::lock(&state.management_faults);
+        let applies = faults
+            .front()
+            .is_some_and(|(_, method)| method.as_deref().is_none_or(|m| m == request.method().as_str()));
+        if applies {
+            faults.pop_front().map(|(kind, _)| kind)
+        } else {
+            None
+        }
+    };
+    match fault {
+        None => next.run(request).await,
+        Some(super::FaultKind::AppliedThen500) => {
+            let _applied = next.run(request).await;
+            super::send::fault_answer(super::FaultKind::ServerError).await
+        }
+        Some(kind) => super::send::fault_answer(kind).await,
+    }
+}
+
 pub(super) async fn list_requests(State(state): State<Arc<MockState>>) -> Json<Value> {
     Json(Value::Array(state.management_requests()))
 }
@@ -166,7 +190,12 @@ async fn list_app_webhooks(
         return app_not_found(&app_id, &project);
     }
     let webhooks = MockState::lock(&state.webhooks);
-    Json(webhook::list_json(webhooks.values().filter(|w| w.app_id == app_id))).into_response()
+    let mode = state.secret_reads();
+    Json(webhook::list_json(
+        webhooks.values().filter(|w| w.app_id == app_id),
+        mode,
+    ))
+    .into_response()
 }
 
 async fn create_webhook(
@@ -192,7 +221,7 @@ async fn create_webhook(
     let mut webhooks = MockState::lock(&state.webhooks);
     match webhook::create(&app_id, &body, webhooks.values()) {
         Ok(created) => {
-            let answer = created.to_json();
+            let answer = created.to_json_as(state.secret_reads());
             webhooks.insert(created.id.clone(), created);
             Json(answer).into_response()
         }
@@ -209,7 +238,7 @@ async fn get_webhook(
         return unauthenticated();
     }
     match state.webhook(&id).filter(|w| in_scope(&state, &region, &project, w)) {
-        Some(webhook) => Json(webhook.to_json()).into_response(),
+        Some(webhook) => Json(webhook.to_json_as(state.secret_reads())).into_response(),
         None => webhook_not_found(&id),
     }
 }
@@ -235,7 +264,7 @@ async fn update_webhook(
     };
     match webhook::update(current, &body, mask.as_deref(), webhooks.values()) {
         Ok(updated) => {
-            let answer = updated.to_json();
+            let answer = updated.to_json_as(state.secret_reads());
             webhooks.insert(id, updated);
             Json(answer).into_response()
         }

@@ -14,8 +14,9 @@
 //!
 //! Control endpoints (not Sinch's): `GET|DELETE /_mock/requests` (the `messages:send` requests),
 //! `GET|DELETE /_mock/management` (the management requests),
-//! `POST /_mock/faults` (`{"kind":"429"|"500"|"400"|"timeout","count":N}`), `DELETE
-//! /_mock/faults`, `GET /_mock/webhooks` (secrets shown as `"***"`), `POST /_mock/callbacks`
+//! `POST /_mock/faults` (`{"kind":"429"|"500"|"400"|"timeout"|"applied_500","count":N,
+//! "scope":"send"|"management"}`), `DELETE /_mock/faults`, `POST /_mock/secret-reads`
+//! (`{"mode":"full"|"masked"|"absent"}`: how webhook secrets are shown back, masked by default), `GET /_mock/webhooks` (secrets shown as `"***"`), `POST /_mock/callbacks`
 //! (`{"app_id":…,"count":N}`), `GET|DELETE /_mock/callbacks` (callback answer statuses),
 //! `GET /_mock/health`.
 
@@ -130,6 +131,28 @@ pub struct MockConfig {
     pub callback_delay: Duration,
     /// Whether an accepted `messages:send` produces callbacks (`POST /_mock/callbacks` always does).
     pub send_callbacks: bool,
+    /// How webhook secrets are shown back by the management API. Sinch's reference shows
+    /// `"secret": "***"` for a webhook list and says the field "will be partially masked for
+    /// security"; whether get, create and patch answers mask it too is not said, so every
+    /// answer follows this mode. Masked by default, the least convenient documented behaviour.
+    pub secret_reads: SecretReads,
+}
+
+/// How the management API shows a webhook's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretReads {
+    /// The secret in full.
+    Full,
+    /// `"***"`, as Sinch's reference shows.
+    #[default]
+    Masked,
+    /// The field left out.
+    Absent,
+}
+
+impl SecretReads {
+    pub const ALL: [SecretReads; 3] = [SecretReads::Full, SecretReads::Masked, SecretReads::Absent];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -142,6 +165,21 @@ pub enum FaultKind {
     BadRequest,
     #[serde(rename = "timeout")]
     Timeout,
+    /// Management only: the request is applied, then answered 500.
+    #[serde(rename = "applied_500")]
+    AppliedThen500,
+}
+
+/// Which API an injected fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultScope {
+    /// `messages:send`.
+    #[default]
+    Send,
+    /// The app and webhook management API. `applied_500` there applies the request, then
+    /// answers 500 (its answer lost): the case that makes a blind retry of a create fail.
+    Management,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +187,12 @@ struct FaultRequest {
     kind: FaultKind,
     #[serde(default = "one")]
     count: usize,
+    #[serde(default)]
+    scope: FaultScope,
+    /// Management only: the HTTP method the fault waits for (`POST`, `PATCH`, …); any when
+    /// absent.
+    #[serde(default)]
+    method: Option<String>,
 }
 
 fn one() -> usize {
@@ -162,6 +206,8 @@ pub struct MockState {
     /// Management API requests: `{"method","path","query","body"}`.
     management: Mutex<Vec<Value>>,
     faults: Mutex<VecDeque<FaultKind>>,
+    management_faults: Mutex<VecDeque<(FaultKind, Option<String>)>>,
+    secret_reads: Mutex<SecretReads>,
     /// Registered webhooks by id (monotonic ULIDs, so in creation order).
     webhooks: Mutex<BTreeMap<String, Webhook>>,
     /// The HTTP status of every callback answer, `0` when none came (refused, timed out).
@@ -187,6 +233,20 @@ impl MockState {
 
     pub fn inject(&self, kind: FaultKind, count: usize) {
         Self::lock(&self.faults).extend(std::iter::repeat_n(kind, count));
+    }
+
+    /// The next `count` management requests (with `method`, when given) get `kind`.
+    pub fn inject_management(&self, kind: FaultKind, count: usize, method: Option<&str>) {
+        let fault = (kind, method.map(str::to_ascii_uppercase));
+        Self::lock(&self.management_faults).extend(std::iter::repeat_n(fault, count));
+    }
+
+    pub fn set_secret_reads(&self, mode: SecretReads) {
+        *Self::lock(&self.secret_reads) = mode;
+    }
+
+    pub fn secret_reads(&self) -> SecretReads {
+        *Self::lock(&self.secret_reads)
     }
 
     /// Every registered webhook, in creation order, secrets included.
@@ -230,12 +290,15 @@ pub fn router(config: MockConfig, http: reqwest::Client) -> (axum::Router, Arc<M
             webhooks.insert(id.clone(), Webhook::seeded(id, &app.app_id, seed));
         }
     }
+    let secret_reads = config.secret_reads;
     let state = Arc::new(MockState {
         config,
         tokens: Mutex::default(),
         requests: Mutex::default(),
         management: Mutex::default(),
         faults: Mutex::default(),
+        management_faults: Mutex::default(),
+        secret_reads: Mutex::new(secret_reads),
         webhooks: Mutex::new(webhooks),
         callback_statuses: Mutex::default(),
         http,
@@ -244,7 +307,9 @@ pub fn router(config: MockConfig, http: reqwest::Client) -> (axum::Router, Arc<M
         .route("/oauth2/token", post(send::token))
         .route("/{region}/v1/projects/{project}/messages:send", post(send::send))
         .merge(
-            management::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), management::record)),
+            management::routes()
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), management::faults))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), management::record)),
         )
         .route("/_mock/requests", get(list_requests).delete(clear_requests))
         .route(
@@ -252,6 +317,7 @@ pub fn router(config: MockConfig, http: reqwest::Client) -> (axum::Router, Arc<M
             get(management::list_requests).delete(management::clear_requests),
         )
         .route("/_mock/faults", post(add_fault).delete(clear_faults))
+        .route("/_mock/secret-reads", post(set_secret_reads))
         .route("/_mock/webhooks", get(list_webhooks))
         .route(
             "/_mock/callbacks",
@@ -298,6 +364,7 @@ impl MockConfig {
             credentials: HashMap::from([(key_id.to_owned(), SecretString::new(key_secret))]),
             callback_delay: Duration::from_millis(10),
             send_callbacks,
+            secret_reads: SecretReads::default(),
         }
     }
 }
@@ -357,12 +424,27 @@ async fn clear_requests(State(state): State<Arc<MockState>>) -> StatusCode {
 }
 
 async fn add_fault(State(state): State<Arc<MockState>>, Json(fault): Json<FaultRequest>) -> StatusCode {
-    state.inject(fault.kind, fault.count);
+    match fault.scope {
+        FaultScope::Send => state.inject(fault.kind, fault.count),
+        FaultScope::Management => state.inject_management(fault.kind, fault.count, fault.method.as_deref()),
+    }
     StatusCode::NO_CONTENT
 }
 
 async fn clear_faults(State(state): State<Arc<MockState>>) -> StatusCode {
     MockState::lock(&state.faults).clear();
+    MockState::lock(&state.management_faults).clear();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct SecretReadsRequest {
+    mode: SecretReads,
+}
+
+/// `POST /_mock/secret-reads` `{"mode":"full"|"masked"|"absent"}`.
+async fn set_secret_reads(State(state): State<Arc<MockState>>, Json(request): Json<SecretReadsRequest>) -> StatusCode {
+    state.set_secret_reads(request.mode);
     StatusCode::NO_CONTENT
 }
 

@@ -33,7 +33,7 @@ pub(super) async fn token(State(state): State<Arc<MockState>>, headers: HeaderMa
 }
 
 /// The injected fault's answer, if one was queued.
-async fn fault_answer(fault: FaultKind) -> Response {
+pub(super) async fn fault_answer(fault: FaultKind) -> Response {
     match fault {
         FaultKind::RateLimited => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -41,7 +41,7 @@ async fn fault_answer(fault: FaultKind) -> Response {
             Json(json!({"error": {"code": 429, "message": "Too many requests", "status": "RESOURCE_EXHAUSTED"}})),
         )
             .into_response(),
-        FaultKind::ServerError => sinch_error(
+        FaultKind::ServerError | FaultKind::AppliedThen500 => sinch_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_ERROR",
             "Something went wrong on our end",

@@ -104,18 +104,26 @@ impl Webhook {
         self.target_type == TargetType::Http && self.triggers.iter().any(|t| t == trigger.as_str())
     }
 
-    /// The webhook as the API returns it. The reference leaves open whether `secret` is
-    /// returned (`format: password`); the mock returns it, and omits it when there is none.
+    /// The webhook with its secret in full (what Sinch holds; for tests and logs never).
     pub fn to_json(&self) -> Value {
-        self.render(|s| s.expose().to_owned())
+        self.render(|s| Some(s.expose().to_owned()))
+    }
+
+    /// The webhook as the API returns it under `mode` (`super::MockConfig::secret_reads`).
+    pub fn to_json_as(&self, mode: super::SecretReads) -> Value {
+        match mode {
+            super::SecretReads::Full => self.to_json(),
+            super::SecretReads::Masked => self.to_redacted_json(),
+            super::SecretReads::Absent => self.render(|_| None),
+        }
     }
 
     /// As [`Webhook::to_json`] with the secret shown as `"***"` (control endpoint, logs).
     pub fn to_redacted_json(&self) -> Value {
-        self.render(|_| "***".to_owned())
+        self.render(|_| Some("***".to_owned()))
     }
 
-    fn render(&self, secret: impl Fn(&SecretString) -> String) -> Value {
+    fn render(&self, secret: impl Fn(&SecretString) -> Option<String>) -> Value {
         let mut body = json!({
             "id": self.id,
             "app_id": self.app_id,
@@ -123,8 +131,8 @@ impl Webhook {
             "target_type": self.target_type.as_str(),
             "triggers": self.triggers,
         });
-        if let Some(s) = &self.secret {
-            body["secret"] = Value::String(secret(s));
+        if let Some(shown) = self.secret.as_ref().and_then(secret) {
+            body["secret"] = Value::String(shown);
         }
         if let Some(c) = &self.client_credentials {
             body["client_credentials"] = c.clone();
@@ -374,8 +382,8 @@ pub(super) fn update<'a>(
     Ok(webhook)
 }
 
-/// `{"webhooks":[…]}` for a list answer.
-pub(super) fn list_json<'a>(webhooks: impl Iterator<Item = &'a Webhook>) -> Value {
-    let list: Vec<Value> = webhooks.map(Webhook::to_json).collect();
+/// `{"webhooks":[…]}` for a list answer, secrets shown as `mode` says.
+pub(super) fn list_json<'a>(webhooks: impl Iterator<Item = &'a Webhook>, mode: super::SecretReads) -> Value {
+    let list: Vec<Value> = webhooks.map(|w| w.to_json_as(mode)).collect();
     json!({ "webhooks": list })
 }

@@ -7,13 +7,22 @@
 //!   "key_id": "KEY", "key_secret": "SECRET", "auth": "oauth2",
 //!   "webhook_secret": "WEBHOOK SECRET",
 //!   "sms_sender": "+15550001111",
-//!   "apps": { "APPID": { "webhook_secret": "override", "sms_sender": "SENDER" } },
-//!   "allow_unsigned_webhooks": false
+//!   "apps": { "APPID": { "webhook_secret": "override", "sms_sender": "SENDER",
+//!                        "webhook": { "id": "WEBHOOK ID", "target": "https://…/webhooks/S",
+//!                                     "secret_fingerprint": "0123456789abcdef" } } },
+//!   "allow_unsigned_webhooks": false,
+//!   "retired_webhook_secrets": [ { "secret": "OLD SECRET", "until": 1767225600 } ],
+//!   "rotation": { "token": "…", "finished_at": 1767139200 }
 //! }
 //! ```
 //! Contact Pro's packed credential (`"authentication_id": "KEYID@APPID"`, `"password"`) is
 //! accepted instead of `key_id`/`key_secret`; its app joins `apps`. Validation errors name the
 //! field and never quote a value.
+//!
+//! The last three are state the bridge keeps, not configuration: which webhook at Sinch is this
+//! deployment's (written by `webhooks sync` and the rotation, so they change only those), the
+//! secrets a rotation retired with the end of their grace (so the trust window is explicit
+//! and no later edit of the service moves it), and the last rotation that finished.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +46,34 @@ pub enum AuthMode {
 pub struct AppSettings {
     pub webhook_secret: Option<WebhookSecret>,
     pub sms_sender: Option<String>,
+    /// The webhook this deployment registered for the app, as `webhooks sync` recorded it.
+    pub webhook: Option<WebhookRecord>,
+}
+
+/// A webhook at Sinch that belongs to this deployment: its id and the target it was given,
+/// and the fingerprint of the secret last set on it (Sinch does not show secrets back).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRecord {
+    pub id: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_fingerprint: Option<String>,
+}
+
+/// A webhook secret a rotation replaced, valid for callbacks until `until` (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredSecret {
+    pub secret: WebhookSecret,
+    pub until: i64,
+}
+
+/// The last rotation that finished: its `ClientRequestToken` and when.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationRecord {
+    pub token: String,
+    pub finished_at: i64,
 }
 
 /// A validated messaging service.
@@ -52,6 +89,9 @@ pub struct MessagingService {
     pub sms_sender: Option<String>,
     pub apps: BTreeMap<String, AppSettings>,
     pub allow_unsigned_webhooks: bool,
+    /// Service-wide webhook secrets a rotation retired, each until the end of its grace.
+    pub retired: Vec<RetiredSecret>,
+    pub rotation: Option<RotationRecord>,
 }
 
 /// A field-level validation error. `field` is a JSON path such as `apps.X.webhook_secret`.
@@ -79,6 +119,9 @@ struct RawService {
     apps: BTreeMap<String, RawApp>,
     #[serde(default)]
     allow_unsigned_webhooks: bool,
+    #[serde(default)]
+    retired_webhook_secrets: Vec<RawRetired>,
+    rotation: Option<RotationRecord>,
 }
 
 #[derive(Deserialize, Default)]
@@ -86,6 +129,14 @@ struct RawService {
 struct RawApp {
     webhook_secret: Option<SecretString>,
     sms_sender: Option<String>,
+    webhook: Option<WebhookRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetired {
+    secret: SecretString,
+    until: i64,
 }
 
 /// Builds the errors of one service's parse: the field is named, a value never quoted.
@@ -179,6 +230,7 @@ impl RawService {
                 AppSettings {
                     webhook_secret: app.webhook_secret.map(WebhookSecret::new),
                     sms_sender: app.sms_sender,
+                    webhook: app.webhook,
                 },
             );
         }
@@ -211,7 +263,21 @@ impl MessagingService {
             Some(_) => return Err(fail.at("auth", "must be oauth2 or basic")),
         };
         let apps = RawService::apps(std::mem::take(&mut raw.apps), packed_app, fail)?;
-        let webhook_secret = raw.webhook_secret.filter(|s| !s.is_empty()).map(WebhookSecret::new);
+        let webhook_secret = raw
+            .webhook_secret
+            .take()
+            .filter(|s| !s.is_empty())
+            .map(WebhookSecret::new);
+        if raw.retired_webhook_secrets.iter().any(|r| r.secret.is_empty()) {
+            return Err(fail.at("retired_webhook_secrets", "a secret must not be empty"));
+        }
+        let retired = std::mem::take(&mut raw.retired_webhook_secrets)
+            .into_iter()
+            .map(|r| RetiredSecret {
+                secret: WebhookSecret::new(r.secret),
+                until: r.until,
+            })
+            .collect();
         if webhook_secret.is_none() && !raw.allow_unsigned_webhooks && apps.values().all(|a| a.webhook_secret.is_none())
         {
             return Err(fail.at("webhook_secret", "is required unless allow_unsigned_webhooks is true"));
@@ -227,6 +293,8 @@ impl MessagingService {
             sms_sender: raw.sms_sender.filter(|s| !s.is_empty()),
             apps,
             allow_unsigned_webhooks: raw.allow_unsigned_webhooks,
+            retired,
+            rotation: raw.rotation,
         })
     }
 

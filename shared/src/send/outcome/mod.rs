@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::token::TokenError;
+use crate::codes::codes;
 use crate::ports::{HttpReply, TransportError};
 use crate::protocol::EnvelopeError;
 use crate::service_cache::ServiceCacheError;
@@ -22,29 +23,6 @@ use crate::service_cache::ServiceCacheError;
 /// SQS caps a message's visibility at 12 hours counted from its receive; the record was received
 /// at most a batching window (5 min) and a function timeout (15 min) before its delay is set.
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60 - 20 * 60);
-
-macro_rules! codes {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $code:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant,)* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-
-            /// The stable code in logs, metrics and dead-letter attributes.
-            pub fn as_str(&self) -> &'static str {
-                match self { $($name::$variant => $code,)* }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 codes! {
     /// Why a record is retried later (the `Cause` of `MessageRetried`).

@@ -221,12 +221,48 @@ impl<H: SinchClient> Management<'_, H> {
         Ok(parse::<WebhookList>(&reply)?.webhooks)
     }
 
+    /// Creates a webhook, idempotently by target: after an answer that may hide an applied
+    /// create (a 5xx, a 429, no answer at all), the app's webhooks are listed and one with this
+    /// target is taken as the created one, instead of sending the create again (which Sinch
+    /// refuses with a duplicate-target 400).
     pub async fn create_webhook(&self, webhook: &Webhook) -> Result<Webhook, ManagementError> {
         let body = serde_json::to_vec(webhook).map_err(|e| ManagementError::Malformed(e.to_string()))?;
-        let reply = self
-            .call(self.service.region, HttpMethod::Post, "/webhooks", Some(body))
-            .await?;
-        parse(&reply)
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let sent = self
+                .call_with(
+                    self.service.region,
+                    HttpMethod::Post,
+                    "/webhooks",
+                    Some(body.clone()),
+                    false,
+                )
+                .await;
+            let unknown = match sent {
+                Ok(reply) => return parse(&reply),
+                Err(
+                    e @ (ManagementError::Transport(_)
+                    | ManagementError::Refused {
+                        status: 429 | 500..=599,
+                        ..
+                    }),
+                ) => e,
+                Err(e) => return Err(e),
+            };
+            if let Some(created) = self
+                .list_webhooks(&webhook.app_id)
+                .await?
+                .into_iter()
+                .find(|w| crate::setup::sync::same_target(&w.target, &webhook.target))
+            {
+                return Ok(created);
+            }
+            if attempts >= MAX_ATTEMPTS {
+                return Err(unknown);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(u64::from(attempts))).await;
+        }
     }
 
     /// PATCHes the fields named in `mask` (`target` is always in the body: the spec requires it).
@@ -275,6 +311,19 @@ impl<H: SinchClient> Management<'_, H> {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<HttpReply, ManagementError> {
+        self.call_with(region, method, path, body, true).await
+    }
+
+    /// One management call; with `retry`, a 429 or 5xx is tried again a few times (only for
+    /// calls that are safe to repeat: every one but a create).
+    async fn call_with(
+        &self,
+        region: Region,
+        method: HttpMethod,
+        path: &str,
+        body: Option<Vec<u8>>,
+        retry: bool,
+    ) -> Result<HttpReply, ManagementError> {
         let url = format!(
             "{}{path}",
             project_url(region, self.base_override, &self.service.project_id)
@@ -303,7 +352,7 @@ impl<H: SinchClient> Management<'_, H> {
                 404 => return Err(ManagementError::NotFound),
                 // Throttled or failing: a few tries with growing pauses (Retry-After when given,
                 // capped), so one busy moment at Sinch does not fail a whole sync or rotation.
-                429 | 500..=599 if attempts < MAX_ATTEMPTS => {
+                429 | 500..=599 if retry && attempts < MAX_ATTEMPTS => {
                     let pause = reply.retry_after.unwrap_or(u64::from(attempts)).min(10);
                     tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
                 }

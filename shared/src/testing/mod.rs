@@ -261,3 +261,80 @@ impl crate::ports::NonceStore for SwitchableNonces {
         self.inner.release(key, claim).await
     }
 }
+
+mod secret_admin;
+mod webhooks;
+
+pub use secret_admin::MemorySecretAdmin;
+pub use webhooks::{MemoryWebhooks, ReadMode};
+
+/// Sightings in memory: what the ingest records (as a nonce store that keeps them) and what
+/// the rotation and the doctor read.
+#[derive(Clone, Default)]
+pub struct MemorySightings {
+    seen: Arc<Mutex<HashMap<(String, String), crate::ports::Sighting>>>,
+}
+
+impl MemorySightings {
+    fn record(&self, service: &str, fingerprint: &str, seen_at: i64, count: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = seen
+            .entry((service.to_owned(), fingerprint.to_owned()))
+            .or_insert(crate::ports::Sighting {
+                first_seen: seen_at,
+                last_seen: seen_at,
+                count: 0,
+            });
+        entry.last_seen = seen_at;
+        entry.count += count;
+    }
+}
+
+impl crate::ports::SightingReader for MemorySightings {
+    async fn sighting(&self, service: &str, fingerprint: &str) -> Result<Option<crate::ports::Sighting>, PortError> {
+        Ok(self
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(service.to_owned(), fingerprint.to_owned()))
+            .copied())
+    }
+}
+
+/// The per-environment nonce store that also keeps sightings, as the table does.
+#[derive(Clone)]
+pub struct SightingNonces {
+    pub inner: Arc<crate::ingest::InstanceNonces>,
+    pub sightings: MemorySightings,
+}
+
+impl SightingNonces {
+    pub fn new(sightings: MemorySightings) -> Self {
+        Self {
+            inner: Arc::new(crate::ingest::InstanceNonces::new(1000)),
+            sightings,
+        }
+    }
+}
+
+impl crate::ports::NonceStore for SightingNonces {
+    async fn claim(&self, key: &str, now: i64, lease_until: i64) -> Result<crate::ports::ClaimOutcome, PortError> {
+        self.inner.claim(key, now, lease_until).await
+    }
+    async fn confirm(&self, key: &str, claim: &crate::ports::NonceClaim, used_until: i64) -> Result<(), PortError> {
+        self.inner.confirm(key, claim, used_until).await
+    }
+    async fn release(&self, key: &str, claim: &crate::ports::NonceClaim) -> Result<(), PortError> {
+        self.inner.release(key, claim).await
+    }
+    async fn record_sighting(
+        &self,
+        service: &str,
+        fingerprint: &str,
+        seen_at: i64,
+        count: u64,
+    ) -> Result<(), PortError> {
+        self.sightings.record(service, fingerprint, seen_at, count);
+        Ok(())
+    }
+}

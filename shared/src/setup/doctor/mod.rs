@@ -5,11 +5,14 @@
 
 use serde::Serialize;
 
-use crate::ports::SinchClient;
+use crate::ports::{Sighting, SinchClient};
 use crate::protocol::Region;
 use crate::protocol::service::MessagingService;
-use crate::setup::management::{App, ManagementEndpoints, ManagementError, Webhook};
-use crate::setup::sync::same_target;
+use crate::protocol::signature::WebhookSecret;
+use crate::setup::management::{App, ManagementEndpoints, ManagementError};
+mod webhooks;
+
+use webhooks::check_webhooks;
 
 /// The triggers every webhook of a service must carry (the Contact Pro procedure's minimum).
 pub const REQUIRED_TRIGGERS: [&str; 2] = ["MESSAGE_DELIVERY", "MESSAGE_INBOUND"];
@@ -58,19 +61,31 @@ pub enum Probe {
     NoAnswer(String),
 }
 
+/// A rotation in progress: its pending secret and until when the ingest accepts it.
+pub struct PendingRotation<'a> {
+    pub secret: &'a str,
+    pub created: i64,
+    pub until: i64,
+}
+
 /// What the doctor was asked to check.
 pub struct Subject<'a> {
     pub name: &'a str,
     /// The service secret, or why it could not be read or parsed.
     pub service: Result<&'a MessagingService, String>,
-    /// The deployment's webhook URL for this service (`BASE/webhooks/S`), when given.
-    pub webhook_url: Option<&'a str>,
+    /// The deployment's base URL, when given: the webhooks must target `BASE/webhooks/S`.
+    pub webhook_base: Option<&'a str>,
     /// Channels the service sends on; empty = every channel the app has credentials for.
     pub channels: &'a [String],
     pub probe: Option<Probe>,
-    /// The `webhook_secret` of an `AWSPENDING` version other than the current one: webhooks
-    /// holding it are mid-rotation, not wrong.
-    pub pending_secret: Option<&'a str>,
+    /// An `AWSPENDING` version other than the current one.
+    pub pending: Option<PendingRotation<'a>>,
+    /// Whether Secrets Manager rotates the secret on a schedule (`None`: not known).
+    pub rotation_enabled: Option<bool>,
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// What the nonce table says each of the service's secrets signed (`None`: no table).
+    pub sightings: Option<Vec<(String, Option<Sighting>)>>,
 }
 
 pub async fn diagnose<H: SinchClient>(endpoints: &ManagementEndpoints<H>, subject: &Subject<'_>) -> Report {
@@ -113,59 +128,132 @@ pub async fn diagnose<H: SinchClient>(endpoints: &ManagementEndpoints<H>, subjec
     }
     let api = endpoints.for_service(service);
     for app_id in service.apps.keys() {
-        let label = |what: &str| format!("app {app_id}: {what}");
-        let app = match api.get_app(app_id).await {
-            Ok(Some(app)) => {
-                report.add(
-                    label("exists"),
-                    Status::Pass,
-                    format!("in region {}", service.region),
-                    None,
-                );
-                app
-            }
-            Ok(None) => {
-                let mut found = None;
-                for region in Region::ALL.into_iter().filter(|r| *r != service.region) {
-                    if let Ok(Some(_)) = api.get_app_in(region, app_id).await {
-                        found = Some(region);
-                        break;
-                    }
-                }
-                let (detail, fix) = match found {
-                    Some(region) => (
-                        format!("not in {} but in {region}", service.region),
-                        format!(
-                            "apps of one project in two regions need two services: move this app to a service with \"region\": \"{region}\""
-                        ),
-                    ),
-                    None => (
-                        format!("not found in project {} in any region", service.project_id),
-                        "check the app id and project_id against the Sinch dashboard".to_owned(),
-                    ),
-                };
-                report.add(label("exists"), Status::Fail, detail, Some(fix));
-                continue;
-            }
-            Err(e) => {
-                report.add(label("exists"), Status::Fail, e.to_string(), Some(fix_for(&e)));
-                continue;
-            }
+        let Some(app) = app_in_region(&mut report, &api, service, app_id).await else {
+            continue;
         };
         check_app(&mut report, service, &app, subject);
         match api.list_webhooks(app_id).await {
-            Ok(webhooks) => check_webhooks(
-                &mut report,
-                service,
-                app_id,
-                &webhooks,
-                subject.webhook_url,
-                subject.pending_secret,
+            Ok(webhooks) => check_webhooks(&mut report, service, app_id, &webhooks, subject),
+            Err(e) => report.add(
+                format!("app {app_id}: webhook"),
+                Status::Fail,
+                e.to_string(),
+                Some(fix_for(&e)),
             ),
-            Err(e) => report.add(label("webhook"), Status::Fail, e.to_string(), Some(fix_for(&e))),
         }
     }
+    check_rotation(&mut report, service, subject);
+    check_sightings(&mut report, subject);
     finish_probe(report, subject)
+}
+
+/// The app, when it is in the service's region; otherwise a FAIL saying where it is, if
+/// anywhere.
+async fn app_in_region<H: SinchClient>(
+    report: &mut Report,
+    api: &crate::setup::management::Management<'_, H>,
+    service: &MessagingService,
+    app_id: &str,
+) -> Option<App> {
+    let label = format!("app {app_id}: exists");
+    match api.get_app(app_id).await {
+        Ok(Some(app)) => {
+            report.add(label, Status::Pass, format!("in region {}", service.region), None);
+            Some(app)
+        }
+        Ok(None) => {
+            let mut found = None;
+            for region in Region::ALL.into_iter().filter(|r| *r != service.region) {
+                if let Ok(Some(_)) = api.get_app_in(region, app_id).await {
+                    found = Some(region);
+                    break;
+                }
+            }
+            let (detail, fix) = match found {
+                Some(region) => (
+                    format!("not in {} but in {region}", service.region),
+                    format!(
+                        "apps of one project in two regions need two services: move this app to a service with \"region\": \"{region}\""
+                    ),
+                ),
+                None => (
+                    format!("not found in project {} in any region", service.project_id),
+                    "check the app id and project_id against the Sinch dashboard".to_owned(),
+                ),
+            };
+            report.add(label, Status::Fail, detail, Some(fix));
+            None
+        }
+        Err(e) => {
+            report.add(label, Status::Fail, e.to_string(), Some(fix_for(&e)));
+            None
+        }
+    }
+}
+
+/// The rotation's state: a pending secret past its age FAILs (Sinch may sign with a secret the
+/// ingest refuses), one in progress warns, and so does a service without a schedule.
+fn check_rotation(report: &mut Report, service: &MessagingService, subject: &Subject<'_>) {
+    let cancel = format!("bridgectl service rotate --service {} --cancel", service.name);
+    match &subject.pending {
+        Some(p) if subject.now >= p.until => report.add(
+            "rotation".into(),
+            Status::Fail,
+            format!(
+                "a rotation started at {} stopped; its pending secret stopped verifying at {}: callbacks Sinch signs with it are refused",
+                p.created, p.until
+            ),
+            Some(format!("{cancel} (Sinch back on the current secret), then rotate again")),
+        ),
+        Some(p) => report.add(
+            "rotation".into(),
+            Status::Warn,
+            format!("in progress since {}; its pending secret verifies until {}", p.created, p.until),
+            Some(format!("let it finish, or end it with {cancel}")),
+        ),
+        None => match subject.rotation_enabled {
+            Some(true) => report.add("rotation".into(), Status::Pass, "scheduled", None),
+            Some(false) => report.add(
+                "rotation".into(),
+                Status::Warn,
+                "the webhook secret is never rotated",
+                Some(format!(
+                    "bridgectl service rotate --service {} --enable --days 30 --function-arn <SecretRotationFunctionArn>",
+                    service.name
+                )),
+            ),
+            None => {}
+        },
+    }
+    for retired in service.retired.iter().filter(|r| r.until > subject.now) {
+        report.add(
+            "retired secret".into(),
+            Status::Pass,
+            format!(
+                "{} still verifies Sinch's retries until {}",
+                retired.secret.fingerprint(),
+                retired.until
+            ),
+            None,
+        );
+    }
+}
+
+/// What Sinch has signed with, by secret, where the nonce table keeps it.
+fn check_sightings(report: &mut Report, subject: &Subject<'_>) {
+    let Some(sightings) = &subject.sightings else {
+        return;
+    };
+    for (which, seen) in sightings {
+        let detail = match seen {
+            Some(s) => format!(
+                "{} stored callback(s) verified with it, the last at {}",
+                s.count, s.last_seen
+            ),
+            None => "no stored callback verified with it yet".to_owned(),
+        };
+        report.add(format!("signed with the {which}"), Status::Pass, detail, None);
+    }
 }
 
 fn check_app(report: &mut Report, service: &MessagingService, app: &App, subject: &Subject<'_>) {
@@ -235,100 +323,11 @@ fn check_app(report: &mut Report, service: &MessagingService, app: &App, subject
     }
 }
 
-fn check_webhooks(
-    report: &mut Report,
-    service: &MessagingService,
-    app_id: &str,
-    webhooks: &[Webhook],
-    url: Option<&str>,
-    pending: Option<&str>,
-) {
-    let label = format!("app {app_id}: webhook");
-    let sync = format!("bridgectl webhooks sync --service {} --url <base URL>", service.name);
-    let ours: Vec<&Webhook> = match url {
-        Some(url) => webhooks.iter().filter(|w| same_target(&w.target, url)).collect(),
-        None => {
-            let suffix = format!("/webhooks/{}", service.name);
-            webhooks
-                .iter()
-                .filter(|w| w.target.trim_end_matches('/').ends_with(&suffix))
-                .collect()
-        }
-    };
-    if ours.len() > 1 {
-        report.add(
-            label.clone(),
-            Status::Fail,
-            format!(
-                "{} webhooks target this deployment: each callback arrives {} times",
-                ours.len(),
-                ours.len()
-            ),
-            Some("delete all but one in the Sinch dashboard".into()),
-        );
-    }
-    let Some(webhook) = ours.first() else {
-        let target = url.map_or_else(|| format!("…/webhooks/{}", service.name), str::to_owned);
-        report.add(
-            label,
-            Status::Fail,
-            format!("no webhook targets {target} ({} other(s))", webhooks.len()),
-            Some(sync),
-        );
-        return;
-    };
-    let mut problems = Vec::new();
-    let mut notes = Vec::new();
-    if webhook.target_type != "HTTP" {
-        problems.push(format!("target_type is {}", webhook.target_type));
-    }
-    let expected = service.webhook_secret_for(app_id);
-    match (&webhook.secret, expected) {
-        (None, None) if service.allow_unsigned_webhooks => {}
-        (None, _) => problems.push("has no secret (callbacks arrive unsigned)".into()),
-        (Some(_), None) => problems.push("has a secret the service secret does not know".into()),
-        (Some(have), Some(_)) if pending == Some(have.expose()) => {
-            notes.push(
-                "holds the pending secret: a rotation is in progress (finishSecret will make it current)".to_owned(),
-            );
-        }
-        (Some(have), Some(want)) if have.expose() != want.secret().expose() => {
-            problems.push("secret differs from the service secret".into());
-        }
-        _ => {}
-    }
-    let missing: Vec<&str> = REQUIRED_TRIGGERS
-        .into_iter()
-        .filter(|t| !webhook.triggers.iter().any(|have| have == t))
-        .collect();
-    if !missing.is_empty() {
-        problems.push(format!("missing triggers {}", missing.join(", ")));
-    }
-    let status = match (problems.is_empty(), notes.is_empty()) {
-        (false, _) => Status::Fail,
-        (true, false) => Status::Warn,
-        (true, true) => Status::Pass,
-    };
-    let fix = (!problems.is_empty()).then_some(sync);
-    let detail = if problems.is_empty() {
-        let mut detail = format!("{} with {} triggers", webhook.target, webhook.triggers.len());
-        for note in &notes {
-            detail.push_str("; ");
-            detail.push_str(note);
-        }
-        detail
-    } else {
-        problems.into_iter().chain(notes).collect::<Vec<_>>().join("; ")
-    };
-    report.add(label.clone(), status, detail, fix);
-    if url.is_none() {
-        report.add(
-            label,
-            Status::Warn,
-            "checked by path only",
-            Some("pass --url <base URL> to check the exact target".into()),
-        );
-    }
+/// The fingerprint the doctor shows for a secret (never the secret).
+pub fn fingerprint(secret: &str) -> String {
+    WebhookSecret::new(crate::protocol::secret::SecretString::new(secret))
+        .fingerprint()
+        .to_owned()
 }
 
 fn finish_probe(mut report: Report, subject: &Subject<'_>) -> Report {
@@ -363,3 +362,6 @@ fn fix_for(e: &ManagementError) -> String {
         _ => "see the detail".into(),
     }
 }
+
+#[cfg(test)]
+mod tests;
