@@ -274,19 +274,17 @@ def check_functions(check, c, d, p, arns, label, declared):
             check_env_var(check, c, fn, var, want, arns, tables, label)
     ingest, sender = d["functions"].get("WebhookIngestFunction"), d["functions"].get("SenderFunction")
     num = lambda fn, var: int(fn["env"].get(var, "")) if fn["env"].get(var, "").isdigit() else -1  # noqa: E731
-    if ingest:  # the start-up checks of the code (IngestConfig::from_env and fit_grace, SenderConfig::from_env)
+    # Whether the functions start with every deployable combination is tests/tests/startup.rs
+    # (the code's own parsers); here, what moto's stack passes them.
+    if ingest:
         env = ingest["env"]
         window = num(ingest, "SIGNATURE_TOLERANCE_SECONDS") if "SIGNATURE_TOLERANCE_SECONDS" in env else (
             86400 if env.get("NONCE_TABLE_NAME") else 600)
-        grace = num(ingest, "PREVIOUS_SECRET_GRACE_SECONDS") if "PREVIOUS_SECRET_GRACE_SECONDS" in env else max(3600, window)
-        check(grace >= window >= 0, f"{label}: webhook-ingest would start (grace {grace} >= window {window})")
         want_window = int(p["SignatureWindowSeconds"] or (86400 if p["ReplayProtection"] == "table" else 600))
         check(window == want_window, f"{label}: signature window is {want_window} s", f"got {window}")
     if sender:
         check(str(sender["timeout"]) == sender["env"].get("FUNCTION_TIMEOUT_SECONDS"),
               f"{label}: FUNCTION_TIMEOUT_SECONDS is the sender's Timeout", f"Timeout {sender['timeout']}")
-        check(num(sender, "SEND_TIMEOUT_MS") + 6000 < num(sender, "FUNCTION_TIMEOUT_SECONDS") * 1000,
-              f"{label}: sender would start (SEND_TIMEOUT_MS + 6000 < FUNCTION_TIMEOUT_SECONDS x 1000)")
         check_mapping(check, c, sender["name"], p, arns, label)
 
 
@@ -370,8 +368,8 @@ def main():
     custom = {**REQUIRED, "ServiceNames": "eu1,us1", "QueueType": "standard", "EnableSentQueue": "true",
               "AlarmTopicArn": topic, "SenderTimeoutSeconds": "45", "MaxReceiveCount": "7",
               "OutboundMaxReceiveCount": "200", "SenderBatchSize": "5", "SenderBatchingWindowSeconds": "2",
-              "ReplayProtection": "instance", "SignatureWindowSeconds": "300", "SecretGraceSeconds": "900"}
-    pitr = {**REQUIRED, "NoncePointInTimeRecovery": "true", "SignatureWindowSeconds": "7200"}
+              "ReplayProtection": "instance", "SignatureWindowSeconds": "300"}
+    pitr = {**REQUIRED, "NoncePointInTimeRecovery": "true", "SignatureWindowSeconds": "259200"}
     check_set(check, c, a.template, f"{a.stack_name}-default", dict(REQUIRED), "default", declared)
     check_set(check, c, a.template, f"{a.stack_name}-custom", custom, "custom", declared)
     check_set(check, c, a.template, f"{a.stack_name}-pitr", pitr, "pitr", declared)

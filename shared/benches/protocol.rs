@@ -15,7 +15,8 @@ use sinch_bridge::clock::Clock;
 use sinch_bridge::ingest::{Ingest, IngestConfig, WebhookRequest};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::ports::{
-    ClaimOutcome, NonceClaim, NonceStore, PortError, QueueMessage, QueueWriter, SecretStore, SecretVersion, Stage,
+    ClaimOutcome, Confirmed, NonceClaim, NonceStore, PortError, QueueMessage, QueueWriter, SecretStore, SecretVersion,
+    Stage,
 };
 use sinch_bridge::protocol::{SecretString, SignatureHeaders, WebhookSecret, classify, parse_outbound, sign, verify};
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
@@ -92,9 +93,9 @@ impl NonceStore for NoopTable {
     async fn claim(&self, _key: &str, _now: i64, _lease_until: i64) -> Result<ClaimOutcome, PortError> {
         Ok(ClaimOutcome::Claimed(NonceClaim { token: String::new() }))
     }
-    async fn confirm(&self, key: &str, _claim: &NonceClaim, _used_until: i64) -> Result<(), PortError> {
+    async fn confirm(&self, key: &str, _claim: &NonceClaim, _used_until: i64) -> Result<Confirmed, PortError> {
         black_box(key);
-        Ok(())
+        Ok(Confirmed::Used)
     }
     async fn release(&self, _key: &str, _claim: &NonceClaim) -> Result<(), PortError> {
         Ok(())

@@ -7,6 +7,11 @@ pub trait Clock: Send + Sync {
     fn unix_seconds(&self) -> i64;
     /// Monotonic time, for caches and rate limits.
     fn now(&self) -> Instant;
+    /// Wall-clock Unix milliseconds, for metric timestamps; clocks without a finer grain
+    /// give whole seconds.
+    fn unix_millis(&self) -> i64 {
+        self.unix_seconds().saturating_mul(1000)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -21,6 +26,12 @@ impl Clock for SystemClock {
     }
     fn now(&self) -> Instant {
         Instant::now()
+    }
+    fn unix_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod send;
 pub mod service_cache;
 pub mod setup;
+pub mod startup;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,8 +1,15 @@
 //! CloudWatch Embedded Metric Format: one JSON line per data point on stdout, which Lambda
 //! ships to CloudWatch Logs and CloudWatch turns into metrics without any API call.
+//!
+//! The lines carry no `level`: Lambda files them under INFO, so the template's `LogLevel`
+//! stops at INFO (a WARN filter would drop every metric; tests/tests/signals.rs). CloudWatch
+//! only answers a query whose dimension set matches a published one exactly, so each point is
+//! published under every set an alarm or the dashboard asks for (`count_by`).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::clock::{Clock, SystemClock};
 
 pub const NAMESPACE: &str = "SinchBridge";
 
@@ -37,6 +44,10 @@ metrics! {
     AuthRejected,
     SentRecordFailed,
     NonceStoreFailed,
+    NonceClaimLapsed,
+    RetryAge,
+    DeadLetterFailed,
+    StartRefused,
 }
 
 type Writer = Arc<dyn Fn(&str) + Send + Sync>;
@@ -45,6 +56,9 @@ type Writer = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Metrics {
     function: &'static str,
     writer: Writer,
+    clock: Arc<dyn Clock>,
+    /// Shared by the clones one execution environment makes: its first invocation is cold.
+    cold: Arc<AtomicBool>,
 }
 
 impl Metrics {
@@ -59,7 +73,30 @@ impl Metrics {
     }
 
     pub fn with_writer(function: &'static str, writer: Writer) -> Self {
-        Self { function, writer }
+        Self {
+            function,
+            writer,
+            clock: Arc::new(SystemClock),
+            cold: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Counts `ColdStart` on the first call for this environment's metrics, and never again.
+    pub fn cold_start(&self) {
+        if self.cold.swap(false, Ordering::Relaxed) {
+            self.count(Metric::ColdStart, &[]);
+        }
+    }
+
+    /// Timestamps from `clock` (tests that compress hours into a run).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The `Function` dimension's value.
+    pub fn function(&self) -> &'static str {
+        self.function
     }
 
     /// One point with `Function` and `dimensions` as its one dimension set.
@@ -80,11 +117,13 @@ impl Metrics {
         self.emit(metric.name(), value, "Milliseconds", dimensions, &[&names]);
     }
 
+    /// One point in seconds under `sets` (each also has `Function`).
+    pub fn seconds_by(&self, metric: Metric, value: f64, dimensions: &[(&str, &str)], sets: &[&[&str]]) {
+        self.emit(metric.name(), value, "Seconds", dimensions, sets);
+    }
+
     fn emit(&self, metric: &str, value: f64, unit: &str, dimensions: &[(&str, &str)], sets: &[&[&str]]) {
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let timestamp = self.clock.unix_millis().max(0);
         // Written by hand rather than through a JSON tree: this runs twice per message sent.
         // Every name and value goes through `quote`, so the line is valid JSON whatever they hold.
         let mut line = Vec::with_capacity(320);
@@ -204,6 +243,30 @@ mod tests {
             (v["Service"].as_str(), v["Trigger"].as_str()),
             (Some("eu1"), Some("MESSAGE_INBOUND"))
         );
+    }
+
+    #[test]
+    fn a_cold_start_is_counted_once_per_environment_whatever_the_clones() {
+        let (metrics, lines) = collected("sender");
+        let clone = metrics.clone();
+        metrics.cold_start();
+        clone.cold_start();
+        metrics.cold_start();
+        assert_eq!(lines().len(), 1);
+        // Another environment's metrics count their own.
+        let (other, other_lines) = collected("sender");
+        other.cold_start();
+        assert_eq!(other_lines().len(), 1);
+    }
+
+    #[test]
+    fn timestamps_come_from_the_clock_given() {
+        let (metrics, lines) = collected("sender");
+        let clock = crate::testing::ManualClock::new(1_800_000_000);
+        clock.advance(std::time::Duration::from_millis(1500));
+        metrics.with_clock(clock).count(Metric::MessageSent, &[]);
+        let v: Value = serde_json::from_str(&lines()[0]).unwrap_or_default();
+        assert_eq!(v["_aws"]["Timestamp"], 1_800_000_001_500_i64);
     }
 
     #[test]

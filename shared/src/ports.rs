@@ -204,6 +204,16 @@ pub enum ClaimOutcome {
     InFlight,
 }
 
+/// What confirming a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The nonce is marked used.
+    Used,
+    /// The claim lapsed before the confirmation and another request took the nonce: both
+    /// stored the event (consumers deduplicate by `event_id`).
+    Lapsed,
+}
+
 /// Remembers which nonces were used, so a signed request is stored at most once.
 ///
 /// A nonce is claimed for a short lease before its event is stored and confirmed as used (until
@@ -224,7 +234,7 @@ pub trait NonceStore: Send + Sync {
         key: &str,
         claim: &NonceClaim,
         used_until: i64,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    ) -> impl Future<Output = Result<Confirmed, PortError>> + Send;
 
     /// Gives a claim up (its event was not stored), so a retry need not wait for the lease.
     fn release(&self, key: &str, claim: &NonceClaim) -> impl Future<Output = Result<(), PortError>> + Send;

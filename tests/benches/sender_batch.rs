@@ -85,6 +85,8 @@ fn records(n: usize) -> Vec<OutboundRecord> {
             receive_count: 1,
             group_id: None,
             first_received_ms: None,
+            enqueued_ms: None,
+            source_queue: None,
         })
         .collect()
 }

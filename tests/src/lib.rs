@@ -19,7 +19,11 @@ use sinch_bridge::adapters::{AwsSettings, SdkConfig, https_client, sdk_config};
 
 pub mod apigw;
 pub mod captured;
+pub mod cfn;
+pub mod cloudwatch;
 pub mod fault_proxy;
+pub mod move_tasks;
+pub mod sim;
 pub mod world;
 
 pub struct Moto {
@@ -347,6 +351,11 @@ pub async fn depth(sqs: &SqsClient, queue_url: &str) -> usize {
 
 /// The SQS event Lambda's event source mapping would deliver for these received messages.
 pub fn sqs_event(messages: &[Received]) -> serde_json::Value {
+    sqs_event_from("arn:aws:sqs:us-east-1:123456789012:outbound", messages)
+}
+
+/// [`sqs_event`] for messages of the queue with ARN `queue_arn`.
+pub fn sqs_event_from(queue_arn: &str, messages: &[Received]) -> serde_json::Value {
     let records: Vec<serde_json::Value> = messages
         .iter()
         .map(|m| {
@@ -372,7 +381,7 @@ pub fn sqs_event(messages: &[Received]) -> serde_json::Value {
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound",
+                "eventSourceARN": queue_arn,
                 "awsRegion": "us-east-1",
             })
         })

@@ -6,36 +6,9 @@
 
 use serde_json::{Value, json};
 
-/// The template as JSON, CloudFormation tags turned into `{"!Tag": value}`.
+/// The template as JSON, short-form tags in their long form (`{"Ref": x}`, `{"Fn::If": …}`).
 fn template() -> Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template.yaml");
-    let yaml: serde_norway::Value = serde_norway::from_str(&text).expect("template parses");
-    to_json(yaml)
-}
-
-fn to_json(v: serde_norway::Value) -> Value {
-    use serde_norway::Value as Y;
-    match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
-        Y::String(s) => Value::String(s),
-        Y::Sequence(seq) => Value::Array(seq.into_iter().map(to_json).collect()),
-        Y::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().map(str::to_owned).unwrap_or_else(|| format!("{k:?}")),
-                        to_json(v),
-                    )
-                })
-                .collect(),
-        ),
-        Y::Tagged(tagged) => {
-            json!({ format!("!{}", tagged.tag.to_string().trim_start_matches('!')): to_json(tagged.value) })
-        }
-    }
+    bridge_tests::cfn::Template::load().json
 }
 
 fn resources(t: &Value) -> Vec<(String, Value)> {
@@ -62,7 +35,7 @@ fn as_list(v: &Value) -> Vec<Value> {
 /// A conditional statement (`!If [cond, statement, !Ref AWS::NoValue]`) as the statements it
 /// can become; any other value as itself.
 fn branches(v: &Value) -> Vec<Value> {
-    match v.get("!If").and_then(Value::as_array) {
+    match v.get("Fn::If").and_then(Value::as_array) {
         Some(parts) => parts
             .iter()
             .skip(1)
@@ -135,7 +108,7 @@ fn secrets_are_readable_only_under_the_prefix_and_only_read() {
                 json!(["secretsmanager:GetSecretValue"])
             };
             assert_eq!(json!(actions), want, "{role}");
-            let resource = s["Resource"]["!Sub"].as_str().unwrap_or_default();
+            let resource = s["Resource"]["Fn::Sub"].as_str().unwrap_or_default();
             assert!(
                 resource.ends_with(":secret:${ServiceSecretPrefix}*"),
                 "{role}: {resource}"
@@ -168,7 +141,7 @@ fn queue_access_is_per_queue_and_minimal() {
         assert!(!as_list(resource).iter().any(|r| r == "*"), "{role}");
         if role == "WebhookIngestRole" {
             assert_eq!(actions, &vec!["sqs:SendMessage".to_owned()]);
-            assert_eq!(resource, &json!({"!GetAtt": "EventsQueue.Arn"}));
+            assert_eq!(resource, &json!({"Fn::GetAtt": ["EventsQueue", "Arn"]}));
         }
     }
     let sender: Vec<_> = sqs.iter().filter(|(r, _, _)| r == "SenderRole").collect();
@@ -176,14 +149,14 @@ fn queue_access_is_per_queue_and_minimal() {
         .iter()
         .find(|(_, a, _)| a.contains(&"sqs:ReceiveMessage".to_owned()))
         .expect("sender consumes");
-    assert_eq!(consume.2, json!({"!GetAtt": "OutboundQueue.Arn"}));
+    assert_eq!(consume.2, json!({"Fn::GetAtt": ["OutboundQueue", "Arn"]}));
     let send = sender
         .iter()
         .find(|(_, a, _)| a == &vec!["sqs:SendMessage".to_owned()])
         .expect("sender dead-letters");
-    assert!(send.2.to_string().contains("OutboundDeadLetterQueue.Arn"));
+    assert!(send.2.to_string().contains(r#"["OutboundDeadLetterQueue","Arn"]"#));
     assert!(
-        !send.2.to_string().contains("OutboundQueue.Arn\""),
+        !send.2.to_string().contains(r#"["OutboundQueue","Arn"]"#),
         "sender never writes its own source queue"
     );
 }
@@ -197,16 +170,10 @@ fn every_queue_holds_the_largest_message_sqs_allows() {
 }
 
 #[test]
-fn window_and_grace_reach_the_functions_only_when_set() {
+fn the_window_reaches_the_functions_only_when_set_and_the_grace_follows_it() {
     let t = template();
     let env = |f: &str| t["Resources"][f]["Properties"]["Environment"]["Variables"].clone();
     for (function, var, param, condition) in [
-        (
-            "SecretRotationFunction",
-            "PREVIOUS_SECRET_GRACE_SECONDS",
-            "SecretGraceSeconds",
-            "HasGrace",
-        ),
         (
             "WebhookIngestFunction",
             "SIGNATURE_TOLERANCE_SECONDS",
@@ -223,21 +190,23 @@ fn window_and_grace_reach_the_functions_only_when_set() {
         // Empty by default: the function picks the default that fits its replay protection.
         assert_eq!(t["Parameters"][param]["Default"], "", "{param}");
         assert_eq!(
-            env(function)[var]["!If"],
-            json!([condition, {"!Ref": param}, {"!Ref": "AWS::NoValue"}]),
+            env(function)[var]["Fn::If"],
+            json!([condition, {"Ref": param}, {"Ref": "AWS::NoValue"}]),
             "{function} {var}"
         );
     }
-    // The rotation counts the grace from its finish; the ingest reads it from the secret.
-    assert!(
-        env("WebhookIngestFunction")
-            .get("PREVIOUS_SECRET_GRACE_SECONDS")
-            .is_none()
-    );
+    // The grace is the window (at least an hour), never a parameter of its own: no deployable
+    // value can be shorter than the window and stop the rotation from starting.
+    for function in ["WebhookIngestFunction", "SecretRotationFunction"] {
+        assert!(
+            env(function).get("PREVIOUS_SECRET_GRACE_SECONDS").is_none(),
+            "{function}"
+        );
+    }
     for function in ["WebhookIngestFunction", "SecretRotationFunction"] {
         assert_eq!(
-            env(function)["NONCE_TABLE_NAME"]["!If"],
-            json!(["UseNonceTable", {"!Ref": "NonceTable"}, ""]),
+            env(function)["NONCE_TABLE_NAME"]["Fn::If"],
+            json!(["UseNonceTable", {"Ref": "NonceTable"}, ""]),
             "{function}"
         );
     }
@@ -258,7 +227,7 @@ fn nonce_table_is_on_demand_encrypted_expiring_and_only_claimed_by_the_ingest() 
     );
     assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
     assert_eq!(
-        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]["!Ref"],
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]["Ref"],
         "NoncePointInTimeRecovery"
     );
     assert_eq!(t["Parameters"]["NoncePointInTimeRecovery"]["Default"], "false");
@@ -282,7 +251,7 @@ fn nonce_table_is_on_demand_encrypted_expiring_and_only_claimed_by_the_ingest() 
     let rotation = by_role("SecretRotationRole");
     assert_eq!(rotation["Action"], json!("dynamodb:GetItem"));
     for s in [ingest, rotation] {
-        assert_eq!(s["Resource"], json!({"!GetAtt": "NonceTable.Arn"}));
+        assert_eq!(s["Resource"], json!({"Fn::GetAtt": ["NonceTable", "Arn"]}));
     }
 }
 
@@ -315,7 +284,7 @@ fn every_queue_is_encrypted_and_every_source_queue_has_a_redrive() {
             assert_eq!(p["RedriveAllowPolicy"]["redrivePermission"], "byQueue", "{name}");
         } else {
             assert!(
-                p["RedrivePolicy"]["deadLetterTargetArn"]["!GetAtt"]
+                p["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
                     .as_str()
                     .is_some_and(|a| a.contains("DeadLetter")),
                 "{name} redrives"
@@ -325,7 +294,7 @@ fn every_queue_is_encrypted_and_every_source_queue_has_a_redrive() {
             } else {
                 "MaxReceiveCount"
             };
-            assert_eq!(p["RedrivePolicy"]["maxReceiveCount"], json!({"!Ref": limit}), "{name}");
+            assert_eq!(p["RedrivePolicy"]["maxReceiveCount"], json!({"Ref": limit}), "{name}");
         }
     }
 }
@@ -341,7 +310,7 @@ fn sender_reports_partial_batch_failures_with_bounded_concurrency() {
     );
     assert_eq!(
         event["Properties"]["ScalingConfig"]["MaximumConcurrency"],
-        json!({"!Ref": "SenderMaximumConcurrency"})
+        json!({"Ref": "SenderMaximumConcurrency"})
     );
 }
 
@@ -353,7 +322,7 @@ fn functions_trace_log_json_and_build_with_cargo_lambda() {
     for (name, f) in of_type(&t, "AWS::Serverless::Function") {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"], "JSON", "{name}");
-        let group = f["Properties"]["LoggingConfig"]["LogGroup"]["!Ref"]
+        let group = f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             .as_str()
             .expect("explicit log group");
         assert!(
@@ -366,7 +335,7 @@ fn functions_trace_log_json_and_build_with_cargo_lambda() {
 #[test]
 fn outbound_visibility_covers_six_sender_timeouts() {
     let t = template();
-    let vt = t["Resources"]["OutboundQueue"]["Properties"]["VisibilityTimeout"]["!Sub"]
+    let vt = t["Resources"]["OutboundQueue"]["Properties"]["VisibilityTimeout"]["Fn::Sub"]
         .as_str()
         .unwrap_or_default();
     assert_eq!(vt, "${SenderTimeoutSeconds}0", "ten times the timeout");
@@ -389,7 +358,7 @@ fn outbound_redrive_is_only_a_safety_net_behind_the_retry_budget() {
     let t = template();
     let p = &t["Parameters"];
     let redrive = &t["Resources"]["OutboundQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"];
-    assert_eq!(redrive["!Ref"], "OutboundMaxReceiveCount");
+    assert_eq!(redrive["Ref"], "OutboundMaxReceiveCount");
     let budget = p["RetryForSeconds"]["Default"].as_f64().unwrap();
     let limit = p["OutboundMaxReceiveCount"]["Default"].as_f64().unwrap();
     // A record held back behind a failing one of its FIFO group spends receives too: room for
@@ -413,8 +382,8 @@ fn outbound_redrive_is_only_a_safety_net_behind_the_retry_budget() {
     let shortest = p["SenderTimeoutSeconds"]["MinValue"].as_f64().unwrap();
     assert!(send_ms_default(p) + 6000.0 < shortest * 1000.0);
     let env = &t["Resources"]["SenderFunction"]["Properties"]["Environment"]["Variables"];
-    assert_eq!(env["RETRY_FOR_SECONDS"]["!Ref"], "RetryForSeconds");
-    assert_eq!(env["FUNCTION_TIMEOUT_SECONDS"]["!Ref"], "SenderTimeoutSeconds");
+    assert_eq!(env["RETRY_FOR_SECONDS"]["Ref"], "RetryForSeconds");
+    assert_eq!(env["FUNCTION_TIMEOUT_SECONDS"]["Ref"], "SenderTimeoutSeconds");
     let send_ms = p["SendTimeoutMs"]["Default"].as_f64().unwrap();
     let timeout_s = p["SenderTimeoutSeconds"]["Default"].as_f64().unwrap();
     assert!(
@@ -476,27 +445,30 @@ fn only_this_accounts_secrets_manager_may_invoke_the_rotation() {
     let permissions = of_type(&t, "AWS::Lambda::Permission");
     assert_eq!(permissions.len(), 1);
     let p = &permissions[0].1["Properties"];
-    assert_eq!(p["FunctionName"], json!({"!GetAtt": "SecretRotationFunction.Arn"}));
+    assert_eq!(
+        p["FunctionName"],
+        json!({"Fn::GetAtt": ["SecretRotationFunction", "Arn"]})
+    );
     assert_eq!(p["Principal"], "secretsmanager.amazonaws.com");
     assert_eq!(p["Action"], "lambda:InvokeFunction");
-    assert_eq!(p["SourceAccount"], json!({"!Ref": "AWS::AccountId"}));
+    assert_eq!(p["SourceAccount"], json!({"Ref": "AWS::AccountId"}));
     let env = &t["Resources"]["SecretRotationFunction"]["Properties"]["Environment"]["Variables"];
     assert!(
-        env["WEBHOOK_BASE_URL"]["!Sub"]
+        env["WEBHOOK_BASE_URL"]["Fn::Sub"]
             .as_str()
             .unwrap()
             .ends_with("/webhooks/")
     );
 }
 
-/// What a template value sets: the `!Ref`s inside it (a parameter or a resource), the
+/// What a template value sets: the `Ref`s inside it (a parameter or a resource), the
 /// `!Sub`/`!GetAtt` it is built from, or a literal.
 fn refs_in(v: &Value) -> Vec<String> {
     match v {
         Value::Object(map) => map
             .iter()
             .flat_map(|(k, inner)| match (k.as_str(), inner) {
-                ("!Ref", Value::String(name)) => vec![name.clone()],
+                ("Ref", Value::String(name)) => vec![name.clone()],
                 _ => refs_in(inner),
             })
             .collect(),
@@ -557,4 +529,146 @@ fn each_function_gets_only_declared_variables_every_required_one_and_each_from_i
             }
         }
     }
+}
+
+/// Each alarm: its description ends with the link to a runbook that exists, it notifies the
+/// topic when it fires and when it clears, and it clears by itself (missing data is never
+/// breaching).
+#[test]
+fn every_alarm_has_a_runbook_notifies_both_ways_and_clears_by_itself() {
+    let topic = "arn:aws:sns:eu-west-1:123456789012:on-call";
+    let stack = bridge_tests::cfn::Template::load()
+        .stack(
+            "s",
+            &[
+                ("ServiceNames", "a"),
+                ("EnableSentQueue", "true"),
+                ("AlarmTopicArn", topic),
+            ],
+        )
+        .unwrap();
+    let operations = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/operations.md")).unwrap();
+    let alarms = stack.resources_of_type("AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 16);
+    for (id, alarm) in alarms {
+        let p = &alarm["Properties"];
+        let link = format!("Runbook docs/operations.md#{}", id.to_ascii_lowercase());
+        assert!(
+            p["AlarmDescription"].as_str().unwrap().ends_with(&link),
+            "{id}: its description ends with {link}"
+        );
+        assert!(
+            operations.contains(&format!("\n### {id}\n")),
+            "{id}: no runbook in operations.md"
+        );
+        assert_eq!(p["AlarmActions"], json!([topic]), "{id}");
+        assert_eq!(p["OKActions"], json!([topic]), "{id}");
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+    }
+}
+
+/// SQS's longest retention on the queues your consumers read: a consumer stalled over a long
+/// weekend loses nothing (EventsAgeAlarm pages long before).
+#[test]
+fn the_queues_consumers_read_keep_messages_fourteen_days() {
+    let stack = bridge_tests::cfn::Template::load()
+        .stack("s", &[("ServiceNames", "a"), ("EnableSentQueue", "true")])
+        .unwrap();
+    for id in ["EventsQueue", "SentQueue", "OutboundQueue"] {
+        assert_eq!(
+            stack.resource(id)["Properties"]["MessageRetentionPeriod"],
+            1_209_600,
+            "{id}"
+        );
+    }
+}
+
+/// docs/reference.md's parameter table is the template's parameters: name, default, what is
+/// allowed and the description, row for row.
+#[test]
+fn the_reference_parameter_table_is_the_template() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/reference.md")).unwrap();
+    let start = doc.find("| parameter | default | allowed | what |").unwrap();
+    let mut documented: Vec<Vec<String>> = doc[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|row| {
+            row.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().replace("\\|", "|"))
+                .collect()
+        })
+        .collect();
+    let code = |v: &str| {
+        if v.is_empty() {
+            "\"\"".to_owned()
+        } else {
+            format!("`{v}`")
+        }
+    };
+    let mut expected: Vec<Vec<String>> = bridge_tests::cfn::Template::load()
+        .parameters()
+        .into_iter()
+        .map(|p| {
+            let allowed = if let Some(values) = &p.allowed_values {
+                values.iter().map(|v| code(v)).collect::<Vec<_>>().join(", ")
+            } else if p.min.is_some() || p.max.is_some() {
+                format!(
+                    "{}–{}",
+                    p.min.map(|n| n.to_string()).unwrap_or_default(),
+                    p.max.map(|n| n.to_string()).unwrap_or_default()
+                )
+            } else if let Some(pattern) = &p.allowed_pattern {
+                format!("`{pattern}`")
+            } else {
+                "any".to_owned()
+            };
+            vec![
+                format!("`{}`", p.name),
+                p.default.as_deref().map_or("(required)".to_owned(), code),
+                allowed,
+                p.description.split_whitespace().collect::<Vec<_>>().join(" "),
+            ]
+        })
+        .collect();
+    // Compared in name order (the template is read into an unordered map).
+    documented.sort();
+    expected.sort();
+    assert_eq!(documented, expected, "regenerate the table from template.yaml");
+}
+
+/// docs/reference.md's alarm table: every alarm, each with its window as the template sets it.
+#[test]
+fn the_reference_alarm_table_is_the_template() {
+    use bridge_tests::cloudwatch::alarm::Alarm;
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/reference.md")).unwrap();
+    let start = doc.find("| alarm | fires when | window |").unwrap();
+    let mut documented = std::collections::BTreeMap::new();
+    for row in doc[start..].lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+        for name in cells[0].split('`').skip(1).step_by(2) {
+            documented.insert(name.to_owned(), cells[2].to_owned());
+        }
+    }
+    let stack = bridge_tests::cfn::Template::load()
+        .stack("s", &[("ServiceNames", "a"), ("EnableSentQueue", "true")])
+        .unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for (id, resource) in stack.resources_of_type("AWS::CloudWatch::Alarm") {
+        let a = Alarm::from_resource(&id, &resource).unwrap();
+        let period = if a.period_s % 60 == 0 {
+            format!("{} min", a.period_s / 60)
+        } else {
+            format!("{} s", a.period_s)
+        };
+        expected.insert(
+            id,
+            format!(
+                "{} × {period}, {} breaching",
+                a.evaluation_periods, a.datapoints_to_alarm
+            ),
+        );
+    }
+    assert_eq!(documented, expected);
 }

@@ -227,19 +227,15 @@ async fn poison_message_is_dead_lettered_listed_and_redriven() {
     assert_eq!(listed["attributes"]["sinch_status"], "INVALID_ARGUMENT");
     assert_eq!(listed["body"]["message"]["text_message"]["text"], "poison");
 
-    // Listing hides nothing: the redrive right after it moves the message.
-    let redrive = ctl(
-        &moto,
-        &[
-            "dlq",
-            "redrive",
-            "--dlq-url",
-            &dlq,
-            "--to-url",
-            stack.queue("OutboundQueue"),
-        ],
-    )
-    .await;
+    // Listing hides nothing: the redrive right after it moves the message, back to the queue
+    // the dead letter names (README's command: no --to-url).
+    assert!(
+        listed["attributes"]["source_queue"]
+            .as_str()
+            .is_some_and(|arn| arn.starts_with("arn:aws:sqs:") && arn.ends_with("-outbound.fifo")),
+        "{listed}"
+    );
+    let redrive = ctl(&moto, &["dlq", "redrive", "--dlq-url", &dlq]).await;
     assert!(redrive.status.success(), "{}", stderr(&redrive));
     assert!(stdout(&redrive).contains("1 moved"), "{}", stdout(&redrive));
     assert!(
@@ -434,15 +430,17 @@ async fn queue_commands_fail_with_one_clear_line() {
             "{err}"
         );
     }
-    let no_target = ctl(
-        &moto,
-        &["dlq", "redrive", "--dlq-url", stack.queue("OutboundDeadLetterQueue")],
-    )
-    .await;
+    // A queue whose message names no source, and that allows no single source queue: the
+    // redrive does not guess.
+    let sqs = moto.sqs().await;
+    let stray = bridge_tests::create_queue(&sqs, &unique("stray")).await;
+    bridge_tests::send_body(&sqs, &stray, "{}", None).await;
+    let no_target = ctl(&moto, &["dlq", "redrive", "--dlq-url", &stray]).await;
     assert_eq!(
         stderr(&no_target).trim(),
-        "error: --to-url is required for a manual redrive"
+        "error: no dead letter says where it came from and the DLQ allows no single source queue: pass --to-url"
     );
+    assert_eq!(bridge_tests::depth(&sqs, &stray).await, 1, "nothing moved");
     let help = ctl(&moto, &["dlq", "redrive", "--help"]).await;
     assert!(help.status.success() && stdout(&help).contains("--to-url"));
 }
@@ -534,4 +532,70 @@ async fn a_rotation_under_callback_traffic_rejects_nothing_and_the_mock_signs_wi
         now,
         "Secrets Manager and Sinch agree"
     );
+}
+
+/// Each function binary, given a setting it cannot run with, exits at once with one ERROR line
+/// naming the setting and one `StartRefused` metric line that StartRefusedAlarm's query
+/// matches (`SCHEMA(SinchBridge, Function)`): what Lambda's log group receives during a failed
+/// init.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_cannot_start_says_why_and_counts_it() {
+    use bridge_tests::cloudwatch::MetricKey;
+    tokio::task::spawn_blocking(build_functions).await.expect("join");
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for (binary, function, logical_id) in [
+        ("webhook-ingest", "webhook-ingest", "WebhookIngestFunction"),
+        ("sender", "sender", "SenderFunction"),
+        ("secret-rotation", "secret-rotation", "SecretRotationFunction"),
+    ] {
+        let output = std::process::Command::new(dir.join(binary))
+            .env_clear()
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .env("EVENTS_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/e")
+            .env("SERVICES", "eu1")
+            .env("SERVICE_SECRET_PREFIX", "p/")
+            // The one setting no function can run with: a timeout that is not a number.
+            .env("AWS_TIMEOUT_MS", "soon")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{binary} refuses to start");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let refused = lines
+            .iter()
+            .find(|l| l["fields"]["code"] == "start_refused")
+            .unwrap_or_else(|| panic!("{binary}: no start_refused line in {stdout}"));
+        assert_eq!(refused["level"], "ERROR", "{binary}");
+        // It names a setting the function declares, and says what is wrong with it.
+        let error = refused["fields"]["error"].as_str().unwrap();
+        let (variable, problem) = error.split_once(": ").unwrap();
+        let declared = sinch_bridge::config::FUNCTIONS
+            .iter()
+            .find(|f| f.logical_id == logical_id)
+            .unwrap();
+        assert!(declared.get(variable).is_some(), "{binary}: {error}");
+        assert!(!problem.is_empty(), "{binary}: {error}");
+        let metrics: Vec<MetricKey> = stdout
+            .lines()
+            .filter(|l| bridge_tests::cloudwatch::emf::is_emf(l))
+            .flat_map(|l| bridge_tests::cloudwatch::emf::parse(l).unwrap())
+            .map(|p| MetricKey::new(&p.namespace, &p.name, &p.dimensions))
+            .collect();
+        let want = MetricKey::new(
+            "SinchBridge",
+            "StartRefused",
+            &[("Function".to_owned(), function.to_owned())].into(),
+        );
+        assert_eq!(metrics, vec![want], "{binary}: {stdout}");
+    }
 }

@@ -4,16 +4,12 @@
 //! The event is the raw `SqsEvent` (bodies as strings), never a typed `SqsEventObj`: one
 //! malformed body must fail alone, not the whole batch at deserialisation.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
-use sinch_bridge::metrics::Metric;
 use sinch_bridge::ports::{QueueControl, QueueWriter, SecretStore, SinchClient};
 use sinch_bridge::send::{OutboundRecord, Sender};
-
-static COLD: AtomicBool = AtomicBool::new(true);
 
 /// Handles one SQS batch: the same function Lambda and the local runner call.
 pub async fn handle<S, H, Q>(sender: &Sender<S, H, Q>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
@@ -22,9 +18,7 @@ where
     H: SinchClient,
     Q: QueueWriter + QueueControl,
 {
-    if COLD.swap(false, Ordering::Relaxed) {
-        sender.metrics().count(Metric::ColdStart, &[]);
-    }
+    sender.metrics().cold_start();
     let deadline = deadline(event.context.deadline);
     let records: Vec<OutboundRecord> = event
         .payload
@@ -57,6 +51,7 @@ fn record(message: SqsMessage) -> Result<OutboundRecord, Error> {
     let first_received_ms = ["ApproximateFirstReceiveTimestamp", "SentTimestamp"]
         .iter()
         .find_map(|name| message.attributes.get(*name).and_then(|v| v.parse().ok()));
+    let enqueued_ms = message.attributes.get("SentTimestamp").and_then(|v| v.parse().ok());
     Ok(OutboundRecord {
         message_id,
         receipt_handle: message.receipt_handle,
@@ -64,6 +59,8 @@ fn record(message: SqsMessage) -> Result<OutboundRecord, Error> {
         receive_count,
         group_id: message.attributes.get("MessageGroupId").cloned(),
         first_received_ms,
+        enqueued_ms,
+        source_queue: message.event_source_arn,
     })
 }
 

@@ -7,14 +7,11 @@
 
 pub mod apigw;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use base64::Engine as _;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Request, RequestExt, Response, Service, service_fn};
 use serde_json::{Value, json};
 use sinch_bridge::ingest::{Ingest, IngestError, WebhookRequest};
-use sinch_bridge::metrics::Metric;
 use sinch_bridge::ports::{NonceStore, QueueWriter, SecretStore};
 use sinch_bridge::protocol::signature::{HEADERS, Rejection};
 
@@ -71,18 +68,15 @@ fn respond(status: u16, body: Value) -> Response<Body> {
     response
 }
 
-static COLD: AtomicBool = AtomicBool::new(true);
-
 /// The Lambda entry point over the raw event: catches invalid base64 bodies, then runs the
 /// event through `lambda_http`'s own conversion and [`handle`].
 pub async fn entry<S: SecretStore, Q: QueueWriter, N: NonceStore>(
     ingest: &Ingest<S, Q, N>,
     event: lambda_http::LambdaEvent<Value>,
 ) -> Result<Value, lambda_http::Error> {
-    if COLD.swap(false, Ordering::Relaxed) {
-        ingest.metrics().count(Metric::ColdStart, &[]);
-    }
+    ingest.metrics().cold_start();
     let lambda_http::LambdaEvent { payload, context } = event;
+    let service = raw_service(&payload);
     let error = match precheck(&payload) {
         Some(error) => error,
         None => match serde_json::from_value::<LambdaRequest>(payload) {
@@ -105,13 +99,28 @@ pub async fn entry<S: SecretStore, Q: QueueWriter, N: NonceStore>(
             Err(_) => IngestError::InvalidRequest,
         },
     };
-    ingest.record_rejection(&error);
+    ingest.record_rejection(service.as_deref(), &error);
     Ok(json!({
         "statusCode": error.status(),
         "headers": { "content-type": "application/json" },
         "body": json!({ "error": error.code() }).to_string(),
         "isBase64Encoded": false,
     }))
+}
+
+/// The `{service}` path segment of a raw event, for the logs and metrics of a request refused
+/// before it became an `http::Request`.
+fn raw_service(event: &Value) -> Option<String> {
+    if let Some(name) = event.pointer("/pathParameters/service").and_then(Value::as_str) {
+        return Some(name.to_owned());
+    }
+    ["rawPath", "path"]
+        .iter()
+        .find_map(|key| event.get(*key).and_then(Value::as_str))
+        .and_then(|path| {
+            path.find(ROUTE_PREFIX)
+                .map(|i| path[i + ROUTE_PREFIX.len()..].to_owned())
+        })
 }
 
 /// What `lambda_http`'s conversion would lose or panic on, checked on the raw event.

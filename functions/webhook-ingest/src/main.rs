@@ -1,5 +1,6 @@
 //! webhook-ingest: wiring only. Configuration and AWS clients are built once, before the
-//! runtime loop; every request then runs `webhook_ingest::entry`.
+//! runtime loop; every request then runs `webhook_ingest::entry`. A configuration it cannot
+//! run with is refused at start, logged and counted (`sinch_bridge::startup`).
 
 use std::sync::Arc;
 
@@ -7,11 +8,14 @@ use sinch_bridge::adapters::{
     AwsSettings, DynamoNonces, Nonces, SecretsManagerStore, SqsQueues, https_client, sdk_config,
 };
 use sinch_bridge::clock::SystemClock;
-use sinch_bridge::config::process_env;
+use sinch_bridge::config::{Lookup, process_env};
 use sinch_bridge::ingest::{Ingest, InstanceNonces};
 use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::service_cache::ServiceCache;
+use sinch_bridge::startup::refuse;
+
+type RealIngest = Ingest<SecretsManagerStore, SqsQueues, Nonces>;
 
 // One thread: Lambda hands an environment one invocation at a time and at most a vCPU or two,
 // so worker threads only add start-up, memory and cross-thread wake-ups to every I/O wait.
@@ -19,14 +23,23 @@ use sinch_bridge::service_cache::ServiceCache;
 async fn main() -> Result<(), lambda_http::Error> {
     let env = process_env;
     logging::init(LogSettings::from_env(&env));
-    let (config, cache_config) = sinch_bridge::ingest::config::load(&env)?;
-    let settings = AwsSettings::from_env(&env)?;
+    let metrics = Metrics::stdout("webhook-ingest");
+    let ingest = build(&env, metrics.clone()).map_err(|e| refuse(&metrics, e))?;
+    let ingest = &ingest;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
+        webhook_ingest::entry(ingest, event)
+    }))
+    .await
+}
+
+fn build(env: &impl Lookup, metrics: Metrics) -> Result<RealIngest, lambda_http::Error> {
+    let (config, cache_config) = sinch_bridge::ingest::config::load(env)?;
+    let settings = AwsSettings::from_env(env)?;
     let https = https_client()?;
     let aws = sdk_config(settings.clone(), https.clone());
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&aws));
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&aws));
     let clock = Arc::new(SystemClock);
-    let metrics = Metrics::stdout("webhook-ingest");
     let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache_config).with_metrics(metrics.clone()));
     let nonces = match &config.nonce_table {
         Some(table) => {
@@ -42,10 +55,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
         None => Nonces::Instance(InstanceNonces::new(config.nonce_capacity)),
     };
-    let ingest = Ingest::new(services, queues, clock, config, metrics).with_nonce_store(nonces);
-    let ingest = &ingest;
-    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
-        webhook_ingest::entry(ingest, event)
-    }))
-    .await
+    Ok(Ingest::new(services, queues, clock, config, metrics).with_nonce_store(nonces))
 }

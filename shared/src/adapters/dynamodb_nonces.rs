@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::ingest::InstanceNonces;
-use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError, Sighting, SightingReader};
+use crate::ports::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, PortError, Sighting, SightingReader};
 
 const KEY: &str = "nonce";
 const STATE: &str = "state";
@@ -113,7 +113,7 @@ impl NonceStore for DynamoNonces {
         }
     }
 
-    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<(), PortError> {
+    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<Confirmed, PortError> {
         let result = self
             .client
             .update_item()
@@ -130,15 +130,10 @@ impl NonceStore for DynamoNonces {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Confirmed::Used),
             // Our claim lapsed and another request took it: that one confirms. Both stored the
-            // event; the log says so.
-            Err(e) if is_condition_failure(&e) => {
-                tracing::warn!(
-                    "nonce claim lapsed before its confirmation and was taken over: the event may be stored twice"
-                );
-                Ok(())
-            }
+            // event; the caller logs and counts it.
+            Err(e) if is_condition_failure(&e) => Ok(Confirmed::Lapsed),
             Err(e) => Err(describe("UpdateItem", &e)),
         }
     }
@@ -233,7 +228,7 @@ impl NonceStore for Nonces {
         }
     }
 
-    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<(), PortError> {
+    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<Confirmed, PortError> {
         match self {
             Nonces::Instance(store) => store.confirm(key, claim, used_until).await,
             Nonces::Table(store) => store.confirm(key, claim, used_until).await,

@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
+use crate::ports::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
 use crate::protocol::callback::{Callback, CallbackError, hex_sha256};
 use crate::protocol::service::is_valid_service_name;
 use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders};
@@ -124,46 +124,55 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
                     &[&[], &["Service"], &["Service", "Secret"], &["Trigger"]],
                 );
             }
-            Err(e) => {
-                // The service name is only logged once it is known to be well-formed.
-                let service = if matches!(e, IngestError::InvalidServiceName) {
-                    "-"
-                } else {
-                    request.service
-                };
-                if e.status() >= 500 {
-                    tracing::error!(
-                        service,
-                        outcome = "failed",
-                        reason = e.reason(),
-                        status = e.status(),
-                        "webhook not stored"
-                    );
-                } else {
-                    tracing::warn!(
-                        service,
-                        outcome = "rejected",
-                        reason = e.reason(),
-                        status = e.status(),
-                        "webhook rejected"
-                    );
-                }
-                self.metrics.count(Metric::WebhookRejected, &[("Reason", e.reason())]);
-            }
+            Err(e) => self.record_rejection(Some(request.service), e),
         }
         result
     }
 
-    /// Records an error the handler found before the use case (such as invalid base64).
-    pub fn record_rejection(&self, error: &IngestError) {
-        tracing::warn!(
-            outcome = "rejected",
-            reason = error.reason(),
-            status = error.status(),
-            "webhook rejected"
-        );
-        self.metrics
-            .count(Metric::WebhookRejected, &[("Reason", error.reason())]);
+    /// Logs and counts a webhook that was not stored, whether the use case or the handler
+    /// (invalid base64, a repeated header) refused it. The service is named in logs once its
+    /// name is well-formed, and in metrics only when it is one of the configured services:
+    /// a caller cannot mint metrics (each a monthly cost) by inventing service names.
+    pub fn record_rejection(&self, service: Option<&str>, error: &IngestError) {
+        let service = service.filter(|s| !matches!(error, IngestError::InvalidServiceName) && is_valid_service_name(s));
+        let reason = error.reason();
+        let status = error.status();
+        let logged = service.unwrap_or("-");
+        if status >= 500 {
+            tracing::error!(
+                service = logged,
+                outcome = "failed",
+                reason,
+                status,
+                "webhook not stored"
+            );
+        } else {
+            tracing::warn!(
+                service = logged,
+                outcome = "rejected",
+                reason,
+                status,
+                "webhook rejected"
+            );
+        }
+        match service.filter(|s| self.is_configured(s)) {
+            Some(service) => self.metrics.count_by(
+                Metric::WebhookRejected,
+                &[("Reason", reason), ("Service", service)],
+                &[&[], &["Reason"], &["Reason", "Service"]],
+            ),
+            None => self
+                .metrics
+                .count_by(Metric::WebhookRejected, &[("Reason", reason)], &[&[], &["Reason"]]),
+        }
+    }
+
+    /// Whether `service` is in `SERVICES` (unset: none is, for metrics).
+    fn is_configured(&self, service: &str) -> bool {
+        self.config
+            .allowed_services
+            .as_ref()
+            .is_some_and(|list| list.iter().any(|s| s == service))
     }
 
     async fn process(&self, request: &WebhookRequest<'_>) -> Result<Stored, IngestError> {
@@ -372,8 +381,19 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
     /// The event is stored whatever happens here, so a failure is not the caller's: it is logged
     /// and counted, and the nonce stays claimed until the lease ends.
     async fn confirm(&self, key: &str, claim: &NonceClaim, horizon: i64, service: &str) {
-        if let Err(e) = self.nonces.confirm(key, claim, horizon).await {
-            self.nonce_store_failed("confirm", service, &e);
+        match self.nonces.confirm(key, claim, horizon).await {
+            Ok(Confirmed::Used) => {}
+            Ok(Confirmed::Lapsed) => {
+                // The key is the nonce's hash (no secret, no content): with it the operator
+                // finds both copies' log lines, and the consumer's dedup by `event_id` is told why.
+                tracing::warn!(
+                    service,
+                    nonce_key = key,
+                    "nonce claim lapsed before its confirmation and was taken over: the event may be stored twice"
+                );
+                self.metrics.count(Metric::NonceClaimLapsed, &[]);
+            }
+            Err(e) => self.nonce_store_failed("confirm", service, &e),
         }
     }
 

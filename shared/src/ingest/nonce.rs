@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::ports::{ClaimOutcome, NonceClaim, NonceStore, PortError};
+use crate::ports::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, PortError};
 use crate::protocol::callback::hex_sha256;
 
 /// The store's key for a nonce: fixed length whatever the header held. Not scoped by service:
@@ -118,7 +118,7 @@ impl NonceStore for InstanceNonces {
         Ok(ClaimOutcome::Claimed(NonceClaim { token: id.to_string() }))
     }
 
-    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<(), PortError> {
+    async fn confirm(&self, key: &str, claim: &NonceClaim, used_until: i64) -> Result<Confirmed, PortError> {
         let mut entries = self.lock();
         if let Some(entry) = entries.by_key.get_mut(key)
             && entry.claim.is_some()
@@ -128,8 +128,9 @@ impl NonceStore for InstanceNonces {
                 until: used_until,
                 claim: None,
             };
+            return Ok(Confirmed::Used);
         }
-        Ok(())
+        Ok(Confirmed::Lapsed)
     }
 
     async fn release(&self, key: &str, claim: &NonceClaim) -> Result<(), PortError> {

@@ -556,3 +556,92 @@ mod shared_nonce_store {
         assert_eq!(w.sink.taken().len(), 1);
     }
 }
+
+/// Metrics lines of `metrics`, and a way to read them.
+fn recorded() -> (Metrics, impl Fn() -> Vec<serde_json::Value>) {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let metrics = Metrics::with_writer(
+        "webhook-ingest",
+        Arc::new(move |l: &str| sink.lock().map(|mut v| v.push(l.to_owned())).unwrap_or(())),
+    );
+    let read = move || {
+        lines
+            .lock()
+            .map(|v| v.iter().filter_map(|l| serde_json::from_str(l).ok()).collect())
+            .unwrap_or_default()
+    };
+    (metrics, read)
+}
+
+/// An ingest on `w`'s secrets, queue and clock, with `config` and `metrics`.
+fn ingest_recorded(w: &World, config: IngestConfig, metrics: Metrics) -> Ingest<MemorySecrets, MemoryQueues> {
+    let services = Arc::new(ServiceCache::new(
+        w.secrets.clone(),
+        w.clock.clone(),
+        ServiceCacheConfig::default(),
+    ));
+    Ingest::new(services, w.sink.clone(), w.clock.clone(), config, metrics)
+}
+
+#[tokio::test]
+async fn rejections_name_the_service_in_metrics_only_when_it_is_configured() {
+    let (metrics, lines) = recorded();
+    let w = world();
+    let mut c = config("http://q/events");
+    c.allowed_services = Some(vec!["eu1".into()]);
+    let ingest = ingest_recorded(&w, c, metrics);
+    for service in ["eu1", "made-up"] {
+        let headers = signed("a-wrong-secret", BODY, &format!("n-{service}"));
+        let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+        let _ = ingest
+            .handle(&WebhookRequest {
+                service,
+                headers: &pairs,
+                body: BODY.as_bytes(),
+            })
+            .await;
+    }
+    let rejected: Vec<serde_json::Value> = lines()
+        .into_iter()
+        .filter(|l| l.get("WebhookRejected").is_some())
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    // The configured service: its own series, which RefusedServiceAlarm's query groups by.
+    assert_eq!(rejected[0]["Service"], "eu1");
+    assert_eq!(rejected[0]["Reason"], "signature_mismatch");
+    assert_eq!(
+        rejected[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Function"], ["Function", "Reason"], ["Function", "Reason", "Service"]])
+    );
+    // Any other name: counted, but no series of its own (a caller mints no metrics).
+    assert!(rejected[1].get("Service").is_none(), "{}", rejected[1]);
+    assert_eq!(
+        rejected[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Function"], ["Function", "Reason"]])
+    );
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_before_its_confirmation_is_logged_and_counted() {
+    let (metrics, lines) = recorded();
+    let w = world();
+    let store = crate::testing::SwitchableNonces::default();
+    store.set_claims_lapse(true);
+    let ingest = ingest_recorded(&w, config("http://q/events"), metrics).with_nonce_store(store);
+    let headers = signed("base-secret", BODY, "n-lapsed");
+    let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    let stored = ingest
+        .handle(&WebhookRequest {
+            service: "eu1",
+            headers: &pairs,
+            body: BODY.as_bytes(),
+        })
+        .await;
+    assert!(stored.is_ok(), "the event is on the queue");
+    assert!(
+        lines().iter().any(|l| l.get("NonceClaimLapsed").is_some()),
+        "{:?}",
+        lines()
+    );
+}

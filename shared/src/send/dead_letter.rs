@@ -16,6 +16,8 @@ use crate::ports::{QueueControl, QueueMessage, QueueWriter, SecretStore, SinchCl
 pub const REASON: &str = "dead_letter_reason";
 pub const DETAIL: &str = "dead_letter_detail";
 pub const SOURCE_MESSAGE_ID: &str = "source_message_id";
+/// The queue the record came from (its ARN): `bridgectl dlq redrive` sends it back there.
+pub const SOURCE_QUEUE: &str = "source_queue";
 pub const FAILED_AT: &str = "failed_at";
 pub const HTTP_STATUS: &str = "http_status";
 pub const SINCH_STATUS: &str = "sinch_status";
@@ -25,10 +27,12 @@ pub const APP_ID: &str = "app_id";
 pub const LAST_CAUSE: &str = "last_cause";
 pub const ATTEMPTS: &str = "attempts";
 
-/// Every attribute the sender may add when dead-lettering, most important first.
-pub const DEAD_LETTER_ATTRIBUTES: [&str; 11] = [
+/// Every attribute the sender may add when dead-lettering, most important first (SQS keeps
+/// ten; `service` and `app_id`, last, are also in the body).
+pub const DEAD_LETTER_ATTRIBUTES: [&str; 12] = [
     REASON,
     DETAIL,
+    SOURCE_QUEUE,
     SOURCE_MESSAGE_ID,
     FAILED_AT,
     LAST_CAUSE,
@@ -81,6 +85,7 @@ pub(super) fn dead_letter_message(
     let values = [
         (REASON, Some(dead.reason.as_str().to_owned())),
         (DETAIL, Some(dead.detail.clone())),
+        (SOURCE_QUEUE, record.source_queue.clone()),
         (SOURCE_MESSAGE_ID, Some(record.message_id.clone())),
         (FAILED_AT, Some(rfc3339_millis(SystemTime::now()))),
         (LAST_CAUSE, dead.last_cause.map(|c| c.as_str().to_owned())),
@@ -136,14 +141,17 @@ where
                     outcome = "dead_lettered",
                     "message dead-lettered"
                 );
-                self.metrics.count(Metric::MessageDeadLettered, &[("Reason", reason)]);
+                self.metrics
+                    .count_by(Metric::MessageDeadLettered, &[("Reason", reason)], &[&[], &["Reason"]]);
                 Finish::Done(None)
             }
             Err(e) => {
                 // Not stored in the DLQ, so not done: it comes back and is tried again.
                 let cause = super::RetryCause::DlqUnavailable.as_str();
                 tracing::error!(sqs_message_id = id, reason, error = %e, outcome = "retry", cause, "dead-letter queue unavailable");
-                self.metrics.count(Metric::MessageRetried, &[("Cause", cause)]);
+                self.metrics.count(Metric::DeadLetterFailed, &[]);
+                self.count_retry(cause);
+                self.record_waiting(record);
                 Finish::Failed { visibility: None }
             }
         }
@@ -163,6 +171,8 @@ mod tests {
             receive_count: 1,
             group_id: None,
             first_received_ms: None,
+            enqueued_ms: None,
+            source_queue: None,
         }
     }
 

@@ -64,7 +64,8 @@ where
                     outcome = "sent",
                     "message sent"
                 );
-                self.metrics.count(Metric::MessageSent, &[("Channel", channel)]);
+                self.metrics
+                    .count_by(Metric::MessageSent, &[("Channel", channel)], &[&[], &["Channel"]]);
                 self.metrics
                     .milliseconds(Metric::SendLatency, started.elapsed().as_secs_f64() * 1000.0, &[]);
                 Finish::Done(Some(SentInfo {
@@ -96,7 +97,7 @@ where
                     cause,
                     "too close to the deadline to send"
                 );
-                self.metrics.count(Metric::MessageRetried, &[("Cause", cause)]);
+                self.count_retry(cause);
                 self.set_visibility(record, 0).await;
                 Finish::Failed { visibility: Some(0) }
             }
@@ -160,7 +161,8 @@ where
             outcome = "retry",
             "message will be retried"
         );
-        self.metrics.count(Metric::MessageRetried, &[("Cause", cause.as_str())]);
+        self.count_retry(cause.as_str());
+        self.record_waiting(record);
         if self.set_visibility(record, seconds).await {
             Finish::Failed {
                 visibility: Some(seconds),
@@ -168,6 +170,26 @@ where
         } else {
             Finish::Failed { visibility: None }
         }
+    }
+
+    /// One retry, counted in total (the dashboard, alarms) and by cause.
+    pub(super) fn count_retry(&self, cause: &str) {
+        self.metrics
+            .count_by(Metric::MessageRetried, &[("Cause", cause)], &[&[], &["Cause"]]);
+    }
+
+    /// How long a record that must wait for a retry has been waiting since it was enqueued:
+    /// the sender's outage signal. SQS's own age metric cannot be it: a record received three
+    /// times leaves `ApproximateAgeOfOldestMessage`, and a record waiting on its backoff is
+    /// in flight, not visible (docs/operations.md, SenderRetryingAlarm).
+    pub(super) fn record_waiting(&self, record: &OutboundRecord) {
+        let Some(enqueued) = record.enqueued_ms else {
+            return;
+        };
+        let age_ms = self.clock.unix_millis().saturating_sub(enqueued).max(0);
+        #[allow(clippy::cast_precision_loss)] // an age in ms is far below 2^52
+        let age = age_ms as f64 / 1000.0;
+        self.metrics.seconds_by(Metric::RetryAge, age, &[], &[&[]]);
     }
 
     /// How long this record has been retried: since its first receive.

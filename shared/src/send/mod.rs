@@ -42,7 +42,7 @@ use held_back::HeldBack;
 use token::TokenCache;
 
 /// One SQS record, as the sender needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboundRecord {
     pub message_id: String,
     pub receipt_handle: Option<String>,
@@ -54,6 +54,11 @@ pub struct OutboundRecord {
     /// When the record was first received (`ApproximateFirstReceiveTimestamp`, else
     /// `SentTimestamp`), Unix milliseconds: the start of its retry budget.
     pub first_received_ms: Option<i64>,
+    /// When the record was enqueued (`SentTimestamp`), Unix milliseconds.
+    pub enqueued_ms: Option<i64>,
+    /// The queue the record came from (`eventSourceARN`): dead letters name it, so a redrive
+    /// knows where they go back (SQS cannot tell for messages written with `SendMessage`).
+    pub source_queue: Option<String>,
 }
 
 pub struct Sender<S, H, Q> {

@@ -80,6 +80,8 @@ fn ok_http() -> FakeSinch {
 fn record(id: &str, body: &str) -> OutboundRecord {
     OutboundRecord {
         first_received_ms: None,
+        enqueued_ms: None,
+        source_queue: None,
         message_id: id.into(),
         receipt_handle: Some(format!("rh-{id}")),
         body: Some(body.into()),
@@ -716,4 +718,47 @@ async fn a_held_back_record_at_the_receive_limit_is_dead_lettered_with_a_reason(
         Some("receive_limit_reached")
     );
     assert_eq!(attr(&dead[0], "source_message_id").as_deref(), Some("behind"));
+}
+
+#[tokio::test]
+async fn a_record_left_for_a_retry_reports_its_age_since_enqueue_and_its_dead_letter_names_its_queue() {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let metrics = Metrics::with_writer(
+        "sender",
+        Arc::new(move |l: &str| sink.lock().map(|mut v| v.push(l.to_owned())).unwrap_or(())),
+    );
+    let mut w = world_with("http://q/outbound", FakeSinch::new(|_, _| reply(503, "")));
+    w.sender.metrics = metrics.with_clock(w.clock.clone());
+    let mut r = record("late", &envelope(APP_EU, "x"));
+    // Enqueued 20 minutes ago, first received just now (held back behind others meanwhile).
+    r.enqueued_ms = Some((1_700_000_000 - 1200) * 1000);
+    r.first_received_ms = Some(1_700_000_000 * 1000);
+    r.source_queue = Some("arn:aws:sqs:eu-west-1:1:outbound".into());
+    assert_eq!(w.sender.handle_batch(&[r.clone()], None).await, vec!["late".to_owned()]);
+    let ages: Vec<f64> = lines
+        .lock()
+        .map(|l| {
+            l.iter()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|v| v["RetryAge"].as_f64())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(ages, vec![1200.0], "counted from the enqueue, not the first receive");
+
+    let poison = FakeSinch::new(|req, _| {
+        if req.url == TOKEN_URL {
+            reply(200, r#"{"access_token":"t","expires_in":3600}"#)
+        } else {
+            reply(400, r#"{"error":{"status":"INVALID_ARGUMENT"}}"#)
+        }
+    });
+    let w = world_with("http://q/outbound", poison);
+    assert!(w.sender.handle_batch(&[r], None).await.is_empty());
+    let dead = dead_letters(&w);
+    assert_eq!(
+        attr(&dead[0], "source_queue").as_deref(),
+        Some("arn:aws:sqs:eu-west-1:1:outbound")
+    );
 }

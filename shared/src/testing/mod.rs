@@ -210,6 +210,9 @@ impl Clock for ManualClock {
     fn now(&self) -> Instant {
         self.start + self.elapsed()
     }
+    fn unix_millis(&self) -> i64 {
+        self.unix_start.saturating_mul(1000) + i64::try_from(self.elapsed().as_millis()).unwrap_or(0)
+    }
 }
 
 /// The per-environment nonce store with switches: the whole store down, or only `confirm`
@@ -219,6 +222,7 @@ pub struct SwitchableNonces {
     pub inner: Arc<crate::ingest::InstanceNonces>,
     down: Arc<std::sync::atomic::AtomicBool>,
     confirm_down: Arc<std::sync::atomic::AtomicBool>,
+    claims_lapse: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for SwitchableNonces {
@@ -227,11 +231,17 @@ impl Default for SwitchableNonces {
             inner: Arc::new(crate::ingest::InstanceNonces::new(1000)),
             down: Arc::default(),
             confirm_down: Arc::default(),
+            claims_lapse: Arc::default(),
         }
     }
 }
 
 impl SwitchableNonces {
+    /// Every confirmation finds its claim lapsed and taken over (what the table answers when
+    /// a stalled request's lease ran out and a retry of it claimed the nonce).
+    pub fn set_claims_lapse(&self, lapse: bool) {
+        self.claims_lapse.store(lapse, Ordering::SeqCst);
+    }
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
@@ -251,10 +261,19 @@ impl crate::ports::NonceStore for SwitchableNonces {
         self.check(&self.down)?;
         self.inner.claim(key, now, lease_until).await
     }
-    async fn confirm(&self, key: &str, claim: &crate::ports::NonceClaim, used_until: i64) -> Result<(), PortError> {
+    async fn confirm(
+        &self,
+        key: &str,
+        claim: &crate::ports::NonceClaim,
+        used_until: i64,
+    ) -> Result<crate::ports::Confirmed, PortError> {
         self.check(&self.down)?;
         self.check(&self.confirm_down)?;
-        self.inner.confirm(key, claim, used_until).await
+        let confirmed = self.inner.confirm(key, claim, used_until).await?;
+        if self.claims_lapse.load(Ordering::SeqCst) {
+            return Ok(crate::ports::Confirmed::Lapsed);
+        }
+        Ok(confirmed)
     }
     async fn release(&self, key: &str, claim: &crate::ports::NonceClaim) -> Result<(), PortError> {
         self.check(&self.down)?;
@@ -321,7 +340,12 @@ impl crate::ports::NonceStore for SightingNonces {
     async fn claim(&self, key: &str, now: i64, lease_until: i64) -> Result<crate::ports::ClaimOutcome, PortError> {
         self.inner.claim(key, now, lease_until).await
     }
-    async fn confirm(&self, key: &str, claim: &crate::ports::NonceClaim, used_until: i64) -> Result<(), PortError> {
+    async fn confirm(
+        &self,
+        key: &str,
+        claim: &crate::ports::NonceClaim,
+        used_until: i64,
+    ) -> Result<crate::ports::Confirmed, PortError> {
         self.inner.confirm(key, claim, used_until).await
     }
     async fn release(&self, key: &str, claim: &crate::ports::NonceClaim) -> Result<(), PortError> {

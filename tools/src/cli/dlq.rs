@@ -1,5 +1,11 @@
 //! `bridgectl dlq list|redrive`: read dead-lettered messages with their reason attributes,
 //! and move them back once the cause is fixed.
+//!
+//! A redrive always names its destination. SQS can only find the source of a message it moved
+//! itself; the sender writes its dead letters with `SendMessage`, and a move task without a
+//! destination then fails with `CouldNotDetermineMessageSource` (AWS's "Troubleshooting DLQ
+//! redrive" page). The destination is `--to-url`, else the queue the dead letters'
+//! `source_queue` attribute names, else the one source the DLQ's `RedriveAllowPolicy` allows.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -9,6 +15,7 @@ use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeN
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sinch_bridge::send::DEAD_LETTER_ATTRIBUTES;
+use sinch_bridge::send::dead_letter::SOURCE_QUEUE;
 
 use super::sqs::{aws_error, print_message, receive};
 use super::{CliError, Output, QueueArg};
@@ -35,27 +42,126 @@ pub struct RedriveArgs {
     /// The dead-letter queue.
     #[arg(long)]
     pub dlq_url: String,
-    /// Where to move them: required with --endpoint-url (emulators) or --manual; on AWS the
-    /// default is the queue they came from.
+    /// Where to move them. Default: the queue they came from (their `source_queue`
+    /// attribute, else the DLQ's only allowed source queue).
     #[arg(long)]
     pub to_url: Option<String>,
-    /// Receive/send/delete instead of SQS's StartMessageMoveTask.
-    #[arg(long)]
+    /// Receive/send/delete instead of SQS's StartMessageMoveTask (the default with
+    /// --endpoint-url: emulators such as moto have no move tasks).
+    #[arg(long, conflicts_with = "move_task")]
     pub manual: bool,
+    /// SQS's StartMessageMoveTask even with --endpoint-url.
+    #[arg(long)]
+    pub move_task: bool,
 }
 
 pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emulator: bool) -> Result<(), CliError> {
     let client = Client::new(sdk);
     match cmd {
         DlqCommand::List(args) => list(&client, &args, out).await,
-        DlqCommand::Redrive(args) if args.manual || emulator => {
-            let to = args
-                .to_url
-                .ok_or_else(|| CliError::new("--to-url is required for a manual redrive"))?;
-            redrive_manually(&client, &args.dlq_url, &to, out).await
+        DlqCommand::Redrive(args) => {
+            let to = destination(&client, &args.dlq_url, args.to_url.as_deref()).await?;
+            if args.manual || (emulator && !args.move_task) {
+                redrive_manually(&client, &args.dlq_url, &to.url, out).await
+            } else {
+                redrive_with_move_task(&client, &args.dlq_url, &to, out).await
+            }
         }
-        DlqCommand::Redrive(args) => redrive_with_move_task(&client, args, out).await,
     }
+}
+
+/// A queue by URL and ARN.
+struct Queue {
+    url: String,
+    arn: String,
+}
+
+/// Where a redrive sends the dead letters of `dlq_url` (see the module's doc).
+async fn destination(client: &Client, dlq_url: &str, to_url: Option<&str>) -> Result<Queue, CliError> {
+    if let Some(url) = to_url {
+        return Ok(Queue {
+            url: url.to_owned(),
+            arn: queue_arn(client, url).await?,
+        });
+    }
+    let arn = match recorded_sources(client, dlq_url).await?.as_slice() {
+        [one] => one.clone(),
+        [] => allowed_source(client, dlq_url).await?,
+        several => {
+            return Err(CliError::new(format!(
+                "the dead letters came from several queues ({}): pass --to-url",
+                several.join(", ")
+            )));
+        }
+    };
+    Ok(Queue {
+        url: queue_url_of(client, &arn).await?,
+        arn,
+    })
+}
+
+/// The distinct `source_queue` attributes of up to ten dead letters, read as `list` reads them
+/// (hidden, then made visible again at once): every dead letter of a DLQ the sender writes
+/// names the same queue.
+async fn recorded_sources(client: &Client, dlq_url: &str) -> Result<Vec<String>, CliError> {
+    let peeked = receive(client, dlq_url, 0, Some(60)).await?;
+    let handles: Vec<String> = peeked
+        .iter()
+        .filter_map(|m| m.receipt_handle().map(str::to_owned))
+        .collect();
+    release(client, dlq_url, &handles).await?;
+    let mut sources: Vec<String> = peeked
+        .iter()
+        .filter_map(|m| m.message_attributes()?.get(SOURCE_QUEUE)?.string_value())
+        .filter(|v| v.starts_with("arn:"))
+        .map(str::to_owned)
+        .collect();
+    sources.sort();
+    sources.dedup();
+    Ok(sources)
+}
+
+/// The one queue the DLQ's `RedriveAllowPolicy` lets use it (the template sets it per DLQ).
+async fn allowed_source(client: &Client, dlq_url: &str) -> Result<String, CliError> {
+    // `All` rather than the one name: emulators that do not know the attribute refuse its name.
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(dlq_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| aws_error("GetQueueAttributes", e))?;
+    let policy: serde_json::Value = attributes
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::RedriveAllowPolicy))
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default();
+    match policy["sourceQueueArns"].as_array().map(Vec::as_slice) {
+        Some([one]) => one
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| CliError::new("the DLQ's RedriveAllowPolicy is not readable")),
+        _ => Err(CliError::new(
+            "no dead letter says where it came from and the DLQ allows no single source queue: pass --to-url",
+        )),
+    }
+}
+
+/// The URL of the queue with ARN `arn:aws:sqs:<region>:<account>:<name>`.
+async fn queue_url_of(client: &Client, arn: &str) -> Result<String, CliError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [_, _, "sqs", _, account, name] = parts.as_slice() else {
+        return Err(CliError::new(format!("{arn} is not an SQS queue ARN")));
+    };
+    client
+        .get_queue_url()
+        .queue_name(*name)
+        .queue_owner_aws_account_id(*account)
+        .send()
+        .await
+        .map_err(|e| aws_error("GetQueueUrl", e))?
+        .queue_url
+        .ok_or_else(|| CliError::new(format!("no URL for {arn}")))
 }
 
 /// Prints up to `max` dead letters. Reads with a visibility long enough not to see a message
@@ -108,17 +214,34 @@ async fn queue_arn(client: &Client, url: &str) -> Result<String, CliError> {
         .ok_or_else(|| CliError::new(format!("no ARN for {url}")))
 }
 
-/// SQS's `StartMessageMoveTask`, then its progress until it ends.
-async fn redrive_with_move_task(client: &Client, args: RedriveArgs, out: Output) -> Result<(), CliError> {
-    let source = queue_arn(client, &args.dlq_url).await?;
-    let destination = match &args.to_url {
-        Some(url) => Some(queue_arn(client, url).await?),
-        None => None,
-    };
+/// SQS's `StartMessageMoveTask` with an explicit destination, then its progress until it ends.
+/// Refused here, before SQS would refuse it: a second task on the same DLQ (SQS runs one at a
+/// time) and a FIFO DLQ redriven to a standard queue or the reverse.
+async fn redrive_with_move_task(client: &Client, dlq_url: &str, to: &Queue, out: Output) -> Result<(), CliError> {
+    let source = queue_arn(client, dlq_url).await?;
+    if source.ends_with(".fifo") != to.arn.ends_with(".fifo") {
+        return Err(CliError::new(format!(
+            "{source} and {} are not both FIFO or both standard: SQS refuses such a move",
+            to.arn
+        )));
+    }
+    let running = client
+        .list_message_move_tasks()
+        .source_arn(&source)
+        .max_results(1)
+        .send()
+        .await
+        .map_err(|e| aws_error("ListMessageMoveTasks", e))?;
+    if let Some(task) = running.results().first().filter(|t| t.status() == Some("RUNNING")) {
+        return Err(CliError::new(format!(
+            "a redrive of this DLQ is already running (task {}): wait for it, or cancel it with `aws sqs cancel-message-move-task`",
+            task.task_handle().unwrap_or("?")
+        )));
+    }
     let task = client
         .start_message_move_task()
         .source_arn(&source)
-        .set_destination_arn(destination)
+        .destination_arn(&to.arn)
         .send()
         .await
         .map_err(|e| aws_error("StartMessageMoveTask", e))?;

@@ -38,6 +38,8 @@ pub(super) async fn poll_outbound(
     sender: RuntimeApi,
     source: EventSource,
 ) {
+    // Each record names its queue, as Lambda's do: the sender's dead letters record it.
+    let queue_arn = queue_arn(&sqs, &queue_url).await;
     loop {
         let mut messages = Vec::new();
         let window_ends = tokio::time::Instant::now() + source.window;
@@ -62,19 +64,7 @@ pub(super) async fn poll_outbound(
                 break;
             }
         }
-        let mut event = SqsEvent::default();
-        for m in &messages {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id.clone();
-            record.receipt_handle = m.receipt_handle.clone();
-            record.body = m.body.clone();
-            record.attributes = m
-                .attributes()
-                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
-                .unwrap_or_default();
-            record.event_source = Some("aws:sqs".into());
-            event.records.push(record);
-        }
+        let event = sqs_event(&messages, queue_arn.as_deref());
         let Ok(event) = serde_json::to_value(&event) else {
             continue;
         };
@@ -107,4 +97,34 @@ pub(super) async fn poll_outbound(
             }
         }
     }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Option<String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .ok()
+        .and_then(|a| a.attributes()?.get(&QueueAttributeName::QueueArn).cloned())
+}
+
+/// The event Lambda builds from received messages.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: Option<&str>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.receipt_handle = m.receipt_handle.clone();
+        record.body = m.body.clone();
+        record.attributes = m
+            .attributes()
+            .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
+            .unwrap_or_default();
+        record.event_source = Some("aws:sqs".into());
+        record.event_source_arn = queue_arn.map(str::to_owned);
+        event.records.push(record);
+    }
+    event
 }

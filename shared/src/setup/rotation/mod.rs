@@ -155,8 +155,8 @@ pub const PREVIOUS_SECRET_GRACE_SECONDS: Setting = Setting {
         max: 1_209_600,
     },
     fallback: Fallback::Derived("3600, or the signature window when longer"),
-    doc: "how long a rotated-out secret still verifies, counted from finishSecret (after Sinch switched); at least the signature window",
-    source: Source::Parameter("SecretGraceSeconds"),
+    doc: "how long a rotated-out secret still verifies, counted from finishSecret (after Sinch switched); at least the signature window. The template leaves it to its default",
+    source: Source::Unset,
 };
 
 /// The rotation function's own settings; it also reads the ingest's window and trust settings

@@ -1,0 +1,71 @@
+//! Sinch's OAuth endpoint and Conversation API on loopback (wiremock), with switches a fault
+//! schedule flips: the API down (503, as Sinch documents for "Something went wrong on our
+//! end"), the token endpoint down, the access key refused (401), every message refused (400).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde_json::json;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+#[derive(Debug, Default)]
+pub struct SinchSwitches {
+    pub api_down: AtomicBool,
+    pub auth_down: AtomicBool,
+    pub key_refused: AtomicBool,
+    pub refuse_messages: AtomicBool,
+    pub accepted: AtomicU64,
+    pub requests: AtomicU64,
+}
+
+struct Responder(Arc<SinchSwitches>);
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let s = &self.0;
+        s.requests.fetch_add(1, Ordering::Relaxed);
+        if request.url.path().ends_with("/oauth2/token") {
+            if s.auth_down.load(Ordering::SeqCst) {
+                return ResponseTemplate::new(503).set_body_json(json!({"error": "temporarily_unavailable"}));
+            }
+            if s.key_refused.load(Ordering::SeqCst) {
+                return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3599}));
+        }
+        if s.api_down.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(503)
+                .set_body_json(json!({"error": {"code": 503, "status": "UNAVAILABLE", "message": "try again"}}));
+        }
+        if s.refuse_messages.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(400).set_body_json(
+                json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad recipient"}}),
+            );
+        }
+        let n = s.accepted.fetch_add(1, Ordering::Relaxed);
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"message_id": format!("SINCH{n:010}"), "accepted_time": "2026-12-05T00:00:00Z"}))
+    }
+}
+
+/// A running Sinch double and its switches.
+pub struct SinchDouble {
+    pub server: MockServer,
+    pub switches: Arc<SinchSwitches>,
+}
+
+impl SinchDouble {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let switches = Arc::new(SinchSwitches::default());
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Responder(switches.clone()))
+            .mount(&server)
+            .await;
+        Self { server, switches }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+}
