@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Lints the SAM template: cfn-lint with the serverless rules, then `sam validate --lint`.
-# Installs cfn-lint, cfn-lint-serverless and aws-sam-cli into .venv-infra (PyPI) on first use.
-# Needs no AWS credentials.
+# Installs the pinned tools of infra/build-tools.txt (cfn-lint and its serverless rules,
+# aws-sam-cli, cargo-lambda, ziglang) into .venv-infra (PyPI) on first use and whenever the pins
+# change. Needs no AWS credentials.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${BRIDGE_INFRA_VENV:-$root/.venv-infra}"
-stamp="$venv/.installed-v1"
-if [ ! -f "$stamp" ]; then
-  echo "installing cfn-lint, cfn-lint-serverless and aws-sam-cli into $venv (first run only)" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'cfn-lint>=1.51' 'cfn-lint-serverless>=0.3.6' 'aws-sam-cli>=1.170'
-  touch "$stamp"
+pins="$root/infra/build-tools.txt"
+stamp="$venv/.installed-pins"
+if ! cmp -s "$pins" "$stamp"; then
+  echo "installing infra/build-tools.txt into $venv (first run, or the pins changed)" >&2
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$pins"
+  cp "$pins" "$stamp"
 fi
 cd "$root"
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"

@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
-# Builds both functions the way `sam deploy` ships them: `sam build` with cargo-lambda.
-# Installs aws-sam-cli, cargo-lambda and ziglang into .venv-infra (PyPI) on first use.
+# Builds the three functions the way `sam deploy` ships them: `sam build` with cargo-lambda,
+# at the versions pinned in infra/build-tools.txt (scripts/check-infra.sh installs them into
+# .venv-infra on first use).
 #
-#   scripts/sam-build.sh              # x86_64 (what these CI machines can build)
+#   scripts/sam-build.sh              # x86_64, the template's default (what CI builds and checks)
 #   ARCH=arm64 scripts/sam-build.sh   # arm64: needs `rustup target add aarch64-unknown-linux-gnu` once
 #
-# Kept out of the test command: a release build of the AWS stack takes 5 to 10 minutes.
+# Then scripts/check-bootstraps.sh checks what it produced. CI runs both (.ci/run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${BRIDGE_INFRA_VENV:-$root/.venv-infra}"
 "$root/scripts/check-infra.sh" >/dev/null
-if [ ! -x "$venv/bin/cargo-lambda" ]; then
-  echo "installing cargo-lambda and ziglang into $venv (first run only)" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'cargo-lambda>=1.9' ziglang
-fi
 arch="${ARCH:-x86_64}"
 if [ "$arch" = arm64 ] && ! rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu; then
   echo "arm64 needs the aarch64-unknown-linux-gnu target: rustup target add aarch64-unknown-linux-gnu" >&2
