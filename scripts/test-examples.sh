@@ -99,7 +99,7 @@ def stored_events(tag):
     delivery = dict(common, trigger="MESSAGE_DELIVERY", event_id="M2", conversation_id="C2", body_encoding="base64")
     bodies = [json.dumps(INBOUND), json.dumps(INBOUND_RETRY), base64.b64encode(DELIVERY).decode()]
     attrs = [inbound, inbound, delivery]
-    groups = ["conversation-C1", "conversation-C1", "conversation-C2"]
+    groups = ["demo:conversation-C1", "demo:conversation-C1", "demo:conversation-C2"]
     return [{"body": b, "attributes": a, "message_group_id": g, "message_deduplication_id": sha(f"{tag}-{i}")}
             for i, (b, a, g) in enumerate(zip(bodies, attrs, groups))]
 
@@ -170,8 +170,8 @@ def main():
         by_id = {line.get("event_id"): line for line in lines}
         if len(lines) != 2 or set(by_id) != {"M1", "M2"}:
             fail(f"expected one line for M1 and one for M2, got {lines}")
-        want = {"M1": ("MESSAGE_INBOUND", "conversation-C1", len(json.dumps(INBOUND).encode()), None),
-                "M2": ("MESSAGE_DELIVERY", "conversation-C2", len(DELIVERY), "base64")}
+        want = {"M1": ("MESSAGE_INBOUND", "demo:conversation-C1", len(json.dumps(INBOUND).encode()), None),
+                "M2": ("MESSAGE_DELIVERY", "demo:conversation-C2", len(DELIVERY), "base64")}
         for event_id, (trigger, group_id, size, encoding) in want.items():
             line = by_id[event_id]
             seen = (line.get("trigger"), line.get("group_id"), line.get("body_bytes"), line.get("body_encoding"))

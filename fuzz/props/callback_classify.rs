@@ -28,7 +28,7 @@ pub fn check(data: &[u8]) {
     assert_eq!(dedup, dedup_id("svc", &callback, data), "dedup id is not deterministic");
 
     // Group id: SQS's charset and length, whatever Sinch put in an id.
-    let group = group_id(&callback);
+    let group = group_id("svc", &callback);
     assert!(
         !group.is_empty() && group.len() <= 128,
         "group id length {} is outside 1..=128: {group:?}",
@@ -37,24 +37,25 @@ pub fn check(data: &[u8]) {
     assert!(
         group
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "group id has a character outside [A-Za-z0-9_-]: {group:?}"
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b':'),
+        "group id has a character outside [A-Za-z0-9_:-]: {group:?}"
     );
-    // Which key orders the event: the conversation, else the hashed channel identity, else
-    // the app; an id goes in as given only when it is short and already in the charset.
+    // Which key orders the event, always within the service: the conversation, else the
+    // hashed channel identity, else the app; an id goes in as given only when it fits and is
+    // already in the charset.
     match (&callback.conversation_id, &callback.channel, &callback.identity) {
         (Some(conversation), _, _) => {
             assert_eq!(
                 group,
-                format!("conversation-{}", safe_id(conversation)),
+                format!("svc:conversation-{}", safe_id("conversation", conversation)),
                 "conversation group"
             );
         }
         (None, Some(_), Some(identity)) => {
-            let digest = group.strip_prefix("identity-").unwrap_or_default();
+            let digest = group.strip_prefix("svc:identity-").unwrap_or_default();
             assert!(
                 is_lower_hex(digest, 32),
-                "identity group is not identity-<32 hex>: {group:?}"
+                "identity group is not svc:identity-<32 hex>: {group:?}"
             );
             // Identities are phone numbers or PSIDs: they never reach queue metadata in clear.
             // (Below 8 chars a hex digest could hold one by chance.)
@@ -65,7 +66,11 @@ pub fn check(data: &[u8]) {
                 );
             }
         }
-        _ => assert_eq!(group, format!("app-{}", safe_id(&callback.app_id)), "app group"),
+        _ => assert_eq!(
+            group,
+            format!("svc:app-{}", safe_id("app", &callback.app_id)),
+            "app group"
+        ),
     }
 
     // The queue message built from it: the bytes Sinch sent (as text when SQS can hold
@@ -132,11 +137,14 @@ fn base64(bytes: &[u8]) -> String {
 
 /// What `stored_event::truncate_id` promises: the id itself when it is at most 100 chars of
 /// `[A-Za-z0-9_-]`, else its hex SHA-256.
-fn safe_id(id: &str) -> String {
-    if id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+/// The id as the group holds it after `svc:<kind>-`: as given when it fits SQS's 128
+/// characters in the charset, else the first 32 hex of its SHA-256.
+fn safe_id(kind: &str, id: &str) -> String {
+    let room = 128 - "svc:".len() - kind.len() - 1;
+    if id.len() <= room && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         id.to_owned()
     } else {
-        hex_sha256(id.as_bytes())
+        hex_sha256(id.as_bytes())[..32].to_owned()
     }
 }
 

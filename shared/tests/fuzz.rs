@@ -154,12 +154,12 @@ fn fuzz_classifier() {
         prop_assert_eq!(&first, &classify(&body), "deterministic");
         if let Ok(c) = first {
             prop_assert_eq!(stored_event::dedup_id("svc", &c, &body).len(), 64);
-            let group = stored_event::group_id(&c);
+            let group = stored_event::group_id("svc", &c);
             prop_assert!(!group.is_empty() && group.len() <= 128);
             prop_assert!(
                 group
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b':'),
                 "SQS group id charset: {}",
                 group
             );

@@ -174,7 +174,8 @@ async fn every_trigger_lands_byte_identical_with_attributes_and_fifo_ids() {
         assert_eq!(m.attributes["project_id"], "PRJ");
         assert!(m.attributes["received_at"].ends_with('Z'));
         assert!(m.attributes.len() <= 10);
-        assert_eq!(m.group_id.as_ref(), Some(group), "{trigger}");
+        // Every group within the service (the events queue is shared).
+        assert_eq!(m.group_id, Some(format!("{}:{group}", w.service)), "{trigger}");
         assert_eq!(m.dedup_id.as_ref(), Some(dedup), "{trigger}");
     }
 }
@@ -457,9 +458,15 @@ async fn every_rejection_has_its_status_and_code_and_stores_nothing() {
         ),
         (
             "unknown service",
-            ev("ghost", signed(WEBHOOK_SECRET, &body), &body),
+            ev("stranger", signed(WEBHOOK_SECRET, &body), &body),
             401,
             "invalid_signature",
+        ),
+        (
+            "a listed service without its secret (Sinch retries)",
+            ev("ghost", signed(WEBHOOK_SECRET, &body), &body),
+            503,
+            "service_secret_missing",
         ),
         (
             "service not allowed",

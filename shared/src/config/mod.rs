@@ -100,6 +100,36 @@ pub enum Source {
     Unset,
 }
 
+/// A rule between two settings that their own bounds cannot hold, declared once beside them:
+/// checked at start, where a value breaking it is refused with an error naming both variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relation {
+    /// The setting refused when the rule is broken.
+    pub setting: &'static Setting,
+    /// The setting it is measured against.
+    pub other: &'static Setting,
+    /// The rule and why, completing "`setting` …", e.g. "must not exceed `other`: …".
+    pub rule: &'static str,
+}
+
+impl Relation {
+    /// `Ok` when the rule `holds`; else the error, with both values as read.
+    pub fn check(
+        &self,
+        holds: bool,
+        value: impl std::fmt::Display,
+        other: impl std::fmt::Display,
+    ) -> Result<(), ConfigError> {
+        if holds {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            self.setting.name,
+            format!("({value}) {} (`{}` is {other})", self.rule, self.other.name),
+        ))
+    }
+}
+
 /// One environment variable of a function: its declaration, and the parser that honours it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setting {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{ConfigError, Fallback, Kind, Lookup, Setting, Source, Unit};
+use crate::config::{ConfigError, Fallback, Kind, Lookup, Relation, Setting, Source, Unit};
 use crate::protocol::Trigger;
 
 /// SQS's message limit is 1 MiB including attributes; ours take well under 2 KiB, so a body
@@ -57,11 +57,11 @@ pub const SIGNATURE_TOLERANCE_SECONDS: Setting = Setting {
     name: "SIGNATURE_TOLERANCE_SECONDS",
     kind: Kind::Number {
         unit: Unit::Seconds,
-        min: 0,
+        min: 1,
         max: MAX_TOLERANCE_SECONDS,
     },
     fallback: Fallback::Derived("86400 with a nonce table, else 600"),
-    doc: "accepted age of the signature timestamp, both directions; 0 = off (without a nonce table only)",
+    doc: "accepted age of the signature timestamp, both directions; no 0: a window of none would make every captured request replayable once its nonce is forgotten",
     source: Source::Parameter("SignatureWindowSeconds"),
 };
 pub const NONCE_CLAIM_SECONDS: Setting = Setting {
@@ -120,6 +120,21 @@ pub const SETTINGS: [&Setting; 9] = [
     &NONCE_TIMEOUT_MS,
     &MAX_BODY_BYTES,
     &NONCE_CACHE_CAPACITY,
+];
+
+/// The rules between this function's settings (and the secret cache's and the AWS client's)
+/// that no single bound holds; [`load`] checks them.
+pub const RELATIONS: [Relation; 2] = [
+    Relation {
+        setting: &crate::service_cache::SECRET_REFRESH_MIN_INTERVAL_SECONDS,
+        other: &crate::service_cache::SECRET_CACHE_TTL_SECONDS,
+        rule: "must not exceed SECRET_CACHE_TTL_SECONDS: a reload a signature mismatch asks for may not be rarer than the reload the cache makes by itself",
+    },
+    Relation {
+        setting: &NONCE_CLAIM_SECONDS,
+        other: &NONCE_TIMEOUT_MS,
+        rule: "must outlast what follows a claim, an SQS call (AWS_TIMEOUT_MS) and the confirmation (NONCE_TIMEOUT_MS): a claim that lapsed under its holder lets a retry store the event twice",
+    },
 ];
 
 /// `Default` has every default and no queue: set `events_queue_url` (tests, the local loop).
@@ -184,14 +199,6 @@ impl IngestConfig {
         };
         let nonce_table = NONCE_TABLE_NAME.optional(env);
         let tolerance_seconds = signature_window(env)?;
-        if tolerance_seconds == 0 && nonce_table.is_some() {
-            return Err(ConfigError::new(
-                SIGNATURE_TOLERANCE_SECONDS.name,
-                format!(
-                    "must be between 1 and {MAX_TOLERANCE_SECONDS} with a nonce table (0, no window, only without one: a table keeps nonces for a bounded time)"
-                ),
-            ));
-        }
         if nonce_table.is_some() && tolerance_seconds < DEFAULT_TABLE_TOLERANCE_SECONDS {
             tracing::warn!(
                 tolerance_seconds,
@@ -223,10 +230,25 @@ impl IngestConfig {
 /// Everything webhook-ingest reads at start-up but the AWS and log settings: its own settings
 /// and the secret cache's. Refuses what the function would refuse.
 pub fn load(env: &impl Lookup) -> Result<(IngestConfig, crate::service_cache::ServiceCacheConfig), ConfigError> {
-    Ok((
-        IngestConfig::from_env(env)?,
-        crate::service_cache::ServiceCacheConfig::for_ingest(env)?,
-    ))
+    let ingest = IngestConfig::from_env(env)?;
+    let cache = crate::service_cache::ServiceCacheConfig::for_ingest(env)?;
+    let [refresh_vs_ttl, claim_vs_calls] = &RELATIONS;
+    refresh_vs_ttl.check(
+        cache.refresh_min_interval <= cache.ttl,
+        cache.refresh_min_interval.as_secs(),
+        cache.ttl.as_secs(),
+    )?;
+    let after_claim = crate::config::runtime::AWS_TIMEOUT_MS.duration(env)? + ingest.nonce_timeout;
+    claim_vs_calls.check(
+        std::time::Duration::from_secs(ingest.claim_lease_seconds) > after_claim,
+        format!("{} s", ingest.claim_lease_seconds),
+        format!(
+            "{} ms, with AWS_TIMEOUT_MS {} ms in all",
+            ingest.nonce_timeout.as_millis(),
+            after_claim.as_millis()
+        ),
+    )?;
+    Ok((ingest, cache))
 }
 
 /// The signature window a deployment uses: `SIGNATURE_TOLERANCE_SECONDS`, else a day with a
@@ -274,22 +296,56 @@ mod tests {
         );
         assert_eq!(signature_window(&env(&pairs)), Ok(86_400));
 
-        // No window with a table would keep nonces for a bounded time but accept any timestamp.
-        let zero = [
-            ("EVENTS_QUEUE_URL", "q"),
-            ("NONCE_TABLE_NAME", "t"),
-            ("SIGNATURE_TOLERANCE_SECONDS", "0"),
-        ];
-        assert_eq!(
-            IngestConfig::from_env(&env(&zero)).err().map(|e| e.variable),
-            Some("SIGNATURE_TOLERANCE_SECONDS")
-        );
         assert_eq!(c.nonce_timeout, DEFAULT_NONCE_TIMEOUT);
 
         // An empty name (a template that left it blank) is no table.
         let c = IngestConfig::from_env(&env(&[("EVENTS_QUEUE_URL", "q"), ("NONCE_TABLE_NAME", "")]));
         let c = c.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((c.tolerance_seconds, c.nonce_table), (600, None));
+    }
+
+    #[test]
+    fn settings_that_contradict_each_other_are_refused_at_start_naming_both() {
+        let base = [("EVENTS_QUEUE_URL", "q")];
+        let refused = |extra: &[(&'static str, &'static str)]| {
+            let pairs: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+            load(&env(&pairs)).err()
+        };
+        assert_eq!(refused(&[]), None, "the defaults agree");
+        let e = refused(&[
+            ("SECRET_CACHE_TTL_SECONDS", "20"),
+            ("SECRET_REFRESH_MIN_INTERVAL_SECONDS", "60"),
+        ]);
+        let e = e.unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.variable, "SECRET_REFRESH_MIN_INTERVAL_SECONDS");
+        assert!(e.to_string().contains("SECRET_CACHE_TTL_SECONDS"), "{e}");
+        let e = refused(&[("NONCE_CLAIM_SECONDS", "5"), ("AWS_TIMEOUT_MS", "5000")]);
+        let e = e.unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.variable, "NONCE_CLAIM_SECONDS");
+        assert!(
+            e.to_string().contains("NONCE_TIMEOUT_MS") && e.to_string().contains("AWS_TIMEOUT_MS"),
+            "{e}"
+        );
+        assert_eq!(
+            refused(&[("NONCE_CLAIM_SECONDS", "8"), ("AWS_TIMEOUT_MS", "5000")]),
+            None
+        );
+    }
+
+    /// No window would accept any timestamp while nonces are kept for a bounded time: in
+    /// instance mode the same captured request was stored again every 10 minutes, forever.
+    #[test]
+    fn a_window_of_zero_is_refused_at_start_in_both_replay_modes() {
+        for table in [None, Some("nonces")] {
+            let mut pairs = vec![("EVENTS_QUEUE_URL", "q"), ("SIGNATURE_TOLERANCE_SECONDS", "0")];
+            pairs.extend(table.map(|t| ("NONCE_TABLE_NAME", t)));
+            let err = IngestConfig::from_env(&env(&pairs)).err();
+            assert_eq!(
+                err.map(|e| e.variable),
+                Some("SIGNATURE_TOLERANCE_SECONDS"),
+                "{table:?}"
+            );
+        }
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub enum IngestError {
     SecretsUnavailable,
     #[error("service secret is invalid")]
     ServiceMisconfigured,
+    /// A service `SERVICES` lists has no secret (deleted, or being recreated): a retry after
+    /// the secret is back succeeds, so Sinch is asked to retry.
+    #[error("service secret is missing")]
+    ServiceSecretMissing,
     #[error("queue unavailable")]
     QueueUnavailable,
     /// SQS refused the message itself (a permanent error: the queue, its policy or key).
@@ -63,6 +67,7 @@ impl IngestError {
             | IngestError::NonceInFlight
             | IngestError::ReplayCheckUnavailable
             | IngestError::ServiceMisconfigured
+            | IngestError::ServiceSecretMissing
             | IngestError::QueueUnavailable
             | IngestError::QueueRejected => 503,
         }
@@ -99,6 +104,7 @@ impl IngestError {
             IngestError::NotACallback(CallbackError::MissingAppId) => "signed_without_app_id",
             IngestError::SecretsUnavailable => "secrets_unavailable",
             IngestError::ServiceMisconfigured => "service_misconfigured",
+            IngestError::ServiceSecretMissing => "service_secret_missing",
             IngestError::QueueUnavailable => "queue_unavailable",
             IngestError::QueueRejected => "queue_rejected",
         }
@@ -121,6 +127,7 @@ impl IngestError {
             IngestError::ReplayCheckUnavailable,
             IngestError::SecretsUnavailable,
             IngestError::ServiceMisconfigured,
+            IngestError::ServiceSecretMissing,
             IngestError::QueueUnavailable,
             IngestError::InvalidCallback(CallbackError::InvalidJson(String::new())),
             IngestError::InvalidCallback(CallbackError::MissingAppId),
@@ -173,6 +180,7 @@ mod tests {
                 | IngestError::InvalidCallback(_)
                 | IngestError::SecretsUnavailable
                 | IngestError::ServiceMisconfigured
+                | IngestError::ServiceSecretMissing
                 | IngestError::QueueUnavailable
                 | IngestError::NotACallback(_)
                 | IngestError::QueueRejected => {}

@@ -11,10 +11,14 @@
 pub mod config;
 mod error;
 mod nonce;
+mod replay;
 mod sightings;
 pub mod stored_event;
 
-pub use config::{DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_NONCE_TIMEOUT, DEFAULT_TABLE_TOLERANCE_SECONDS, IngestConfig};
+pub use config::{
+    DEFAULT_CLAIM_LEASE_SECONDS, DEFAULT_NONCE_TIMEOUT, DEFAULT_TABLE_TOLERANCE_SECONDS, IngestConfig,
+    MAX_TOLERANCE_SECONDS,
+};
 pub use error::IngestError;
 pub use nonce::{InstanceNonces, nonce_key};
 pub use stored_event::build_message;
@@ -24,7 +28,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::clock::Clock;
 use crate::metrics::{Metric, Metrics};
-use crate::ports::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
+use crate::ports::{NonceStore, QUEUE_REJECTED, QueueWriter, SecretStore};
 use crate::protocol::callback::{Callback, CallbackError, hex_sha256};
 use crate::protocol::service::is_valid_service_name;
 use crate::protocol::signature::{Rejection, SIGNATURE_HEADER, SignatureHeaders};
@@ -200,19 +204,6 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         Ok(stored)
     }
 
-    /// Tells the nonce store (when it keeps them) which secret verified a stored callback.
-    async fn sighted(&self, service: &str, fingerprint: &str, now: i64) {
-        let at = self.clock.now();
-        let Some(count) = self.sightings.note(service, fingerprint, at) else {
-            return;
-        };
-        match self.nonces.record_sighting(service, fingerprint, now, count).await {
-            Ok(()) => self.sightings.written(service, fingerprint, count, at),
-            // Best effort: the count is kept for the next write; the event is stored.
-            Err(e) => tracing::warn!(service, error = %e, "could not record which secret signed"),
-        }
-    }
-
     /// The checks that cost nothing, before any lookup or hashing: the service name, the body's
     /// size, the signature headers, and what the body says (a signed body that is not a
     /// callback is refused here: Sinch signs callbacks only, so no HMAC is spent on it).
@@ -256,6 +247,10 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         }
         match self.service_cache.get(service).await {
             Ok(v) => Ok(Some(v)),
+            // Listed by name, so expected to exist: its secret was deleted or is being
+            // recreated, and Sinch's retry will succeed once it is back. Only listed names
+            // answer this, so nothing else can be learnt about which services exist.
+            Err(ServiceCacheError::NotFound) if self.is_configured(service) => Err(IngestError::ServiceSecretMissing),
             Err(ServiceCacheError::NotFound) => Ok(None),
             Err(e) => Err(cache_error(e)),
         }
@@ -321,86 +316,6 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             Ok(i) => fresh.get(i).map(matched).ok_or(IngestError::Signature(missed)),
             Err(rejection) => Err(IngestError::Signature(rejection)),
         }
-    }
-
-    /// Stores a verified event at most once per nonce: claim, store, then confirm (or release
-    /// when the store failed, so Sinch's retry need not wait for the lease).
-    async fn store_once(
-        &self,
-        service: &str,
-        headers: &SignatureHeaders<'_>,
-        body: &[u8],
-        callback: &Callback,
-        now: i64,
-        secret: &'static str,
-    ) -> Result<Stored, IngestError> {
-        let key = nonce_key(headers.nonce);
-        let lease_until = now.saturating_add(i64::try_from(self.config.claim_lease_seconds).unwrap_or(i64::MAX));
-        let claim = match self.nonces.claim(&key, now, lease_until).await {
-            Ok(ClaimOutcome::Claimed(claim)) => claim,
-            Ok(ClaimOutcome::Used) => return Err(IngestError::Replay),
-            Ok(ClaimOutcome::InFlight) => return Err(IngestError::NonceInFlight),
-            Err(e) => {
-                self.nonce_store_failed("claim", service, &e);
-                return Err(IngestError::ReplayCheckUnavailable);
-            }
-        };
-        let stored = match self.store(service, body, callback, secret).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                if let Err(failure) = self.nonces.release(&key, &claim).await {
-                    self.nonce_store_failed("release", service, &failure);
-                }
-                return Err(e);
-            }
-        };
-        let timestamp = crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
-        self.confirm(&key, &claim, self.nonce_horizon(timestamp, now), service)
-            .await;
-        Ok(stored)
-    }
-
-    /// Until when a stored nonce stays used. A shared table keeps nonces for at least the
-    /// table's default window: an instance deployed later with a wider window must still find
-    /// what a narrower one stored.
-    fn nonce_horizon(&self, timestamp: i64, now: i64) -> i64 {
-        let window = self.config.tolerance_seconds;
-        let kept = if self.config.nonce_table.is_some() {
-            window.max(DEFAULT_TABLE_TOLERANCE_SECONDS)
-        } else {
-            window
-        };
-        if window == 0 {
-            now.saturating_add(600)
-        } else {
-            timestamp.saturating_add(i64::try_from(kept).unwrap_or(i64::MAX))
-        }
-    }
-
-    /// Marks the nonce used, once (the SDK retries the call itself, within `NONCE_TIMEOUT_MS`).
-    /// The event is stored whatever happens here, so a failure is not the caller's: it is logged
-    /// and counted, and the nonce stays claimed until the lease ends.
-    async fn confirm(&self, key: &str, claim: &NonceClaim, horizon: i64, service: &str) {
-        match self.nonces.confirm(key, claim, horizon).await {
-            Ok(Confirmed::Used) => {}
-            Ok(Confirmed::Lapsed) => {
-                // The key is the nonce's hash (no secret, no content): with it the operator
-                // finds both copies' log lines, and the consumer's dedup by `event_id` is told why.
-                tracing::warn!(
-                    service,
-                    nonce_key = key,
-                    "nonce claim lapsed before its confirmation and was taken over: the event may be stored twice"
-                );
-                self.metrics.count(Metric::NonceClaimLapsed, &[]);
-            }
-            Err(e) => self.nonce_store_failed("confirm", service, &e),
-        }
-    }
-
-    fn nonce_store_failed(&self, step: &'static str, service: &str, error: &crate::ports::PortError) {
-        tracing::error!(service, step, error = %error, "nonce store call failed");
-        // One dimension set (Function only), so the template's alarm sees every step.
-        self.metrics.count(Metric::NonceStoreFailed, &[]);
     }
 
     async fn store(

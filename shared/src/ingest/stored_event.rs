@@ -45,7 +45,7 @@ pub fn build_message(
         }
     }
     let fifo = is_fifo(queue_url);
-    let group_id = fifo.then(|| group_id(callback));
+    let group_id = fifo.then(|| group_id(service, callback));
     let dedup_id = fifo.then(|| dedup_id(service, callback, body));
     let stored = match std::str::from_utf8(body).ok().filter(|t| sqs_can_hold(t)) {
         Some(text) => text.to_owned(),
@@ -174,23 +174,32 @@ fn length_prefixed(fields: &[&str]) -> Vec<u8> {
 }
 
 /// The ordering key: the conversation, else (Dispatch mode) the channel identity, else
-/// the app. Identities are customer phone numbers or PSIDs, so they are hashed before
-/// they become queue metadata. Always within SQS's 128-character group id limit.
-pub fn group_id(callback: &Callback) -> String {
+/// the app, **within the service** (`{service}:{kind}-{id}`): the events queue is shared, and
+/// a group is a lock, so no service's callbacks (an unsigned one, or anyone holding its
+/// secret) can enter, or stall, another service's customer's stream. Identities are customer
+/// phone numbers or PSIDs, so they are hashed before they become queue metadata. Always within
+/// SQS's 128-character group id limit (service names have at most 64).
+pub fn group_id(service: &str, callback: &Callback) -> String {
     if let Some(conversation) = callback.conversation_id.as_deref() {
-        return format!("conversation-{}", truncate_id(conversation));
+        return scoped(service, "conversation", conversation);
     }
     if let (Some(channel), Some(identity)) = (callback.channel.as_deref(), callback.identity.as_deref()) {
         let digest = hex_sha256(format!("{channel}|{identity}").as_bytes());
-        return format!("identity-{}", &digest[..32]);
+        return format!("{service}:identity-{}", &digest[..32]);
     }
-    format!("app-{}", truncate_id(&callback.app_id))
+    scoped(service, "app", &callback.app_id)
 }
 
-/// Keeps group ids inside SQS's charset and length whatever Sinch put in an id.
-fn truncate_id(id: &str) -> String {
-    let safe = id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if safe { id.to_owned() } else { hex_sha256(id.as_bytes()) }
+/// `{service}:{kind}-{id}`, the id kept when SQS's charset and length allow it, else its hash.
+/// `:` never occurs in a service name or a kept id, so two services never share a group.
+fn scoped(service: &str, kind: &str, id: &str) -> String {
+    let room = 128usize.saturating_sub(service.len() + kind.len() + 2);
+    let safe = id.len() <= room && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if safe {
+        format!("{service}:{kind}-{id}")
+    } else {
+        format!("{service}:{kind}-{}", &hex_sha256(id.as_bytes())[..32])
+    }
 }
 
 #[cfg(test)]
@@ -225,19 +234,49 @@ mod tests {
     }
 
     #[test]
-    fn group_is_conversation_then_hashed_identity_then_app() {
+    fn group_is_conversation_then_hashed_identity_then_app_within_the_service() {
         let c = ok(r#"{"app_id":"A","message":{"conversation_id":"CONV1"}}"#);
-        assert_eq!(group_id(&c), "conversation-CONV1");
+        assert_eq!(group_id("eu1", &c), "eu1:conversation-CONV1");
         let c = ok(r#"{"app_id":"A","message":{"channel_identity":{"channel":"SMS","identity":"+15551234"}}}"#);
-        let g = group_id(&c);
+        let g = group_id("eu1", &c);
         assert!(
-            g.starts_with("identity-") && !g.contains("15551234") && g.len() <= 128,
+            g.starts_with("eu1:identity-") && !g.contains("15551234") && g.len() <= 128,
             "{g}"
         );
         let c = ok(r#"{"app_id":"APP1","channel_event_notification":{}}"#);
-        assert_eq!(group_id(&c), "app-APP1");
+        assert_eq!(group_id("eu1", &c), "eu1:app-APP1");
         let c = ok(r#"{"app_id":"A","message":{"conversation_id":"a b/c"}}"#);
-        assert_eq!(group_id(&c).len(), "conversation-".len() + 64);
+        assert_eq!(group_id("eu1", &c).len(), "eu1:conversation-".len() + 32);
+    }
+
+    /// Two services computing the same customer's group (from a phone number, or an id in a
+    /// body they signed themselves) land in different groups: one cannot stall the other's.
+    #[test]
+    fn the_same_conversation_or_identity_in_two_services_is_two_groups() {
+        for body in [
+            r#"{"app_id":"A","message":{"conversation_id":"CONV1"}}"#,
+            r#"{"app_id":"A","message":{"channel_identity":{"channel":"SMS","identity":"+15551234"}}}"#,
+            r#"{"app_id":"A","channel_event_notification":{}}"#,
+        ] {
+            let c = ok(body);
+            assert_ne!(group_id("tenant-a", &c), group_id("tenant-b", &c), "{body}");
+        }
+        // A service name that looks like another's group prefix still cannot reach it.
+        let c = ok(r#"{"app_id":"x_app-Y","channel_event_notification":{}}"#);
+        let d = ok(r#"{"app_id":"Y","channel_event_notification":{}}"#);
+        assert_ne!(group_id("a", &c), group_id("a_app-x", &d));
+    }
+
+    #[test]
+    fn a_group_id_fits_sqs_for_the_longest_service_name_and_id() {
+        let service = "s".repeat(64);
+        let c = ok(&format!(
+            r#"{{"app_id":"A","message":{{"conversation_id":"{}"}}}}"#,
+            "C".repeat(100)
+        ));
+        let g = group_id(&service, &c);
+        assert!(g.len() <= 128, "{} {g}", g.len());
+        assert!(g.starts_with(&format!("{service}:conversation-")));
     }
 
     fn id(body: &str) -> String {

@@ -66,14 +66,7 @@ fn signed(secret: &str, body: &str, nonce: &str) -> Vec<(String, String)> {
 }
 
 async fn post(w: &World, service: &str, headers: &[(String, String)], body: &str) -> Result<Stored, IngestError> {
-    let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
-    w.ingest
-        .handle(&WebhookRequest {
-            service,
-            headers: &pairs,
-            body: body.as_bytes(),
-        })
-        .await
+    post_to(&w.ingest, service, headers, body).await
 }
 
 #[tokio::test]
@@ -97,7 +90,7 @@ async fn stores_a_signed_callback_byte_for_byte_with_routing_facts() {
     assert_eq!(attrs["contact_id"], "K");
     assert!(attrs["received_at"].ends_with('Z'));
     assert!(m.attributes.len() <= 10);
-    assert_eq!(m.group_id.as_deref(), Some("conversation-CONV"));
+    assert_eq!(m.group_id.as_deref(), Some("eu1:conversation-CONV"));
     assert_eq!(m.dedup_id.as_ref().map(String::len), Some(64));
 }
 
@@ -139,8 +132,9 @@ async fn invalid_service_name_is_refused_before_any_secret_lookup() {
 
 #[tokio::test]
 async fn unknown_service_looks_exactly_like_a_bad_signature() {
+    // A listed service without its secret asks for a retry instead (its own test below).
     let mut c = config("q");
-    c.allowed_services = Some(vec!["eu1".into(), "ghost".into()]);
+    c.allowed_services = Some(vec!["eu1".into()]);
     let w = world_with(c);
     let unknown = post(&w, "ghost", &signed("base-secret", BODY, "n1"), BODY).await.err();
     let not_listed = post(&w, "other", &signed("base-secret", BODY, "n2"), BODY).await.err();
@@ -644,4 +638,123 @@ async fn a_claim_taken_over_before_its_confirmation_is_logged_and_counted() {
         "{:?}",
         lines()
     );
+}
+
+async fn post_to<N: NonceStore>(
+    ingest: &Ingest<MemorySecrets, MemoryQueues, N>,
+    service: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> Result<Stored, IngestError> {
+    let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    ingest
+        .handle(&WebhookRequest {
+            service,
+            headers: &pairs,
+            body: body.as_bytes(),
+        })
+        .await
+}
+
+/// Widening the window later (a day to a week) reopens no captured request: the table kept the
+/// nonce for the widest window the code accepts. Before, it kept it for the window of the day it
+/// was stored, and a request captured two days earlier was stored a second time.
+#[tokio::test]
+async fn a_request_stored_under_a_day_window_is_still_a_replay_after_the_window_is_widened_to_a_week() {
+    let w = world();
+    let table = crate::testing::SwitchableNonces::default();
+    let with_window = |tolerance_seconds| IngestConfig {
+        nonce_table: Some("nonces".into()),
+        tolerance_seconds,
+        ..config("http://q/events.fifo")
+    };
+    let day = ingest_recorded(&w, with_window(86_400), Metrics::discard("test")).with_nonce_store(table.clone());
+    let captured = signed("base-secret", BODY, "n-captured");
+    assert!(post_to(&day, "eu1", &captured, BODY).await.is_ok());
+
+    w.clock.advance(Duration::from_secs(2 * 86_400));
+    let week =
+        ingest_recorded(&w, with_window(MAX_TOLERANCE_SECONDS), Metrics::discard("test")).with_nonce_store(table);
+    let replay = post_to(&week, "eu1", &captured, BODY).await.err();
+    assert_eq!(replay.map(|e| (e.status(), e.code())), Some((401, "replayed_nonce")));
+    assert_eq!(w.sink.taken().len(), 1, "stored once");
+}
+
+/// A listed service whose secret is gone (deleted, or being recreated) asks Sinch to retry,
+/// with its own code and the service in its metric; the retry after the secret is back is
+/// stored. A name nobody listed still looks like a bad signature.
+#[tokio::test]
+async fn a_listed_service_without_its_secret_is_503_with_its_own_code_and_stored_once_it_is_back() {
+    let (metrics, lines) = recorded();
+    let w = world();
+    let mut c = config("http://q/events");
+    c.allowed_services = Some(vec!["eu1".into(), "gone".into()]);
+    let ingest = ingest_recorded(&w, c, metrics);
+    let headers = signed("base-secret", BODY, "n-missing");
+    let missing = post_to(&ingest, "gone", &headers, BODY).await.err();
+    assert_eq!(
+        missing.map(|e| (e.status(), e.code())),
+        Some((503, "service_secret_missing"))
+    );
+    let rejected: Vec<serde_json::Value> = lines()
+        .into_iter()
+        .filter(|l| l.get("WebhookRejected").is_some())
+        .collect();
+    assert_eq!(rejected[0]["Reason"], "service_secret_missing");
+    assert_eq!(rejected[0]["Service"], "gone");
+
+    let unlisted = post_to(&ingest, "never-listed", &headers, BODY).await.err();
+    assert_eq!(
+        unlisted.map(|e| (e.status(), e.code())),
+        Some((401, "invalid_signature"))
+    );
+
+    w.secrets
+        .put("sinch-bridge/services/gone", Stage::Current, &service_json(""));
+    w.clock.advance(Duration::from_secs(60));
+    assert!(
+        post_to(&ingest, "gone", &headers, BODY).await.is_ok(),
+        "Sinch's retry is stored"
+    );
+}
+
+/// An SQS SendMessage that was applied but whose answer timed out: the ingest cannot tell it
+/// from one that failed, so it answers 503 and releases the claim (keeping it would lose the
+/// event whenever the write did fail). Sinch's retry is stored again: two copies with the same
+/// deduplication id and `event_id`, which a FIFO queue collapses within its 5-minute window and
+/// a consumer deduplicates after it (docs/reference.md, "What is stored").
+#[tokio::test]
+async fn a_send_applied_but_timed_out_is_answered_503_and_its_retry_is_a_copy_with_the_same_ids() {
+    let w = world();
+    let table = crate::testing::SwitchableNonces::default();
+    let ingest = ingest_recorded(
+        &w,
+        IngestConfig {
+            nonce_table: Some("nonces".into()),
+            tolerance_seconds: 86_400,
+            ..config("http://q/events.fifo")
+        },
+        Metrics::discard("test"),
+    )
+    .with_nonce_store(table);
+    let headers = signed("base-secret", BODY, "n-ambiguous");
+    w.sink.set_applied_then_timing_out(true);
+    let first = post_to(&ingest, "eu1", &headers, BODY).await.err();
+    assert_eq!(first.map(|e| (e.status(), e.code())), Some((503, "queue_unavailable")));
+    w.sink.set_applied_then_timing_out(false);
+    assert!(
+        post_to(&ingest, "eu1", &headers, BODY).await.is_ok(),
+        "Sinch's retry is stored"
+    );
+    let copies = w.sink.taken();
+    assert_eq!(copies.len(), 2, "the write that timed out had been applied");
+    assert_eq!(copies[0].dedup_id, copies[1].dedup_id);
+    let event_id = |m: &crate::ports::QueueMessage| {
+        m.attributes
+            .iter()
+            .find(|(k, _)| *k == "event_id")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(event_id(&copies[0]), event_id(&copies[1]));
+    assert!(event_id(&copies[0]).is_some());
 }
