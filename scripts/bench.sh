@@ -53,6 +53,10 @@ echo "== 4. sender throughput (batch of 10 and a backlog of 1,000 at 50 ms laten
 cargo bench -q -p bridge-tests --bench sender_batch --no-run 2>/dev/null
 $pin cargo bench -q -p bridge-tests --bench sender_batch 2>/dev/null | tee "$out/sender.txt"
 
+echo "== 4b. sender against an app limited to 25 msg/s like Sinch's (about 5 minutes)"
+cargo bench -q -p bridge-tests --bench sender_paced --no-run 2>/dev/null
+cargo bench -q -p bridge-tests --bench sender_paced 2>/dev/null | tee "$out/sender-paced.txt"
+
 echo "== 5. footprint: peak RSS over 1,000 webhook and 300 sender invocations (3,000 sends), binary and zip sizes"
 state="$(mktemp -d)"
 trap '"$root/scripts/moto.sh" stop "$state"' EXIT

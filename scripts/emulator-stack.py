@@ -185,7 +185,8 @@ def check_queues(check, c, d, p, label):
     outbound_visibility = str(int(p["SenderTimeoutSeconds"]) * 10)
     expect = {"EventsQueue": (fifo, "EventsDeadLetterQueue", p["MaxReceiveCount"], p["EventsVisibilityTimeoutSeconds"]),
               "EventsDeadLetterQueue": (fifo, None, None, None),
-              "OutboundQueue": (fifo, "OutboundDeadLetterQueue", p["OutboundMaxReceiveCount"], outbound_visibility),
+              "OutboundQueue": (fifo, "OutboundDeadLetterQueue", "1000", outbound_visibility),
+              "OutboundRetryQueue": (fifo, "OutboundDeadLetterQueue", "1000", outbound_visibility),
               "OutboundDeadLetterQueue": (fifo, None, None, None)}
     if sent:
         expect.update(SentQueue=(False, "SentDeadLetterQueue", p["MaxReceiveCount"], None),
@@ -302,6 +303,14 @@ def check_mapping(check, c, function, p, arns, label):
         want = p["SenderBatchingWindowSeconds"]
         check(str(m.get("MaximumBatchingWindowInSeconds")) == want, f"{label}: mapping MaximumBatchingWindowInSeconds={want}",
               f"got {m.get('MaximumBatchingWindowInSeconds')}")
+    r = next((m for m in maps if m.get("EventSourceArn") == arns.get("OutboundRetryQueue")), None)
+    if not check(r is not None, f"{label}: sender has an event source mapping on OutboundRetryQueue", f"got {maps}"):
+        return
+    check("ReportBatchItemFailures" in (r.get("FunctionResponseTypes") or []), f"{label}: retry mapping reports batch item failures")
+    want = "1" if p["QueueType"] == "fifo" else "10"
+    check(str(r.get("BatchSize")) == want, f"{label}: retry mapping BatchSize={want}", f"got {r.get('BatchSize')}")
+    want = p.get("RetryMaximumConcurrency", "2")
+    check(str((r.get("ScalingConfig") or {}).get("MaximumConcurrency")) == want, f"{label}: retry mapping MaximumConcurrency={want}")
 
 
 def check_nonce_table(check, c, d, p, label):
@@ -367,7 +376,7 @@ def main():
     topic = c["sns"].create_topic(Name=f"{a.stack_name}-alarms")["TopicArn"]
     custom = {**REQUIRED, "ServiceNames": "eu1,us1", "QueueType": "standard", "EnableSentQueue": "true",
               "AlarmTopicArn": topic, "SenderTimeoutSeconds": "45", "MaxReceiveCount": "7",
-              "OutboundMaxReceiveCount": "200", "SenderBatchSize": "5", "SenderBatchingWindowSeconds": "2",
+              "SenderBatchSize": "5", "SenderBatchingWindowSeconds": "2",
               "ReplayProtection": "instance", "SignatureWindowSeconds": "300"}
     pitr = {**REQUIRED, "NoncePointInTimeRecovery": "true", "SignatureWindowSeconds": "259200"}
     check_set(check, c, a.template, f"{a.stack_name}-default", dict(REQUIRED), "default", declared)

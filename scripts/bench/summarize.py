@@ -65,6 +65,15 @@ if m4:
     print(f"sender CPU per send at 0 ms (the anchors' condition): pipeline {m4.group(1)} us, "
           f"bare HTTPS client {m4.group(2)} us, bare reqwest {m4.group(3)} us")
 
+paced = text("sender-paced.txt")
+rows = {m.group(1).strip(): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^\s+(with[^:]*?)\s*: .*?\(([\d.]+) % of the limit\).*?\(([\d.]+) % of requests\)", paced, re.M)}
+mine = [rows[k] for k in ("with the app's pace", "with the app's pace, 4 environments") if k in rows]
+if len(mine) == 2:
+    steady, share = min(r[0] for r in mine), max(r[1] for r in mine)
+    check("P9", "sender at an app's 25 msg/s limit, 1 and 4 environments", f"steady {steady:.0f} % of the limit, {share:.1f} % answered 429",
+          ">= 90 %, < 5 %", steady >= 90 and share < 5)
+
 cold = {c["target"]: c["median_ms"] for c in jsonl("coldstart.jsonl")}
 print("cold start to first 'next', median ms:", cold)
 if all(k in cold for k in ("hello-world", "webhook-ingest", "sender", "node-sinch-sdk")):

@@ -224,3 +224,51 @@ fn the_readme_stays_a_newcomers_page() {
         "README.md has {lines} lines: reference and runbooks belong in docs/"
     );
 }
+
+/// Every `Setting` declared anywhere in `shared/src` is one some function reads: a declaration
+/// parsed but left out of its module's list would be read by the function yet missing from
+/// the reference tables, the template check and the emulator-stack check (the compiler cannot
+/// see it: a `pub const` is never "unused").
+#[test]
+fn every_declared_setting_is_listed_for_a_function() {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    rust_files(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+        &mut files,
+    );
+    let listed: BTreeSet<&str> = sinch_bridge::config::FUNCTIONS
+        .iter()
+        .flat_map(|f| f.settings().map(|s| s.name))
+        .collect();
+    let mut declared = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if line.contains(": Setting = Setting {") {
+                let name = lines
+                    .next()
+                    .and_then(|l| l.trim().strip_prefix("name: \""))
+                    .and_then(|l| l.strip_suffix("\","))
+                    .unwrap_or_else(|| panic!("{}: a Setting whose next line is not its name", file.display()));
+                declared.insert(name.to_owned());
+            }
+        }
+    }
+    assert!(declared.len() > 20, "found the declarations: {declared:?}");
+    let unlisted: Vec<&String> = declared.iter().filter(|n| !listed.contains(n.as_str())).collect();
+    assert!(
+        unlisted.is_empty(),
+        "declared but in no function's settings (add them to their module's list): {unlisted:?}"
+    );
+}

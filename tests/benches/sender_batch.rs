@@ -14,11 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bridge_tests::bench::cpu_time;
 use sinch_bridge::adapters::HttpsSinchClient;
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::metrics::Metrics;
@@ -27,29 +26,12 @@ use sinch_bridge::send::{OutboundRecord, Sender, SenderConfig};
 use sinch_bridge::service_cache::{ServiceCache, ServiceCacheConfig};
 use sinch_bridge::testing::{MemoryQueues, MemorySecrets};
 use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const RTT: Duration = Duration::from_millis(50);
 const APP: &str = "01BENCHAPP";
 
 type BenchSender = Sender<MemorySecrets, HttpsSinchClient, MemoryQueues>;
-
-/// CPU time of this whole process (every thread, from the scheduler's nanosecond accounting):
-/// with the mock in another process, that is the client's.
-fn cpu_time() -> Duration {
-    let mut total = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            total += stat
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(total)
-}
 
 /// Times this process gave up the CPU to wait (`voluntary_ctxt_switches`): its wake-ups.
 fn wake_ups() -> u64 {
@@ -87,6 +69,7 @@ fn records(n: usize) -> Vec<OutboundRecord> {
             first_received_ms: None,
             enqueued_ms: None,
             source_queue: None,
+            attributes: Vec::new(),
         })
         .collect()
 }
@@ -193,64 +176,18 @@ where
     (cpu_time() - cpu_start) / u32::try_from(rounds * 10).unwrap()
 }
 
-/// `--serve-mock`: the mock Conversation API, until stdin closes (the parent exits).
+/// `--serve-mock`: the mock Conversation API (50 ms per send, and none on project `fast`).
 fn serve_mock() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mock = MockServer::start().await;
-        Mock::given(path("/oauth2/token"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),
-            )
-            .mount(&mock)
-            .await;
-        Mock::given(path("/eu/v1/projects/p/messages:send"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(serde_json::json!({"message_id": "x"}))
-                    .set_delay(RTT),
-            )
-            .mount(&mock)
-            .await;
+    let slow = ResponseTemplate::new(200)
+        .set_body_json(serde_json::json!({"message_id": "x"}))
+        .set_delay(RTT);
+    bridge_tests::bench::serve_mock(slow, async |mock| {
         Mock::given(path("/eu/v1/projects/fast/messages:send"))
             .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"message_id": "x"})))
             .mount(&mock)
             .await;
-        println!("{}", mock.uri());
-        let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+        mock
     });
-}
-
-/// Starts the mock in a child process, on core 0 when `taskset` exists (bench.sh pins this
-/// process to core 1), and returns it with its base URI.
-fn spawn_mock() -> (Child, String) {
-    let exe = std::env::current_exe().unwrap();
-    let pinned = Command::new("taskset")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut command = if pinned {
-        let mut c = Command::new("taskset");
-        c.arg("-c").arg("0").arg(&exe);
-        c
-    } else {
-        Command::new(&exe)
-    };
-    let mut child = command
-        .arg("--serve-mock")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut uri = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut uri)
-        .unwrap();
-    (child, uri.trim().to_owned())
 }
 
 fn main() {
@@ -262,7 +199,7 @@ fn main() {
         serve_mock();
         return;
     }
-    let (mut mock, mock_uri) = spawn_mock();
+    let (mut mock, mock_uri) = bridge_tests::bench::spawn_mock();
     // `SENDER_BENCH_RUNTIME=multi`: tokio's default multi-thread runtime, for comparison.
     let rt = match std::env::var("SENDER_BENCH_RUNTIME").as_deref() {
         Ok("multi") => tokio::runtime::Builder::new_multi_thread().enable_all().build(),

@@ -80,6 +80,15 @@ impl FaultProxy {
         self.outage.store(on, Ordering::SeqCst);
     }
 
+    /// Connections the proxy broke (reset, stalled, cut or refused).
+    pub fn faults(&self) -> u64 {
+        let c = &self.counts;
+        [&c.resets, &c.stalls, &c.cuts, &c.refused]
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum()
+    }
+
     pub fn summary(&self) -> String {
         let c = &self.counts;
         format!(

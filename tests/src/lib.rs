@@ -18,6 +18,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use sinch_bridge::adapters::{AwsSettings, SdkConfig, https_client, sdk_config};
 
 pub mod apigw;
+pub mod bench;
 pub mod captured;
 pub mod cfn;
 pub mod cloudwatch;
@@ -162,6 +163,11 @@ async fn create(sqs: &SqsClient, name: &str, redrive: Option<String>) -> String 
 
 /// A nonce table shaped as the template's: key `nonce`, on demand.
 pub async fn create_nonce_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
+    create_table(dynamodb, name, "nonce").await;
+}
+
+/// A table with one string hash key, on demand (the nonce and sender state tables' shape).
+pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, key: &str) {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
     dynamodb
         .create_table()
@@ -169,21 +175,21 @@ pub async fn create_nonce_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("nonce")
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .expect("attribute"),
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("nonce")
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .expect("key"),
         )
         .send()
         .await
-        .expect("create nonce table");
+        .expect("create table");
 }
 
 pub async fn create_secret(secrets: &SecretsClient, name: &str, value: &str) {

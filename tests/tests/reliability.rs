@@ -114,7 +114,9 @@ async fn ingest_under_sqs_faults_stores_every_event_and_acknowledges_only_stored
         bodies.len() - distinct.len(),
         proxy.summary()
     );
-    assert!(failures.load(Ordering::Relaxed) > 0, "the faults must have bitten");
+    // The faults bit: connections were broken. Whether one surfaced as a 503 depends on the
+    // SDK's own retries absorbing it (a run with none did happen), so that is not required.
+    assert!(proxy.faults() > 0, "the faults must have bitten: {}", proxy.summary());
     assert_eq!(acked.len(), n);
     assert!(
         acked.iter().all(|b| distinct.contains(b)),

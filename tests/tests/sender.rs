@@ -317,7 +317,13 @@ async fn permanent_failures_land_in_the_dlq_with_reasons_and_are_not_reported() 
     assert_eq!(bad_request.attributes["dead_letter_reason"], "bad_request");
     assert_eq!(bad_request.attributes["http_status"], "400");
     assert_eq!(bad_request.attributes["sinch_status"], "INVALID_ARGUMENT");
-    assert_eq!(bad_request.attributes["sinch_message"], "Invalid argument");
+    // SQS takes ten attributes: Sinch's message rides in the detail.
+    assert!(
+        bad_request.attributes["dead_letter_detail"].ends_with("; Sinch: Invalid argument"),
+        "{:?}",
+        bad_request.attributes
+    );
+    assert!(!bad_request.attributes.contains_key("sinch_message"));
     assert_eq!(find("no channel").attributes["dead_letter_reason"], "invalid_envelope");
     assert!(find("no channel").attributes["dead_letter_detail"].starts_with("to:"));
     assert_eq!(find("who").attributes["dead_letter_reason"], "unknown_app");
@@ -364,4 +370,81 @@ async fn fifo_failure_in_one_group_holds_back_only_that_group() {
         .collect();
     assert!(!texts.contains(&"a-3".to_owned()), "a-3 must not overtake a-2");
     assert_eq!(texts.iter().filter(|t| t.starts_with("b-")).count(), 2);
+}
+
+/// A Conversation API on a raw socket that accepts every message with a 200 whose body breaks
+/// off after a few bytes (its Content-Length promises more), and counts the sends.
+async fn cutting_sinch() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let sends = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = sends.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Read the head and the (small) body: enough to see the path.
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= head_end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let answer = if text.starts_with("POST /oauth2/token") {
+                    let body = r#"{"access_token":"t","expires_in":3600}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\nConnection: close\r\n\r\n{\"message_id\":\"01H".to_owned()
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (url, sends)
+}
+
+/// Reproduction (#26, item 4): a 200 whose body broke off was retried, and Sinch sent the
+/// message twice. A 2xx is Sinch's acceptance: sent once, recorded with its id unknown.
+#[tokio::test]
+async fn a_2xx_whose_answer_breaks_off_is_sent_once_and_recorded_without_an_id() {
+    let w = World::start(|_| {}).await;
+    let (url, sends) = cutting_sinch().await;
+    let sender = w.sender(&url, |_, _| {});
+    let (failed, _) = run(&w, &sender, &[(text(APP, "SMS", "cut"), None)], 30).await;
+    assert!(failed.is_empty(), "finished, not retried: {failed:?}");
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(depth(&w.sqs, &w.outbound).await, 0);
+    let records = drain(&w.sqs, &w.sent, 30).await;
+    assert_eq!(records.len(), 1);
+    let record: Value = serde_json::from_str(&records[0].body).unwrap();
+    assert_eq!(record["answer_complete"], false);
+    assert_eq!(record["message_id"], Value::Null);
+    assert_eq!(record["correlation_id"], "corr-cut");
 }

@@ -149,15 +149,20 @@ fn queue_access_is_per_queue_and_minimal() {
         .iter()
         .find(|(_, a, _)| a.contains(&"sqs:ReceiveMessage".to_owned()))
         .expect("sender consumes");
-    assert_eq!(consume.2, json!({"Fn::GetAtt": ["OutboundQueue", "Arn"]}));
+    assert_eq!(
+        consume.2,
+        json!([{"Fn::GetAtt": ["OutboundQueue", "Arn"]}, {"Fn::GetAtt": ["OutboundRetryQueue", "Arn"]}])
+    );
     let send = sender
         .iter()
         .find(|(_, a, _)| a == &vec!["sqs:SendMessage".to_owned()])
         .expect("sender dead-letters");
-    assert!(send.2.to_string().contains(r#"["OutboundDeadLetterQueue","Arn"]"#));
+    let written = send.2.to_string();
+    assert!(written.contains(r#"["OutboundDeadLetterQueue","Arn"]"#));
+    assert!(written.contains(r#"["OutboundRetryQueue","Arn"]"#));
     assert!(
-        !send.2.to_string().contains(r#"["OutboundQueue","Arn"]"#),
-        "sender never writes its own source queue"
+        !written.contains(r#"["OutboundQueue","Arn"]"#),
+        "sender never writes the queue upstream systems write"
     );
 }
 
@@ -240,8 +245,15 @@ fn nonce_table_is_on_demand_encrypted_expiring_and_only_claimed_by_the_ingest() 
                 .any(|a| a.as_str().unwrap_or_default().starts_with("dynamodb:"))
         })
         .collect();
-    assert_eq!(dynamo.len(), 2, "{dynamo:?}");
+    assert_eq!(dynamo.len(), 3, "{dynamo:?}");
     let by_role = |role: &str| dynamo.iter().find(|(r, _)| r == role).map(|(_, s)| s.clone()).unwrap();
+    // The sender reads and counts in its own table only, never the nonces.
+    let sender = by_role("SenderRole");
+    assert_eq!(sender["Resource"], json!({"Fn::GetAtt": ["SenderStateTable", "Arn"]}));
+    assert_eq!(
+        sender["Action"],
+        json!(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"])
+    );
     let ingest = by_role("WebhookIngestRole");
     assert_eq!(
         ingest["Action"],
@@ -289,12 +301,14 @@ fn every_queue_is_encrypted_and_every_source_queue_has_a_redrive() {
                     .is_some_and(|a| a.contains("DeadLetter")),
                 "{name} redrives"
             );
-            let limit = if name == "OutboundQueue" {
-                "OutboundMaxReceiveCount"
+            // The sender's queues redrive at a fixed 1000 (a safety net behind its budget); the
+            // consumers' queues at the operator's MaxReceiveCount.
+            let limit = if name.starts_with("Outbound") {
+                json!(1000)
             } else {
-                "MaxReceiveCount"
+                json!({"Ref": "MaxReceiveCount"})
             };
-            assert_eq!(p["RedrivePolicy"]["maxReceiveCount"], json!({"Ref": limit}), "{name}");
+            assert_eq!(p["RedrivePolicy"]["maxReceiveCount"], limit, "{name}");
         }
     }
 }
@@ -354,46 +368,36 @@ fn receives_within(budget_seconds: f64) -> f64 {
 }
 
 #[test]
-fn outbound_redrive_is_only_a_safety_net_behind_the_retry_budget() {
+fn the_sender_s_redrive_is_only_a_safety_net_behind_the_longest_retry_budget() {
     let t = template();
     let p = &t["Parameters"];
-    let redrive = &t["Resources"]["OutboundQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"];
-    assert_eq!(redrive["Ref"], "OutboundMaxReceiveCount");
-    let budget = p["RetryForSeconds"]["Default"].as_f64().unwrap();
-    let limit = p["OutboundMaxReceiveCount"]["Default"].as_f64().unwrap();
-    // A record held back behind a failing one of its FIFO group spends receives too: room for
-    // twice the budget's receives.
-    assert!(
-        2.0 * receives_within(budget) < limit,
-        "{} receives in the budget, limit {limit}",
-        receives_within(budget)
-    );
-    // The queue keeps a message longer than the longest budget plus a week of backlog before
-    // its first receive: SQS never deletes a message the sender still retries.
-    let retention = t["Resources"]["OutboundQueue"]["Properties"]["MessageRetentionPeriod"]
-        .as_f64()
-        .unwrap();
     let longest = p["RetryForSeconds"]["MaxValue"].as_f64().unwrap();
-    assert!(
-        longest + 7.0 * 86_400.0 <= retention,
-        "retention {retention} for a budget up to {longest}"
+    for queue in ["OutboundQueue", "OutboundRetryQueue"] {
+        let q = &t["Resources"][queue]["Properties"];
+        let limit = q["RedrivePolicy"]["maxReceiveCount"].as_f64().unwrap();
+        // In the retry queue every receive is an attempt (FIFO batches of one record): the
+        // longest budget's attempts stay below the limit, so SQS never moves a record without
+        // the sender's reason.
+        assert!(
+            receives_within(longest) < limit,
+            "{queue}: {} receives in a {longest} s budget, limit {limit}",
+            receives_within(longest)
+        );
+        // SQS never deletes a record the sender still retries: the budget counts from the
+        // enqueue, and ends with room to spare before the retention.
+        let retention = q["MessageRetentionPeriod"].as_f64().unwrap();
+        assert!(longest + 7.0 * 86_400.0 <= retention, "{queue}: retention {retention}");
+    }
+    let retry = &t["Resources"]["SenderFunction"]["Properties"]["Events"]["Retries"]["Properties"];
+    assert_eq!(retry["BatchSize"], json!({"Fn::If": ["IsFifo", 1, 10]}));
+    // The retry queue's delay is the first backoff.
+    assert_eq!(
+        t["Resources"]["OutboundRetryQueue"]["Properties"]["DelaySeconds"].as_u64(),
+        Some(sinch_bridge::send::config::DEFAULT_RETRY_BASE.as_secs())
     );
-    // Every timeout the template allows leaves room for a send (the sender's start-up check).
-    let shortest = p["SenderTimeoutSeconds"]["MinValue"].as_f64().unwrap();
-    assert!(send_ms_default(p) + 6000.0 < shortest * 1000.0);
     let env = &t["Resources"]["SenderFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(env["RETRY_FOR_SECONDS"]["Ref"], "RetryForSeconds");
     assert_eq!(env["FUNCTION_TIMEOUT_SECONDS"]["Ref"], "SenderTimeoutSeconds");
-    let send_ms = p["SendTimeoutMs"]["Default"].as_f64().unwrap();
-    let timeout_s = p["SenderTimeoutSeconds"]["Default"].as_f64().unwrap();
-    assert!(
-        send_ms + 2000.0 < timeout_s * 1000.0,
-        "a send fits an invocation by default"
-    );
-}
-
-fn send_ms_default(p: &Value) -> f64 {
-    p["SendTimeoutMs"]["Default"].as_f64().unwrap_or(f64::MAX)
 }
 
 #[test]
@@ -671,4 +675,56 @@ fn the_reference_alarm_table_is_the_template() {
         );
     }
     assert_eq!(documented, expected);
+}
+
+/// A user who runs `sam build` with the defaults gets what CI builds and checks on every change.
+#[test]
+fn the_default_architecture_is_the_one_ci_builds_and_checks() {
+    let t = template();
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "x86_64");
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/run")).unwrap();
+    let steps: Vec<&str> = ci.lines().map(str::trim).collect();
+    let build = steps.iter().position(|l| *l == "scripts/sam-build.sh");
+    let check = steps.iter().position(|l| *l == "scripts/check-bootstraps.sh");
+    assert!(
+        build.is_some() && check > build,
+        "CI builds with the default architecture, then checks the bootstraps"
+    );
+}
+
+/// The build tools are the versions CI verified: every line of the pin file names one exact
+/// version, and no script installs a tool by a range.
+#[test]
+fn the_build_tools_are_pinned_in_one_place() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let pins = std::fs::read_to_string(format!("{root}/infra/build-tools.txt")).unwrap();
+    let tools: Vec<&str> = pins
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for tool in [
+        "aws-sam-cli",
+        "cargo-lambda",
+        "ziglang",
+        "cfn-lint",
+        "cfn-lint-serverless",
+    ] {
+        assert!(
+            tools.iter().any(|l| l
+                .split_once("==")
+                .is_some_and(|(name, v)| name == tool && !v.is_empty())),
+            "{tool} pinned with == in infra/build-tools.txt"
+        );
+    }
+    assert!(tools.iter().all(|l| l.contains("==")), "{tools:?}");
+    for script in ["scripts/check-infra.sh", "scripts/sam-build.sh"] {
+        let text = std::fs::read_to_string(format!("{root}/{script}")).unwrap();
+        for line in text
+            .lines()
+            .filter(|l| l.contains("pip\" install") || l.contains("pip install"))
+        {
+            assert!(line.contains("-r \"$pins\""), "{script} installs only the pins: {line}");
+        }
+    }
 }

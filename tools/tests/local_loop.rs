@@ -46,6 +46,11 @@ async fn local(moto: &Moto) -> LocalStack {
 
 async fn local_with(moto: &Moto, secret_prefix: &str) -> LocalStack {
     tokio::task::spawn_blocking(build_functions).await.expect("join");
+    local_from(moto, secret_prefix, None).await
+}
+
+/// A local stack on `moto` running the function binaries in `bin_dir` (default: this build's).
+async fn local_from(moto: &Moto, secret_prefix: &str, bin_dir: Option<std::path::PathBuf>) -> LocalStack {
     let config = LocalConfig {
         endpoint_url: moto.endpoint.clone(),
         stack_name: unique("local"),
@@ -54,9 +59,32 @@ async fn local_with(moto: &Moto, secret_prefix: &str) -> LocalStack {
         callback_delay: Duration::from_millis(100),
         retry_base: Duration::from_secs(1),
         secret_prefix: secret_prefix.to_owned(),
+        bin_dir,
         ..LocalConfig::default()
     };
     start(config).await.expect("local stack starts")
+}
+
+/// Takes up to `max` events off the stack's events queue (deleting them, so a FIFO group's
+/// next one is served), as `bridgectl events tail --json` prints them.
+async fn take_events(moto: &Moto, stack: &LocalStack, max: usize) -> Output {
+    let max = max.to_string();
+    ctl(
+        moto,
+        &[
+            "--json",
+            "events",
+            "tail",
+            "--queue-url",
+            stack.queue("EventsQueue"),
+            "--delete",
+            "--max",
+            &max,
+            "--idle-exit",
+            "20",
+        ],
+    )
+    .await
 }
 
 /// Runs bridgectl against the emulator, off the async runtime.
@@ -71,7 +99,9 @@ async fn ctl_with(moto: &Moto, args: &[&str], secret: Option<&str>) -> Output {
         .arg("--endpoint-url")
         .arg(&moto.endpoint)
         .args(args)
-        .env_remove("BRIDGE_WEBHOOK_SECRET");
+        .env_remove("BRIDGE_WEBHOOK_SECRET")
+        // No ingest reloads between these tests' writes and their syncs.
+        .env("BRIDGE_REFRESH_WAIT_SECONDS", "0");
     if let Some(secret) = secret {
         command.env("BRIDGE_WEBHOOK_SECRET", secret);
     }
@@ -142,22 +172,7 @@ async fn cli_message_round_trips_through_mock_sinch_and_signed_delivery_reports(
     assert_eq!(request["body"]["channel_properties"]["SMS_SENDER"], "+15550001111");
     assert_eq!(request["body"]["correlation_id"], "corr-e2e");
 
-    let tail = ctl(
-        &moto,
-        &[
-            "--json",
-            "events",
-            "tail",
-            "--queue-url",
-            stack.queue("EventsQueue"),
-            "--delete",
-            "--max",
-            "2",
-            "--idle-exit",
-            "20",
-        ],
-    )
-    .await;
+    let tail = take_events(&moto, &stack, 2).await;
     assert!(tail.status.success(), "{}", stderr(&tail));
     let events = json_lines(&tail);
     assert_eq!(events.len(), 2, "{}", stdout(&tail));
@@ -186,7 +201,7 @@ async fn cli_message_round_trips_through_mock_sinch_and_signed_delivery_reports(
         // The demo app is in Dispatch mode (no conversations): ordered per recipient.
         assert_eq!(e["body"]["message_delivery_report"]["conversation_id"], "");
         assert!(
-            e["group_id"].as_str().is_some_and(|g| g.starts_with("identity-")),
+            e["group_id"].as_str().is_some_and(|g| g.starts_with("demo:identity-")),
             "{}",
             e["group_id"]
         );
@@ -270,6 +285,84 @@ async fn a_redrive_says_when_messages_are_in_flight_instead_of_reporting_success
         stdout(&redrive)
     );
     assert!(stderr(&redrive).contains("in flight"), "{}", stderr(&redrive));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_can_leave_out_what_sinch_may_already_have_sent() {
+    use aws_sdk_sqs::types::MessageAttributeValue;
+    let moto = Moto::start();
+    let sqs = moto.sqs().await;
+    let dlq = bridge_tests::create_queue(&sqs, &unique("dlq")).await;
+    let to = bridge_tests::create_queue(&sqs, &unique("to")).await;
+    for (body, maybe_sent) in [(r#"{"n":"timed-out"}"#, true), (r#"{"n":"refused"}"#, false)] {
+        let mut send = sqs
+            .send_message()
+            .queue_url(&dlq)
+            .message_body(body)
+            .message_attributes(
+                "dead_letter_reason",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value("retry_budget_exhausted")
+                    .build()
+                    .unwrap(),
+            );
+        if maybe_sent {
+            send = send.message_attributes(
+                "may_have_been_sent",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value("true")
+                    .build()
+                    .unwrap(),
+            );
+        }
+        send.send().await.unwrap();
+    }
+    let redrive = ctl(
+        &moto,
+        &[
+            "dlq",
+            "redrive",
+            "--dlq-url",
+            &dlq,
+            "--to-url",
+            &to,
+            "--skip-may-have-been-sent",
+        ],
+    )
+    .await;
+    assert!(redrive.status.success(), "{}", stderr(&redrive));
+    assert!(stdout(&redrive).contains("1 moved, 1 kept"), "{}", stdout(&redrive));
+    let moved = bridge_tests::receive(&sqs, &to, 30).await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].body, r#"{"n":"refused"}"#);
+    // The one left behind is visible again at once, with its marks, for the operator to check.
+    let kept = bridge_tests::receive(&sqs, &dlq, 30).await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body, r#"{"n":"timed-out"}"#);
+    assert_eq!(
+        kept[0].attributes.get("may_have_been_sent").map(String::as_str),
+        Some("true")
+    );
+
+    // A move task cannot choose messages: asking for both is refused before anything moves.
+    let both = ctl(
+        &moto,
+        &[
+            "dlq",
+            "redrive",
+            "--dlq-url",
+            &dlq,
+            "--to-url",
+            &to,
+            "--skip-may-have-been-sent",
+            "--move-task",
+        ],
+    )
+    .await;
+    assert!(!both.status.success());
+    assert!(stderr(&both).contains("cannot be used with"), "{}", stderr(&both));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -598,4 +691,49 @@ async fn a_function_that_cannot_start_says_why_and_counts_it() {
         );
         assert_eq!(metrics, vec![want], "{binary}: {stdout}");
     }
+}
+
+/// The binaries `sam build` packaged, linked by `scripts/check-bootstraps.sh` into
+/// `BRIDGE_PACKAGED_BIN_DIR` under the names the loop runs: each starts under the Runtime API
+/// emulator with the stack's environment and answers invocations — a send, its delivery
+/// reports through the webhook onto the events queue, and a whole rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs `sam build`'s output: scripts/check-bootstraps.sh runs it"]
+async fn the_packaged_bootstraps_send_verify_and_rotate() {
+    let dir = std::env::var("BRIDGE_PACKAGED_BIN_DIR").expect("BRIDGE_PACKAGED_BIN_DIR names the packaged binaries");
+    let moto = Moto::start();
+    let prefix = format!("{}/", unique("packaged"));
+    let stack = local_from(&moto, &prefix, Some(dir.into())).await;
+    let sent = ctl(
+        &moto,
+        &[
+            "send",
+            "--queue-url",
+            stack.queue("OutboundQueue"),
+            "--app",
+            DEMO_APP_ID,
+            "--channel",
+            "SMS",
+            "--to",
+            "+15551234567",
+            "--text",
+            "packaged",
+        ],
+    )
+    .await;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let request = wait_for("the packaged sender's request", async || {
+        stack.mock.requests().into_iter().next()
+    })
+    .await;
+    assert_eq!(request["body"]["message"]["text_message"]["text"], "packaged");
+    let tail = take_events(&moto, &stack, 2).await;
+    assert_eq!(
+        json_lines(&tail).len(),
+        2,
+        "the packaged ingest stored both reports: {}",
+        stdout(&tail)
+    );
+    let steps = stack.rotate("demo").await.expect("the packaged rotation's four steps");
+    assert_eq!(steps.len(), 4, "{steps:?}");
 }

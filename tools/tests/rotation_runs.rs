@@ -111,7 +111,9 @@ impl Run {
             .env("CONVERSATION_API_URL", &self.mock.url)
             .env("SINCH_AUTH_URL", format!("{}/oauth2/token", self.mock.url))
             .env("BRIDGE_KEY_SECRET", "key-secret")
-            .env_remove("BRIDGE_WEBHOOK_SECRET");
+            .env_remove("BRIDGE_WEBHOOK_SECRET")
+            // No ingest reloads between these tests' writes and their syncs.
+            .env("BRIDGE_REFRESH_WAIT_SECONDS", "0");
         let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap();

@@ -126,6 +126,8 @@ impl Setup {
             .env("CONVERSATION_API_URL", &self.mock_url)
             .env("SINCH_AUTH_URL", format!("{}/oauth2/token", self.mock_url))
             .env_remove("BRIDGE_WEBHOOK_SECRET")
+            // No ingest reloads between these tests' writes and their syncs.
+            .env("BRIDGE_REFRESH_WAIT_SECONDS", "0")
             .env_remove("BRIDGE_KEY_SECRET")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -363,6 +365,36 @@ async fn sync_registers_and_records_our_webhook_once_leaves_others_alone_and_a_s
                 .all(|w| w.secret.as_ref().map(|x| x.expose()) == Some(secret.as_str()))
         );
     }
+}
+
+/// Sinch's first callback signed with a new secret must find every ingest environment able to
+/// reload it: sync waits the ingest's reload interval once before it sets a new secret
+/// (BRIDGE_REFRESH_WAIT_SECONDS, 1 s here), and not at all when no secret changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_waits_out_the_ingest_reload_interval_once_before_sinch_gets_a_new_secret() {
+    let s = setup().await;
+    s.create_service("svc", &[US_OK, US_CONVERSATION], &[]).await;
+    let wait = [
+        ("BRIDGE_REFRESH_WAIT_SECONDS", "1"),
+        ("BRIDGE_KEY_SECRET", "key-secret"),
+    ];
+    let args = ["webhooks", "sync", "--service", "svc", "--url", BASE, "--json"];
+    let (ok, out, err) = s.bridgectl_with(&args, &wait, None).await;
+    assert!(ok, "{out} {err}");
+    let first: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (first["changed"].as_u64(), first["waited_seconds"].as_u64()),
+        (Some(2), Some(1)),
+        "{first}"
+    );
+    let (ok, out, err) = s.bridgectl_with(&args, &wait, None).await;
+    assert!(ok, "{out} {err}");
+    let second: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (second["changed"].as_u64(), second["waited_seconds"].as_u64()),
+        (Some(0), Some(0)),
+        "{second}"
+    );
 }
 
 #[tokio::test]

@@ -8,15 +8,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
-use sinch_bridge::ports::{QueueControl, QueueWriter, SecretStore, SinchClient};
+use sinch_bridge::ports::{QueueControl, QueueWriter, SecretStore, SendState, SinchClient};
 use sinch_bridge::send::{OutboundRecord, Sender};
 
 /// Handles one SQS batch: the same function Lambda and the local runner call.
-pub async fn handle<S, H, Q>(sender: &Sender<S, H, Q>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
+pub async fn handle<S, H, Q, P>(
+    sender: &Sender<S, H, Q, P>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error>
 where
     S: SecretStore,
     H: SinchClient,
     Q: QueueWriter + QueueControl,
+    P: SendState,
 {
     sender.metrics().cold_start();
     let deadline = deadline(event.context.deadline);
@@ -47,11 +51,18 @@ fn record(message: SqsMessage) -> Result<OutboundRecord, Error> {
         .get("ApproximateReceiveCount")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    // The retry budget counts from the first receive; SentTimestamp is the fallback.
-    let first_received_ms = ["ApproximateFirstReceiveTimestamp", "SentTimestamp"]
-        .iter()
-        .find_map(|name| message.attributes.get(*name).and_then(|v| v.parse().ok()));
+    let first_received_ms = message
+        .attributes
+        .get("ApproximateFirstReceiveTimestamp")
+        .and_then(|v| v.parse().ok());
+    // The retry budget counts from here (or from what a retried record carries).
     let enqueued_ms = message.attributes.get("SentTimestamp").and_then(|v| v.parse().ok());
+    // What a record moved to the retry queue carries (string attributes only).
+    let attributes = message
+        .message_attributes
+        .iter()
+        .filter_map(|(k, v)| v.string_value.clone().map(|s| (k.clone(), s)))
+        .collect();
     Ok(OutboundRecord {
         message_id,
         receipt_handle: message.receipt_handle,
@@ -61,6 +72,7 @@ fn record(message: SqsMessage) -> Result<OutboundRecord, Error> {
         first_received_ms,
         enqueued_ms,
         source_queue: message.event_source_arn,
+        attributes,
     })
 }
 

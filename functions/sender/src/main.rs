@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use sinch_bridge::adapters::{AwsSettings, HttpsSinchClient, SecretsManagerStore, SqsQueues, https_client, sdk_config};
+use sinch_bridge::adapters::{
+    AwsSettings, DynamoSendState, HttpsSinchClient, SecretsManagerStore, SendStates, SqsQueues, https_client,
+    sdk_config,
+};
 use sinch_bridge::clock::SystemClock;
 use sinch_bridge::config::{Lookup, process_env};
 use sinch_bridge::logging::{self, LogSettings};
@@ -13,7 +16,7 @@ use sinch_bridge::send::Sender;
 use sinch_bridge::service_cache::ServiceCache;
 use sinch_bridge::startup::refuse;
 
-type RealSender = Sender<SecretsManagerStore, HttpsSinchClient, SqsQueues>;
+type RealSender = Sender<SecretsManagerStore, HttpsSinchClient, SqsQueues, SendStates>;
 
 // One thread: Lambda hands an environment one invocation at a time and at most a vCPU or two,
 // so worker threads only add start-up, memory and cross-thread wake-ups to every I/O wait.
@@ -36,5 +39,9 @@ fn build(env: &impl Lookup, metrics: Metrics) -> Result<RealSender, lambda_runti
     let services = Arc::new(ServiceCache::new(secrets, clock.clone(), cache_config).with_metrics(metrics.clone()));
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&aws));
     let sinch = HttpsSinchClient::new(https, config.send_timeout);
-    Ok(Sender::new(services, sinch, queues, clock, config, metrics))
+    let state = match &config.state_table {
+        Some(table) => SendStates::Table(DynamoSendState::new(aws_sdk_dynamodb::Client::new(&aws), table)),
+        None => SendStates::Off,
+    };
+    Ok(Sender::new(services, sinch, queues, clock, config, metrics).with_state(state))
 }

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
+use super::sdk_error::is_condition_failure;
 use crate::ingest::InstanceNonces;
 use crate::ports::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, PortError, Sighting, SightingReader};
 
@@ -55,10 +56,6 @@ impl DynamoNonces {
 
 fn describe<E: ProvideErrorMetadata, R>(operation: &str, e: &SdkError<E, R>) -> PortError {
     PortError::new(UNAVAILABLE, format!("{operation}: {}", super::sdk_error::describe(e)))
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
 }
 
 fn new_token() -> String {

@@ -73,12 +73,29 @@ pub fn https_client() -> Result<HttpsClient, HttpsError> {
 
 impl HttpsClient {
     /// Sends one request and reads its answer; a body longer than `max_body` bytes is cut
-    /// there (the rest is discarded with the connection).
+    /// there (the rest is discarded with the connection). An answer whose body breaks off is a
+    /// failure here; [`HttpsClient::exchange`] keeps it.
     pub async fn send(
         &self,
         request: http::Request<Bytes>,
         max_body: usize,
     ) -> Result<http::Response<Bytes>, HttpsFailure> {
+        let answer = self.exchange(request, max_body, None).await?;
+        if !answer.complete {
+            return Err(HttpsFailure::Io("the answer's body broke off".into()));
+        }
+        Ok(answer.response)
+    }
+
+    /// Sends one request; its status and headers must arrive, and its body is read until it
+    /// ends, breaks off, or `body_deadline` passes, whichever is first. What a status said
+    /// stays said: a body that breaks off gives an answer with `complete: false`.
+    pub async fn exchange(
+        &self,
+        request: http::Request<Bytes>,
+        max_body: usize,
+        body_deadline: Option<tokio::time::Instant>,
+    ) -> Result<Answer, HttpsFailure> {
         let (mut parts, body) = request.into_parts();
         if !parts.headers.contains_key(USER_AGENT) {
             parts
@@ -98,18 +115,38 @@ impl HttpsClient {
             })?;
         let (parts, mut incoming) = response.into_parts();
         let mut body = Vec::new();
-        while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(|e| HttpsFailure::Io(chain(&e)))?;
-            if let Ok(data) = frame.into_data() {
-                let room = max_body.saturating_sub(body.len());
-                body.extend_from_slice(&data[..data.len().min(room)]);
-                if room <= data.len() {
-                    break;
+        let read = async {
+            while let Some(frame) = incoming.frame().await {
+                let Ok(frame) = frame else {
+                    return false;
+                };
+                if let Ok(data) = frame.into_data() {
+                    let room = max_body.saturating_sub(body.len());
+                    body.extend_from_slice(&data[..data.len().min(room)]);
+                    if room <= data.len() {
+                        return true;
+                    }
                 }
             }
-        }
-        Ok(http::Response::from_parts(parts, Bytes::from(body)))
+            true
+        };
+        let complete = match body_deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, read).await.unwrap_or(false),
+            None => read.await,
+        };
+        Ok(Answer {
+            response: http::Response::from_parts(parts, Bytes::from(body)),
+            complete,
+        })
     }
+}
+
+/// An answer: its status, headers and as much of its body as arrived.
+#[derive(Debug)]
+pub struct Answer {
+    pub response: http::Response<Bytes>,
+    /// False when the body broke off or did not finish in time.
+    pub complete: bool,
 }
 
 /// No answer: the connection could not be made, or broke before the answer was read.

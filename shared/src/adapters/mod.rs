@@ -5,6 +5,7 @@
 mod aws_env;
 mod aws_http;
 mod dynamodb_nonces;
+mod dynamodb_send_state;
 mod https;
 mod sdk_error;
 mod secrets_manager;
@@ -19,6 +20,7 @@ pub use https::{HttpsClient, HttpsError, HttpsFailure, https_client, tls_config}
 pub use sinch_client::HttpsSinchClient;
 
 pub use dynamodb_nonces::{DynamoNonces, Nonces};
+pub use dynamodb_send_state::{DynamoSendState, SendStates};
 pub use secrets_manager::SecretsManagerStore;
 pub use secrets_manager_admin::{SecretsManagerAdmin, random_webhook_secret};
 pub use sqs_queues::SqsQueues;

@@ -13,3 +13,8 @@ pub(crate) fn describe<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String
         _ => "sdk_error".to_owned(),
     }
 }
+
+/// DynamoDB refused a write's condition: an answer, not a failure.
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
+}

@@ -43,13 +43,21 @@ impl SinchClient for HttpsSinchClient {
             .header(CONTENT_TYPE, request.content_type)
             .body(Bytes::from(request.body))
             .map_err(|e| TransportError::Other(format!("cannot build the request: {e}")))?;
-        let response = tokio::time::timeout(self.timeout, self.client.send(outgoing, MAX_REPLY_BYTES))
-            .await
-            .map_err(|_| TransportError::Timeout)?
-            .map_err(|e| match e {
-                HttpsFailure::Connect(_) => TransportError::Connect,
-                HttpsFailure::Io(detail) => TransportError::Other(detail),
-            })?;
+        // The status must arrive within the timeout; the body is read until the same deadline.
+        // A status that arrived stays the answer even if its body then breaks off: a 2xx
+        // whose body is lost was still accepted by Sinch, and sending again would duplicate it.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let answer = tokio::time::timeout_at(
+            deadline,
+            self.client.exchange(outgoing, MAX_REPLY_BYTES, Some(deadline)),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout)?
+        .map_err(|e| match e {
+            HttpsFailure::Connect(_) => TransportError::Connect,
+            HttpsFailure::Io(detail) => TransportError::Other(detail),
+        })?;
+        let (response, complete) = (answer.response, answer.complete);
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -59,6 +67,7 @@ impl SinchClient for HttpsSinchClient {
             status: response.status().as_u16(),
             retry_after,
             body: response.into_body().into(),
+            complete,
         })
     }
 }

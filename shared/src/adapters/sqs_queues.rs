@@ -39,6 +39,66 @@ pub(crate) fn attributes(list: &[(&'static str, String)]) -> Result<HashMap<Stri
 use super::sdk_error::describe;
 
 impl QueueWriter for SqsQueues {
+    /// `SendMessageBatch`: the entries of one FIFO group are enqueued in their order.
+    async fn put_batch(&self, messages: &[QueueMessage]) -> Vec<Result<(), PortError>> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let Some(first) = messages.first() else {
+            return Vec::new();
+        };
+        let mut entries = Vec::with_capacity(messages.len());
+        for (i, m) in messages.iter().enumerate() {
+            let entry = attributes(&m.attributes).and_then(|attrs| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(&m.body)
+                    .set_message_attributes(Some(attrs))
+                    .set_message_group_id(m.group_id.clone())
+                    .set_message_deduplication_id(m.dedup_id.clone())
+                    .build()
+                    .map_err(|e| PortError::new("invalid_attribute", e.to_string()))
+            });
+            match entry {
+                Ok(entry) => entries.push(entry),
+                Err(e) => return messages.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&first.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let failed: HashMap<&str, &aws_sdk_sqs::types::BatchResultErrorEntry> =
+                    out.failed().iter().map(|f| (f.id(), f)).collect();
+                (0..messages.len())
+                    .map(|i| match failed.get(i.to_string().as_str()) {
+                        None => Ok(()),
+                        Some(f) => {
+                            let code = if f.sender_fault() {
+                                QUEUE_REJECTED
+                            } else {
+                                "queue_unavailable"
+                            };
+                            Err(PortError::new(code, format!("SendMessageBatch: {}", f.code())))
+                        }
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                let code = if is_permanent(&e) {
+                    QUEUE_REJECTED
+                } else {
+                    "queue_unavailable"
+                };
+                let error = PortError::new(code, format!("SendMessageBatch: {}", describe(&e)));
+                messages.iter().map(|_| Err(error.clone())).collect()
+            }
+        }
+    }
+
     async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
         self.client
             .send_message()
@@ -75,6 +135,44 @@ fn is_permanent<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
 }
 
 impl QueueControl for SqsQueues {
+    async fn delete_batch(&self, queue_url: &str, receipt_handles: &[String]) -> Result<(), PortError> {
+        use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+        if receipt_handles.is_empty() {
+            return Ok(());
+        }
+        let entries = receipt_handles
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(h)
+                    .build()
+                    .map_err(|e| PortError::new("queue_unavailable", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| PortError::new("queue_unavailable", format!("DeleteMessageBatch: {}", describe(&e))))?;
+        match out.failed().first() {
+            None => Ok(()),
+            Some(f) => Err(PortError::new(
+                "queue_unavailable",
+                format!(
+                    "DeleteMessageBatch: {} of {} failed ({})",
+                    out.failed().len(),
+                    receipt_handles.len(),
+                    f.code()
+                ),
+            )),
+        }
+    }
+
     async fn delete(&self, queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
         self.client
             .delete_message()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Fallback, Kind, Lookup, Setting, Source, Unit};
+use crate::config::{ConfigError, Fallback, Kind, Lookup, Relation, Setting, Source, Unit};
 
 pub const DEFAULT_AUTH_URL: &str = "https://auth.sinch.com/oauth2/token";
 pub const DEFAULT_MAX_IN_FLIGHT: usize = MAX_IN_FLIGHT.default_number() as usize;
@@ -12,9 +12,12 @@ pub const DEFAULT_RETRY_BASE: Duration = RETRY_BASE_SECONDS.default_duration();
 pub const DEFAULT_RETRY_MAX: Duration = RETRY_MAX_SECONDS.default_duration();
 pub const DEFAULT_RETRY_FOR: Duration = RETRY_FOR_SECONDS.default_duration();
 pub const DEFAULT_FETCH_FAILURE_HOLD: Duration = TOKEN_FAILURE_HOLD_SECONDS.default_duration();
-/// Room left after the last possible send for what follows it before the invocation ends:
-/// deleting the record (an SQS call of up to `AWS_TIMEOUT_MS`, 5 s) and answering.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(6);
+/// The AWS calls that may follow a record's send, one after another, before the invocation
+/// ends: a sent record is deleted and published; a failed one is counted in its group, moved
+/// to the retry queue and deleted. Each may take `AWS_TIMEOUT_MS`.
+pub const FOLLOW_UP_CALLS: u32 = 3;
+/// Answering Lambda, and the clocks' difference.
+pub const DEADLINE_SLACK: Duration = Duration::from_secs(1);
 
 pub const SERVICES: Setting = Setting {
     name: "SERVICES",
@@ -29,6 +32,20 @@ pub const OUTBOUND_QUEUE_URL: Setting = Setting {
     fallback: Fallback::Required,
     doc: "the queue the records come from (for visibility changes and early deletes)",
     source: Source::Queue("OutboundQueue"),
+};
+pub const RETRY_QUEUE_URL: Setting = Setting {
+    name: "RETRY_QUEUE_URL",
+    kind: Kind::Text,
+    fallback: Fallback::Absent,
+    doc: "where a record that failed on the outbound queue waits its retries, off the queue every destination shares; unset, records are retried in place",
+    source: Source::Queue("OutboundRetryQueue"),
+};
+pub const STATE_TABLE_NAME: Setting = Setting {
+    name: "STATE_TABLE_NAME",
+    kind: Kind::Text,
+    fallback: Fallback::Absent,
+    doc: "the DynamoDB table of FIFO groups waiting in the retry queue and of records an attempt may have delivered; required with a FIFO retry queue",
+    source: Source::Table("SenderStateTable"),
 };
 pub const DLQ_URL: Setting = Setting {
     name: "DLQ_URL",
@@ -66,7 +83,7 @@ pub const SEND_TIMEOUT_MS: Setting = Setting {
         max: 60_000,
     },
     fallback: Fallback::Number(10_000),
-    doc: "one request to Sinch, connect to last byte; plus 6 s it must fit the function's timeout",
+    doc: "one request to Sinch, connect to last byte; with 3 AWS calls of `AWS_TIMEOUT_MS` and 1 s it must fit the function's timeout",
     source: Source::Parameter("SendTimeoutMs"),
 };
 pub const MAX_IN_FLIGHT: Setting = Setting {
@@ -121,7 +138,7 @@ pub const FUNCTION_TIMEOUT_SECONDS: Setting = Setting {
         max: 900,
     },
     fallback: Fallback::Absent,
-    doc: "the function's timeout (the template sets it); `SEND_TIMEOUT_MS` + 6 s must fit it",
+    doc: "the function's timeout (the template sets it); `SEND_TIMEOUT_MS` + 3 × `AWS_TIMEOUT_MS` + 1 s must fit it",
     source: Source::Parameter("SenderTimeoutSeconds"),
 };
 pub const TOKEN_FAILURE_HOLD_SECONDS: Setting = Setting {
@@ -136,10 +153,21 @@ pub const TOKEN_FAILURE_HOLD_SECONDS: Setting = Setting {
     source: Source::Unset,
 };
 
+/// The first retry may not wait longer than any retry ([`SenderConfig::from_env`] checks it;
+/// `SEND_TIMEOUT_MS` against `FUNCTION_TIMEOUT_SECONDS` is checked there too, with the calls
+/// that follow a send).
+pub const RETRY_BASE_NOT_ABOVE_MAX: Relation = Relation {
+    setting: &RETRY_BASE_SECONDS,
+    other: &RETRY_MAX_SECONDS,
+    rule: "must not exceed RETRY_MAX_SECONDS: the first retry would wait longer than the longest",
+};
+
 /// Every setting of this module, in reference order.
-pub const SETTINGS: [&Setting; 13] = [
+pub const SETTINGS: [&Setting; 15] = [
     &SERVICES,
     &OUTBOUND_QUEUE_URL,
+    &RETRY_QUEUE_URL,
+    &STATE_TABLE_NAME,
     &DLQ_URL,
     &SENT_QUEUE_URL,
     &SINCH_AUTH_URL,
@@ -166,6 +194,10 @@ pub struct SenderConfig {
     pub max_in_flight: usize,
     /// [`OUTBOUND_QUEUE_URL`].
     pub outbound_queue_url: String,
+    /// [`RETRY_QUEUE_URL`].
+    pub retry_queue_url: Option<String>,
+    /// [`STATE_TABLE_NAME`].
+    pub state_table: Option<String>,
     /// [`DLQ_URL`].
     pub dlq_url: String,
     /// [`SENT_QUEUE_URL`].
@@ -179,6 +211,11 @@ pub struct SenderConfig {
     pub retry_for: Duration,
     /// [`TOKEN_FAILURE_HOLD_SECONDS`].
     pub token_failure_hold: Duration,
+    /// `AWS_TIMEOUT_MS`: how long each AWS call after a send may take.
+    pub aws_timeout: Duration,
+    /// Learn each app's pace from Sinch's 429s (`app_pace.rs`). Off only to measure what it
+    /// saves (BENCHMARKS.md); no setting turns it off in a deployment.
+    pub pace_apps: bool,
 }
 
 impl Default for SenderConfig {
@@ -189,6 +226,8 @@ impl Default for SenderConfig {
             api_base_override: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             outbound_queue_url: String::new(),
+            retry_queue_url: None,
+            state_table: None,
             dlq_url: String::new(),
             sent_queue_url: None,
             retry_base: DEFAULT_RETRY_BASE,
@@ -196,6 +235,8 @@ impl Default for SenderConfig {
             send_timeout: DEFAULT_SEND_TIMEOUT,
             retry_for: DEFAULT_RETRY_FOR,
             token_failure_hold: DEFAULT_FETCH_FAILURE_HOLD,
+            aws_timeout: crate::config::runtime::AWS_TIMEOUT_MS.default_duration(),
+            pace_apps: true,
         }
     }
 }
@@ -207,32 +248,64 @@ impl SenderConfig {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ConfigError::new(SERVICES.name, "is required (comma-separated service names)"))?;
         let send_timeout = SEND_TIMEOUT_MS.duration(env)?;
-        // The template passes the function's timeout: a send must fit in an invocation, or no
-        // record would ever be tried.
+        let aws_timeout = crate::config::runtime::AWS_TIMEOUT_MS.duration(env)?;
+        // The template passes the function's timeout: a send and what follows it must fit in an
+        // invocation, or no record would ever be tried.
         if FUNCTION_TIMEOUT_SECONDS.raw(env).is_some() {
             let timeout = FUNCTION_TIMEOUT_SECONDS.number(env)?;
-            if send_timeout + DEADLINE_MARGIN >= Duration::from_secs(timeout) {
+            let needed = send_timeout + deadline_margin(aws_timeout);
+            if needed >= Duration::from_secs(timeout) {
                 return Err(ConfigError::new(
                     SEND_TIMEOUT_MS.name,
-                    format!("plus a 6 s margin must be below the function timeout ({timeout} s)"),
+                    format!(
+                        "plus {FOLLOW_UP_CALLS} AWS calls of AWS_TIMEOUT_MS ({} ms) and {} s ({} ms in all) must be below FUNCTION_TIMEOUT_SECONDS ({timeout} s)",
+                        aws_timeout.as_millis(),
+                        DEADLINE_SLACK.as_secs(),
+                        needed.as_millis()
+                    ),
                 ));
             }
         }
+        let (retry_base, retry_max) = (RETRY_BASE_SECONDS.duration(env)?, RETRY_MAX_SECONDS.duration(env)?);
+        RETRY_BASE_NOT_ABOVE_MAX.check(retry_base <= retry_max, retry_base.as_secs(), retry_max.as_secs())?;
+        let retry_queue_url = RETRY_QUEUE_URL.optional(env);
+        let state_table = STATE_TABLE_NAME.optional(env);
+        if retry_queue_url.as_deref().is_some_and(crate::ports::is_fifo) && state_table.is_none() {
+            return Err(ConfigError::new(
+                STATE_TABLE_NAME.name,
+                "is required with a FIFO RETRY_QUEUE_URL: a group's order across the two queues is kept there",
+            ));
+        }
         Ok(Self {
             services,
+            retry_queue_url,
+            state_table,
             auth_url: SINCH_AUTH_URL.text(env)?,
             api_base_override: CONVERSATION_API_URL.optional(env),
             max_in_flight: MAX_IN_FLIGHT.count(env)?,
             outbound_queue_url: OUTBOUND_QUEUE_URL.text(env)?,
             dlq_url: DLQ_URL.text(env)?,
             sent_queue_url: SENT_QUEUE_URL.optional(env),
-            retry_base: RETRY_BASE_SECONDS.duration(env)?,
-            retry_max: RETRY_MAX_SECONDS.duration(env)?,
+            retry_base,
+            retry_max,
             send_timeout,
             retry_for: RETRY_FOR_SECONDS.duration(env)?,
             token_failure_hold: TOKEN_FAILURE_HOLD_SECONDS.duration(env)?,
+            aws_timeout,
+            pace_apps: true,
         })
     }
+
+    /// What must be left of the invocation when a send starts: the send itself and everything
+    /// that can follow it.
+    pub fn send_window(&self) -> Duration {
+        self.send_timeout + deadline_margin(self.aws_timeout)
+    }
+}
+
+/// Room after a send for the calls that follow it ([`FOLLOW_UP_CALLS`]) and for answering.
+pub fn deadline_margin(aws_timeout: Duration) -> Duration {
+    aws_timeout * FOLLOW_UP_CALLS + DEADLINE_SLACK
 }
 
 /// Everything the sender reads at start-up but the AWS and log settings.
@@ -285,6 +358,21 @@ mod tests {
     }
 
     #[test]
+    fn a_first_retry_longer_than_the_longest_is_refused_naming_both() {
+        let e = SenderConfig::from_env(&env(&[
+            ("SERVICES", "a"),
+            ("OUTBOUND_QUEUE_URL", "q"),
+            ("DLQ_URL", "d"),
+            ("RETRY_BASE_SECONDS", "120"),
+            ("RETRY_MAX_SECONDS", "60"),
+        ]))
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.variable, "RETRY_BASE_SECONDS");
+        assert!(e.to_string().contains("RETRY_MAX_SECONDS"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         let var = |pairs: &[(&str, &str)]| SenderConfig::from_env(&env(pairs)).err().map(|e| e.variable);
         assert_eq!(var(&[("OUTBOUND_QUEUE_URL", "q"), ("DLQ_URL", "d")]), Some("SERVICES"));
@@ -310,6 +398,11 @@ mod tests {
             with(&[("FUNCTION_TIMEOUT_SECONDS", "12"), ("SEND_TIMEOUT_MS", "10000")]),
             Some("SEND_TIMEOUT_MS"),
             "a send that cannot fit an invocation is refused at start"
+        );
+        // What follows a send counts too: three AWS calls of 8 s leave no room in 30 s.
+        assert_eq!(
+            with(&[("FUNCTION_TIMEOUT_SECONDS", "30"), ("AWS_TIMEOUT_MS", "8000")]),
+            Some("SEND_TIMEOUT_MS")
         );
     }
 }

@@ -1,28 +1,44 @@
 //! The sender use case: a batch of outbound queue records in, one `messages:send` per record,
-//! and for each record exactly one of: sent, retried later (visibility changed, reported as a
-//! batch item failure), or dead-lettered with its reason (then done). Transport-free: the
-//! Lambda handler and the local runner both call [`Sender::handle_batch`].
+//! and for each record exactly one of: sent, moved to the retry queue, retried later in place
+//! (visibility changed, reported as a batch item failure), or dead-lettered with its reason
+//! (then done). Transport-free: the Lambda handler and the local runner both call
+//! [`Sender::handle_batch`].
+//!
+//! Two queues feed it. The outbound queue (`Origin::Main`) holds first attempts only: a record
+//! that fails is moved to the retry queue (`Origin::Retry`) at once, so a destination that keeps
+//! failing never holds records in flight on the queue every other destination shares (SQS
+//! serves at most 120,000 in flight, and looks for FIFO groups among the first 120,000). In the
+//! retry queue records wait their backoff in place. FIFO order holds across the two: a group
+//! with records in the retry queue (counted in the state table) sends its later records there
+//! too, unattempted, until they have all left it.
 //!
 //! Standard queues: every record in flight at once (bounded by `MAX_IN_FLIGHT`). FIFO queues:
-//! message groups in parallel, records of a group in order; after a record that must be retried,
-//! the rest of its group is reported failed without being sent, so order holds, and hidden as
-//! long as that record, so the group resumes together after its backoff. No send starts that
-//! could not finish before the invocation's deadline; a record not started comes back at once.
+//! message groups in parallel, records of a group in order. No send starts that could not finish,
+//! with the calls that follow it, before the invocation's deadline; a record not started comes
+//! back at once.
 //!
 //! This file is the batch handling. One record's attempt is `attempt.rs`; what each failure
 //! means (retry or dead letter, and the reason codes) is `outcome.rs` alone; acting on the
-//! outcome is `finish.rs`, with `dead_letter.rs` and `sent_record.rs` for the two messages it
-//! may write; OAuth2 tokens are `token.rs`.
+//! outcome is `finish.rs`, with `retry_queue.rs`, `dead_letter.rs` and `sent_record.rs` for the
+//! messages it may write; FIFO groups across the two queues are `fifo_group.rs`; what a moved
+//! record carries is `carried.rs`; a service's recent failures are `circuit.rs`; an app's
+//! learned pace is `app_pace.rs`; OAuth2 tokens are `token.rs`.
 
+pub mod app_pace;
 mod attempt;
+pub mod carried;
+mod circuit;
 pub mod config;
 pub mod dead_letter;
+mod fifo_group;
 mod finish;
 mod held_back;
 pub mod outcome;
+mod retry_queue;
 mod sent_record;
 pub mod token;
 
+pub use carried::{Carried, Origin};
 pub use config::{DEFAULT_AUTH_URL, SenderConfig};
 pub use dead_letter::DEAD_LETTER_ATTRIBUTES;
 pub use outcome::{DeadLetter, DeadLetterReason, Outcome, RetryCause};
@@ -35,8 +51,10 @@ use futures::{FutureExt as _, StreamExt as _};
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::ports::{QueueControl, QueueWriter, SecretStore, SinchClient, is_fifo};
+use crate::ports::{NoSendState, QueueControl, QueueWriter, SecretStore, SendState, SinchClient, is_fifo};
 use crate::service_cache::ServiceCache;
+use app_pace::AppPaces;
+use circuit::Circuits;
 use finish::Finish;
 use held_back::HeldBack;
 use token::TokenCache;
@@ -51,30 +69,33 @@ pub struct OutboundRecord {
     pub receive_count: u32,
     /// FIFO `MessageGroupId`.
     pub group_id: Option<String>,
-    /// When the record was first received (`ApproximateFirstReceiveTimestamp`, else
-    /// `SentTimestamp`), Unix milliseconds: the start of its retry budget.
+    /// When the record was first received (`ApproximateFirstReceiveTimestamp`), Unix ms.
     pub first_received_ms: Option<i64>,
     /// When the record was enqueued (`SentTimestamp`), Unix milliseconds.
     pub enqueued_ms: Option<i64>,
-    /// The queue the record came from (`eventSourceARN`): dead letters name it, so a redrive
-    /// knows where they go back (SQS cannot tell for messages written with `SendMessage`).
+    /// The queue the record came from (`eventSourceARN`).
     pub source_queue: Option<String>,
+    /// Its string message attributes (what a record moved to the retry queue carries).
+    pub attributes: Vec<(String, String)>,
 }
 
-pub struct Sender<S, H, Q> {
+pub struct Sender<S, H, Q, P = NoSendState> {
     service_cache: Arc<ServiceCache<S>>,
     http: H,
     queues: Q,
+    state: P,
     tokens: TokenCache,
     config: SenderConfig,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     held_back: HeldBack,
-    /// The outbound queue's redrive `maxReceiveCount`, read once per environment.
-    max_receives: tokio::sync::OnceCell<Option<u32>>,
+    circuits: Circuits,
+    paces: AppPaces,
+    /// Each queue's redrive `maxReceiveCount`, read once per environment.
+    max_receives: [tokio::sync::OnceCell<Option<u32>>; 2],
 }
 
-impl<S, H, Q> Sender<S, H, Q>
+impl<S, H, Q> Sender<S, H, Q, NoSendState>
 where
     S: SecretStore,
     H: SinchClient,
@@ -94,12 +115,41 @@ where
             service_cache,
             http,
             queues,
+            state: NoSendState,
             tokens,
             config,
             metrics,
+            circuits: Circuits::new(clock.clone()),
             clock,
             held_back: HeldBack::default(),
-            max_receives: tokio::sync::OnceCell::new(),
+            paces: AppPaces::default(),
+            max_receives: Default::default(),
+        }
+    }
+}
+
+impl<S, H, Q, P> Sender<S, H, Q, P>
+where
+    S: SecretStore,
+    H: SinchClient,
+    Q: QueueWriter + QueueControl,
+    P: SendState,
+{
+    /// The same sender with the state table: FIFO records can then be moved to the retry queue.
+    pub fn with_state<N: SendState>(self, state: N) -> Sender<S, H, Q, N> {
+        Sender {
+            service_cache: self.service_cache,
+            http: self.http,
+            queues: self.queues,
+            state,
+            tokens: self.tokens,
+            config: self.config,
+            metrics: self.metrics,
+            clock: self.clock,
+            held_back: self.held_back,
+            circuits: self.circuits,
+            paces: self.paces,
+            max_receives: self.max_receives,
         }
     }
 
@@ -113,11 +163,43 @@ where
         self
     }
 
+    /// Which queue `record` was received from: the retry queue when its `eventSourceARN` names
+    /// it, else the outbound queue.
+    pub fn origin(&self, record: &OutboundRecord) -> Origin {
+        let retry_name = self
+            .config
+            .retry_queue_url
+            .as_deref()
+            .and_then(|url| url.rsplit('/').next());
+        match (retry_name, record.source_queue.as_deref()) {
+            (Some(name), Some(arn)) if arn.rsplit(':').next() == Some(name) => Origin::Retry,
+            _ => Origin::Main,
+        }
+    }
+
+    /// The queue URL of an origin.
+    fn queue_url(&self, origin: Origin) -> &str {
+        match (origin, self.config.retry_queue_url.as_deref()) {
+            (Origin::Retry, Some(url)) => url,
+            _ => &self.config.outbound_queue_url,
+        }
+    }
+
+    /// Whether a failed record of the outbound queue is moved to the retry queue (with a
+    /// FIFO queue only when the state table keeps its group's order).
+    fn moves_to_retry_queue(&self, fifo: bool) -> bool {
+        self.config.retry_queue_url.is_some() && (!fifo || self.state.enabled())
+    }
+
     /// Processes a batch and returns the message ids to report as `batchItemFailures`, in batch
     /// order. Never an empty id: the caller guarantees every record has one. With a `deadline`
     /// (the invocation's), no send starts that could not finish before it.
     pub async fn handle_batch(&self, records: &[OutboundRecord], deadline: Option<Instant>) -> Vec<String> {
-        let fifo = is_fifo(&self.config.outbound_queue_url) || records.iter().any(|r| r.group_id.is_some());
+        let Some(first) = records.first() else {
+            return Vec::new();
+        };
+        let origin = self.origin(first);
+        let fifo = is_fifo(self.queue_url(origin)) || records.iter().any(|r| r.group_id.is_some());
         // Futures are collected before they are polled: the streams then hold no closures
         // over borrowed records, which keeps this future `Send` for `tokio::spawn`.
         let failed: Vec<&str> = if fifo {
@@ -129,9 +211,13 @@ where
                     None => groups.push((key, vec![record])),
                 }
             }
+            let waiting = match self.waiting_groups(origin, &groups).await {
+                Ok(waiting) => waiting,
+                Err(failed) => return failed,
+            };
             let mut work = Vec::with_capacity(groups.len());
-            for (_, list) in groups {
-                work.push(self.process_group(list, deadline));
+            for (group, list) in groups {
+                work.push(self.process_group(origin, list, waiting.contains(group), deadline));
             }
             let done: Vec<Vec<&str>> = futures::stream::iter(work)
                 .buffer_unordered(self.config.max_in_flight)
@@ -141,7 +227,7 @@ where
         } else {
             let mut work = Vec::with_capacity(records.len());
             for record in records {
-                work.push(self.failed_id(record, deadline));
+                work.push(self.failed_id(origin, record, deadline));
             }
             let done: Vec<Option<&str>> = futures::stream::iter(work)
                 .buffer_unordered(self.config.max_in_flight)
@@ -156,125 +242,105 @@ where
             .collect()
     }
 
-    async fn failed_id<'r>(&self, record: &'r OutboundRecord, deadline: Option<Instant>) -> Option<&'r str> {
-        match self.process_guarded(record, deadline).await {
+    async fn failed_id<'r>(
+        &self,
+        origin: Origin,
+        record: &'r OutboundRecord,
+        deadline: Option<Instant>,
+    ) -> Option<&'r str> {
+        match self.process_guarded(origin, record, deadline).await {
             Finish::Done(_) => None,
             Finish::Failed { .. } => Some(record.message_id.as_str()),
+            Finish::ToRetryQueue(failure) => self
+                .move_to_retry(origin, &[(record, Some(failure))])
+                .await
+                .first()
+                .copied(),
         }
-    }
-
-    async fn process_group<'r>(&self, list: Vec<&'r OutboundRecord>, deadline: Option<Instant>) -> Vec<&'r str> {
-        let mut failed = Vec::new();
-        // Set once a record of the group fails: the visibility the rest of the group gets.
-        let mut blocked: Option<Option<u32>> = None;
-        for record in list {
-            if let Some(visibility) = blocked {
-                // Held back unsent: sending it now would overtake the record that failed. It
-                // comes back with that record, and this receive does not count as an attempt.
-                self.held_back.note(&record.message_id);
-                if self.max_receives().await.is_some_and(|max| record.receive_count >= max) {
-                    // SQS would move it on its next receive, without a reason: say why instead.
-                    let mut dead = DeadLetter::local(
-                        DeadLetterReason::ReceiveLimitReached,
-                        "held back behind an earlier message of its FIFO group until the outbound queue's redrive limit",
-                    );
-                    dead.attempts = Some(self.held_back.attempts(&record.message_id, record.receive_count));
-                    if let Finish::Done(_) = self.dead_letter(record, &attempt::Context::default(), &dead).await {
-                        self.delete_finished(record).await;
-                        continue;
-                    }
-                }
-                if let (Some(seconds), Some(handle)) = (visibility, record.receipt_handle.as_deref())
-                    && let Err(e) = self
-                        .queues
-                        .change_visibility(&self.config.outbound_queue_url, handle, seconds)
-                        .await
-                {
-                    tracing::warn!(sqs_message_id = %record.message_id, error = %e, "could not hold back with its group");
-                }
-                failed.push(record.message_id.as_str());
-                continue;
-            }
-            if let Finish::Failed { visibility } = self.process_guarded(record, deadline).await {
-                blocked = Some(visibility);
-                failed.push(record.message_id.as_str());
-            }
-        }
-        failed
     }
 
     /// Runs one record to its finish. A panic while processing it is contained here and
     /// reported as that record's failure only.
-    async fn process_guarded(&self, record: &OutboundRecord, deadline: Option<Instant>) -> Finish {
-        match AssertUnwindSafe(self.process(record, deadline)).catch_unwind().await {
+    async fn process_guarded(&self, origin: Origin, record: &OutboundRecord, deadline: Option<Instant>) -> Finish {
+        match AssertUnwindSafe(self.process(origin, record, deadline))
+            .catch_unwind()
+            .await
+        {
             Ok(Finish::Done(sent)) => {
                 // Finished work leaves the queue now, before anything optional: if the
                 // invocation crashes or times out later, only unfinished records come back
-                // (Lambda's own delete after the batch is then a no-op).
-                self.delete_finished(record).await;
+                // (Lambda's own delete after the batch is then a no-op). A record leaving the
+                // retry queue no longer holds its group there.
+                let (_, released) = futures::join!(
+                    self.delete_finished(origin, record, deadline),
+                    self.release_group(origin, record)
+                );
+                let () = released;
                 if let Some(sent) = sent {
                     self.publish_sent(record, sent).await;
                 }
                 Finish::Done(None)
             }
-            Ok(failed @ Finish::Failed { .. }) => failed,
+            Ok(other) => other,
             Err(_) => {
                 // A bug, perhaps one this record always triggers: retried with backoff and
                 // dead-lettered with the cause once its budget is spent, like any failure.
                 tracing::error!(sqs_message_id = %record.message_id, outcome = "panic", "record processing panicked");
-                let failure = finish::Failure {
-                    cause: RetryCause::Panic,
-                    retry_after: None,
-                    http_status: None,
-                    sinch_status: None,
-                };
-                let finish = self.retry(record, &attempt::Context::default(), failure).await;
+                let failure = finish::Failure::new(RetryCause::Panic);
+                let finish = self.retry(origin, record, &attempt::Context::default(), failure).await;
                 if let Finish::Done(_) = finish {
                     // Dead-lettered at the end of its budget: finished like any other.
-                    self.delete_finished(record).await;
+                    futures::join!(
+                        self.delete_finished(origin, record, deadline),
+                        self.release_group(origin, record)
+                    );
                 }
                 finish
             }
         }
     }
 
-    /// Deletes a finished record, trying three times: a record Sinch accepted that comes back
-    /// would be sent again.
-    async fn delete_finished(&self, record: &OutboundRecord) {
+    /// Deletes a finished record, trying up to three times while the invocation has time for
+    /// another call: a record Sinch accepted that comes back would be sent again. The deadline
+    /// margin counts one try, the group release beside it and the sent-record publish after it;
+    /// a further try only runs if that whole margin still fits after it.
+    async fn delete_finished(&self, origin: Origin, record: &OutboundRecord, deadline: Option<Instant>) {
         let Some(handle) = record.receipt_handle.as_deref() else {
             return;
         };
         let mut pause = Duration::from_millis(50);
         for attempt in 1..=3 {
-            match self.queues.delete(&self.config.outbound_queue_url, handle).await {
-                Ok(()) => return,
-                Err(e) if attempt == 3 => {
-                    tracing::warn!(sqs_message_id = %record.message_id, error = %e, "early delete failed; Lambda deletes it after the batch");
-                }
-                Err(_) => {
-                    tokio::time::sleep(pause).await;
-                    pause *= 4;
-                }
+            let result = self.queues.delete(self.queue_url(origin), handle).await;
+            let Err(e) = result else { return };
+            let time_left =
+                deadline.is_none_or(|d| Instant::now() + pause + config::deadline_margin(self.config.aws_timeout) < d);
+            if attempt == 3 || !time_left {
+                tracing::warn!(sqs_message_id = %record.message_id, error = %e, "early delete failed; Lambda deletes it after the batch");
+                return;
             }
+            tokio::time::sleep(pause).await;
+            pause *= 4;
         }
     }
 
-    /// The outbound queue's redrive limit, read once per environment (a failed read is tried
-    /// again next time; meanwhile `None`).
-    async fn max_receives(&self) -> Option<u32> {
-        let read = self
-            .max_receives
-            .get_or_try_init(|| self.queues.max_receives(&self.config.outbound_queue_url))
+    /// A queue's redrive limit, read once per environment (a failed read is tried again next
+    /// time; meanwhile `None`).
+    async fn max_receives(&self, origin: Origin) -> Option<u32> {
+        let cell = &self.max_receives[usize::from(origin == Origin::Retry)];
+        let read = cell
+            .get_or_try_init(|| self.queues.max_receives(self.queue_url(origin)))
             .await;
         match read {
             Ok(limit) => *limit,
             Err(e) => {
-                tracing::warn!(error = %e, "could not read the outbound queue's redrive policy");
+                tracing::warn!(error = %e, "could not read the queue's redrive policy");
                 None
             }
         }
     }
 }
 
+#[cfg(test)]
+mod retry_tests;
 #[cfg(test)]
 mod tests;

@@ -1,18 +1,20 @@
 //! The optional "sent" record for upstream systems: `{correlation_id, message_id,
-//! accepted_time, app_id, service}` on `SENT_QUEUE_URL` for every message Sinch accepted.
+//! accepted_time, app_id, service, answer_complete}` on `SENT_QUEUE_URL` for every message
+//! Sinch accepted.
 
 use serde_json::json;
 
 use super::finish::SentInfo;
 use super::{OutboundRecord, Sender};
 use crate::metrics::Metric;
-use crate::ports::{QueueControl, QueueMessage, QueueWriter, SecretStore, SinchClient, is_fifo};
+use crate::ports::{QueueControl, QueueMessage, QueueWriter, SecretStore, SendState, SinchClient, is_fifo};
 
-impl<S, H, Q> Sender<S, H, Q>
+impl<S, H, Q, P> Sender<S, H, Q, P>
 where
     S: SecretStore,
     H: SinchClient,
     Q: QueueWriter + QueueControl,
+    P: SendState,
 {
     /// Runs after the finished record was deleted: a failure here can never resend it.
     pub(super) async fn publish_sent(&self, record: &OutboundRecord, sent: SentInfo) {
@@ -20,6 +22,7 @@ where
             ctx,
             message_id,
             accepted_time,
+            answer_complete,
         } = sent;
         let Some(queue_url) = self.config.sent_queue_url.as_deref() else {
             return;
@@ -30,6 +33,7 @@ where
             "accepted_time": accepted_time,
             "app_id": ctx.app_id,
             "service": ctx.service,
+            "answer_complete": answer_complete,
         });
         let fifo = is_fifo(queue_url);
         let message = QueueMessage {
@@ -40,7 +44,11 @@ where
                 .filter(|(_, v)| !v.is_empty())
                 .collect(),
             group_id: fifo.then(|| record.group_id.clone().unwrap_or_else(|| "sent".into())),
-            dedup_id: fifo.then(|| record.message_id.clone()),
+            dedup_id: fifo.then(|| {
+                super::Carried::of(record)
+                    .record_id
+                    .unwrap_or_else(|| record.message_id.clone())
+            }),
         };
         if let Err(e) = self.queues.put(&message).await {
             // The message itself was sent; retrying it would send it twice.

@@ -79,14 +79,11 @@ fn ok_http() -> FakeSinch {
 
 fn record(id: &str, body: &str) -> OutboundRecord {
     OutboundRecord {
-        first_received_ms: None,
-        enqueued_ms: None,
-        source_queue: None,
         message_id: id.into(),
         receipt_handle: Some(format!("rh-{id}")),
         body: Some(body.into()),
         receive_count: 1,
-        group_id: None,
+        ..OutboundRecord::default()
     }
 }
 
@@ -182,6 +179,51 @@ async fn token_is_renewed_before_it_expires() {
     assert_eq!(tokens(&w), 2, "renewed inside the margin, before expiry");
 }
 
+/// Reproduction (#26, item 6): a renewal failing inside the last minute of a token's life
+/// failed the send although the token was still valid.
+#[tokio::test]
+async fn a_failed_renewal_sends_with_the_token_that_is_still_valid() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let http = FakeSinch::new(move |req, _| {
+        if req.url == TOKEN_URL {
+            // The first fetch works; every renewal after it fails.
+            return if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                reply(200, r#"{"access_token":"first","expires_in":3600}"#)
+            } else {
+                reply(503, "")
+            };
+        }
+        reply(200, r#"{"message_id":"ok"}"#)
+    });
+    let w = world_with("http://q/outbound", http);
+    assert!(
+        w.sender
+            .handle_batch(&[record("a", &envelope(APP_EU, "1"))], None)
+            .await
+            .is_empty()
+    );
+    // 30 s before expiry: renewal is due and fails; the token is still good for 30 s.
+    w.clock.advance(Duration::from_secs(3600 - 30));
+    assert!(
+        w.sender
+            .handle_batch(&[record("b", &envelope(APP_EU, "2"))], None)
+            .await
+            .is_empty(),
+        "sent with the still-valid token"
+    );
+    let last = api_requests(&w).pop().map(|r| r.authorization.expose().to_owned());
+    assert_eq!(last.as_deref(), Some("Bearer first"));
+    // Expired: nothing valid left, the record is retried.
+    w.clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        w.sender
+            .handle_batch(&[record("c", &envelope(APP_EU, "3"))], None)
+            .await,
+        vec!["c".to_owned()]
+    );
+}
+
 #[tokio::test]
 async fn a_401_refreshes_the_token_and_retries_once() {
     let calls = Arc::new(AtomicUsize::new(0));
@@ -244,6 +286,7 @@ async fn transient_failures_are_reported_and_delayed() {
                 status: 429,
                 retry_after: Some(42),
                 body: vec![],
+                complete: true,
             }),
             Some("boom") => reply(503, ""),
             Some("slow") => Err(crate::ports::TransportError::Timeout),
@@ -329,7 +372,11 @@ async fn permanent_failures_are_dead_lettered_with_reasons_and_not_reported() {
     assert_eq!(attr(&a, "dead_letter_reason").as_deref(), Some("bad_request"));
     assert_eq!(attr(&a, "http_status").as_deref(), Some("400"));
     assert_eq!(attr(&a, "sinch_status").as_deref(), Some("INVALID_ARGUMENT"));
-    assert_eq!(attr(&a, "service").as_deref(), Some("eu1"));
+    assert_eq!(
+        attr(&a, "dead_letter_detail").as_deref(),
+        Some("Sinch refused the request as malformed; Sinch: Invalid argument"),
+        "Sinch's own message follows in the detail"
+    );
     let b = by_source("b");
     assert_eq!(attr(&b, "dead_letter_reason").as_deref(), Some("not_found"));
     assert!(attr(&b, "dead_letter_detail").is_some_and(|d| d.contains("region")));
@@ -449,7 +496,7 @@ async fn a_token_endpoint_too_slow_for_the_deadline_is_a_retry_with_backoff_not_
     let mut w = world_with("http://q/outbound", http);
     w.sender.tokens.backoff_base = Duration::from_secs(10);
     // Just enough time to start: the token fetch's backoff runs past the last start.
-    let deadline = Instant::now() + SenderConfig::default().send_timeout + Duration::from_millis(6_005);
+    let deadline = Instant::now() + SenderConfig::default().send_window() + Duration::from_millis(5);
     let failed = w
         .sender
         .handle_batch(&[record("a", &envelope(APP_EU, "a"))], Some(deadline))

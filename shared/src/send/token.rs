@@ -16,6 +16,9 @@ use crate::protocol::SecretString;
 
 /// Renew this long before expiry (the Node SDK uses 60 s).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// A token still valid this much longer is used when its renewal fails: a send started now
+/// ends well before it expires.
+pub const STILL_VALID_FOR: Duration = Duration::from_secs(20);
 const RATE_LIMIT_RETRIES: u32 = 3;
 
 #[derive(Clone)]
@@ -101,10 +104,17 @@ impl TokenCache {
         if let Some(token) = guard.token.as_ref().filter(|t| t.expires_at > now + REFRESH_MARGIN) {
             return Ok((token.value.clone(), false));
         }
+        // Renewal is due; if it fails (now, or moments ago), a token that has not expired yet
+        // still sends: the endpoint's outage costs nothing until the token runs out.
+        let still_valid = guard
+            .token
+            .as_ref()
+            .filter(|t| t.expires_at > now + STILL_VALID_FOR)
+            .map(|t| t.value.clone());
         if let Some((error, at)) = &guard.failed
             && now.duration_since(*at) < self.failure_hold
         {
-            return Err(error.clone());
+            return still_valid.map(|v| (v, false)).ok_or_else(|| error.clone());
         }
         match self.fetch(http, key_id, key_secret).await {
             Ok(token) => {
@@ -115,7 +125,13 @@ impl TokenCache {
             }
             Err(e) => {
                 guard.failed = Some((e.clone(), self.clock.now()));
-                Err(e)
+                match still_valid {
+                    Some(value) => {
+                        tracing::warn!(error = %e, "token renewal failed; the current token is still valid and used");
+                        Ok((value, false))
+                    }
+                    None => Err(e),
+                }
             }
         }
     }

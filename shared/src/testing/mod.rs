@@ -7,10 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-use crate::ports::{
-    HttpReply, HttpRequest, PortError, QueueControl, QueueMessage, QueueWriter, SecretStore, SecretVersion,
-    SinchClient, Stage, TransportError,
-};
+use crate::ports::{HttpReply, HttpRequest, PortError, SecretStore, SecretVersion, SinchClient, Stage, TransportError};
 
 /// When [`MemorySecrets::put`] says its versions were created: the start of [`ManualClock`]s
 /// in the unit tests.
@@ -62,62 +59,6 @@ impl SecretStore for MemorySecrets {
     }
 }
 
-/// A sink that records messages and can be told to fail.
-#[derive(Default, Clone)]
-pub struct MemoryQueues {
-    pub messages: Arc<Mutex<Vec<QueueMessage>>>,
-    /// `(receipt_handle, seconds)` per visibility change.
-    pub visibility: Arc<Mutex<Vec<(String, u32)>>>,
-    /// Receipt handles deleted by the sender.
-    pub deleted: Arc<Mutex<Vec<String>>>,
-    /// What `max_receives` answers (no redrive policy by default).
-    pub max_receives: Arc<Mutex<Option<u32>>>,
-    /// Every write and delete in order: `put <queue_url>`, `delete <receipt_handle>`.
-    pub log: Arc<Mutex<Vec<String>>>,
-    fail: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl MemoryQueues {
-    pub fn set_failing(&self, fail: bool) {
-        self.fail.store(fail, Ordering::SeqCst);
-    }
-    pub fn taken(&self) -> Vec<QueueMessage> {
-        self.messages.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-    pub fn visibility_changes(&self) -> Vec<(String, u32)> {
-        self.visibility.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-    pub fn deleted_handles(&self) -> Vec<String> {
-        self.deleted.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
-impl QueueControl for MemoryQueues {
-    async fn delete(&self, _queue_url: &str, receipt_handle: &str) -> Result<(), PortError> {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(format!("delete {receipt_handle}"));
-        self.deleted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(receipt_handle.to_owned());
-        Ok(())
-    }
-
-    async fn max_receives(&self, _queue_url: &str) -> Result<Option<u32>, PortError> {
-        Ok(*self.max_receives.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    async fn change_visibility(&self, _queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), PortError> {
-        self.visibility
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((receipt_handle.to_owned(), seconds));
-        Ok(())
-    }
-}
-
 type Responder = dyn Fn(&HttpRequest, usize) -> Result<HttpReply, TransportError> + Send + Sync;
 
 /// An HTTP double: records every request and answers with a closure of (request, index).
@@ -125,6 +66,8 @@ type Responder = dyn Fn(&HttpRequest, usize) -> Result<HttpReply, TransportError
 pub struct FakeSinch {
     pub requests: Arc<Mutex<Vec<HttpRequest>>>,
     responder: Arc<Responder>,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 impl FakeSinch {
@@ -134,7 +77,14 @@ impl FakeSinch {
         Self {
             requests: Arc::default(),
             responder: Arc::new(responder),
+            delay: Duration::ZERO,
         }
+    }
+    /// Every answer takes `delay` (a slow Sinch, within the caller's timeout).
+    #[must_use]
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
     pub fn recorded(&self) -> Vec<HttpRequest> {
         self.requests.lock().unwrap_or_else(PoisonError::into_inner).clone()
@@ -150,6 +100,9 @@ impl SinchClient for FakeSinch {
         };
         // Let concurrent callers interleave, as a real network would.
         tokio::task::yield_now().await;
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
         (self.responder)(&request, index)
     }
 }
@@ -160,24 +113,8 @@ pub fn reply(status: u16, body: &str) -> Result<HttpReply, TransportError> {
         status,
         retry_after: None,
         body: body.as_bytes().to_vec(),
+        complete: true,
     })
-}
-
-impl QueueWriter for MemoryQueues {
-    async fn put(&self, message: &QueueMessage) -> Result<(), PortError> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(PortError::new("queue_unavailable", "switched off"));
-        }
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(format!("put {}", message.queue_url));
-        self.messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(message.clone());
-        Ok(())
-    }
 }
 
 /// A clock tests move by hand.
@@ -281,10 +218,14 @@ impl crate::ports::NonceStore for SwitchableNonces {
     }
 }
 
+mod queues;
 mod secret_admin;
+mod send_state;
 mod webhooks;
 
+pub use queues::MemoryQueues;
 pub use secret_admin::MemorySecretAdmin;
+pub use send_state::MemorySendState;
 pub use webhooks::{MemoryWebhooks, ReadMode};
 
 /// Sightings in memory: what the ingest records (as a nonce store that keeps them) and what

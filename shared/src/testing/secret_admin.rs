@@ -27,6 +27,8 @@ struct State {
     name: String,
     versions: Vec<Version>,
     rotation_enabled: bool,
+    /// Other secrets, read only: name to current value (several services).
+    others: std::collections::HashMap<String, String>,
 }
 
 /// One secret's versions in memory, with a clock for their creation dates.
@@ -56,6 +58,7 @@ impl MemorySecretAdmin {
                     labels: vec![Stage::Current.label().to_owned()],
                 }],
                 rotation_enabled: false,
+                others: std::collections::HashMap::new(),
             })),
             clock,
             down: Arc::default(),
@@ -65,6 +68,11 @@ impl MemorySecretAdmin {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Another secret, current only and never rotated (another service's).
+    pub fn add_secret(&self, name: &str, value: &str) {
+        self.lock().others.insert(name.to_owned(), value.to_owned());
     }
 
     pub fn set_down(&self, down: bool) {
@@ -238,10 +246,18 @@ impl SecretAdmin for MemorySecretAdmin {
 }
 
 impl SecretStore for MemorySecretAdmin {
-    async fn fetch(&self, _name: &str, stage: Stage) -> Result<Option<SecretVersion>, PortError> {
+    async fn fetch(&self, name: &str, stage: Stage) -> Result<Option<SecretVersion>, PortError> {
         self.check()
             .map_err(|_| PortError::new("secrets_unavailable", "switched off"))?;
         let state = self.lock();
+        if name != state.name {
+            let created = state.versions.first().map_or(0, |v| v.created);
+            return Ok(state
+                .others
+                .get(name)
+                .filter(|_| stage == Stage::Current)
+                .map(|value| SecretVersion::text(value.clone(), format!("v-{name}"), created)));
+        }
         Ok(state.versions.iter().find(|v| has(v, stage)).map(|v| SecretVersion {
             value: v.value.clone().map(SecretString::new),
             version_id: v.id.clone(),

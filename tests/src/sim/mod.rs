@@ -25,7 +25,7 @@ use sinch_bridge::send::Sender;
 use sinch_bridge::service_cache::ServiceCache;
 use sinch_bridge::setup::rotation::{Rotation, RotationConfig};
 use sinch_bridge::testing::{
-    ManualClock, MemorySecretAdmin, MemorySightings, MemoryWebhooks, ReadMode, SwitchableNonces,
+    ManualClock, MemorySecretAdmin, MemorySendState, MemorySightings, MemoryWebhooks, ReadMode, SwitchableNonces,
 };
 
 use crate::cfn::{Stack, Template};
@@ -36,10 +36,61 @@ pub use aws::{ApiGateway, LambdaMetrics};
 use sinch::SinchDouble;
 use sqs::{QueueSpec, Sqs};
 
-/// The app every simulated service lists.
+/// The app of the run's first service.
 pub const APP: &str = "01EUAPPAAAAAAAAAAAAAAAAAAA";
-/// The one service of a run.
+/// The run's first service (the one the webhook and rotation runs use).
 pub const SERVICE: &str = "eu1";
+
+/// A messaging service of a run: its name, region, project and one app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    pub name: &'static str,
+    pub region: &'static str,
+    pub project: &'static str,
+    pub app: &'static str,
+}
+
+/// The run's first service.
+pub const EU: Service = Service {
+    name: SERVICE,
+    region: "eu",
+    project: "proj-eu",
+    app: APP,
+};
+/// A second service, in another region.
+pub const US: Service = Service {
+    name: "us1",
+    region: "us",
+    project: "proj-us",
+    app: "01USAPPAAAAAAAAAAAAAAAAAAA",
+};
+
+/// Outbound messages an upstream system enqueues: `per` every `every_s` seconds from
+/// `from_min`, `total` of them at most, for one service's app, spread over `groups` FIFO groups
+/// (recipients), the text naming the stream, the group and a sequence number.
+#[derive(Debug, Clone, Copy)]
+pub struct Outbound {
+    pub service: Service,
+    pub every_s: u64,
+    pub per: u64,
+    pub groups: u64,
+    pub total: Option<u64>,
+    pub from_min: u64,
+}
+
+impl Outbound {
+    /// One message every `every_s` seconds for `service`, in `groups` groups, without end.
+    pub fn every(service: Service, every_s: u64, groups: u64) -> Self {
+        Self {
+            service,
+            every_s,
+            per: 1,
+            groups,
+            total: None,
+            from_min: 0,
+        }
+    }
+}
 /// What Sinch signs with unless a fault says otherwise.
 const SINCH_SECRET: &str = "the-webhook-secret";
 /// Where a run's clock starts: a whole hour, so periods line up as CloudWatch's do.
@@ -82,6 +133,8 @@ pub enum Fault {
     SentConsumerFails,
     /// Sinch signs the service's callbacks with a secret the bridge does not hold.
     WrongWebhookSecret,
+    /// The Conversation API answers 503 for one project (its region down, say).
+    ProjectDown(&'static str),
     /// Junk requests at this many per second on the webhook route.
     Flood(u32),
 }
@@ -94,12 +147,18 @@ pub struct Scenario {
     /// (fault, from minute, to minute)
     pub faults: Vec<(Fault, u64, u64)>,
     pub minutes: u64,
-    /// An outbound message every this many seconds (0: none).
-    pub outbound_every_s: u64,
+    /// The services; the first is the webhook's and rotation's.
+    pub services: Vec<Service>,
+    /// What upstream systems enqueue.
+    pub outbound: Vec<Outbound>,
     /// A Sinch callback every this many seconds (0: none).
     pub callbacks_every_s: u64,
     /// Idle minutes (no traffic at all) before the run proper: queues fall asleep after six hours.
     pub idle_before_min: u64,
+    /// SQS's in-flight limit per queue (120,000; lower it to reach it).
+    pub in_flight_limit: Option<usize>,
+    /// The retention of every queue records wait on (not the dead-letter queues), compressed.
+    pub retention_s: Option<u32>,
 }
 
 impl Scenario {
@@ -110,9 +169,12 @@ impl Scenario {
             params: Vec::new(),
             faults: Vec::new(),
             minutes,
-            outbound_every_s: 30,
+            services: vec![EU],
+            outbound: vec![Outbound::every(EU, 30, 20)],
             callbacks_every_s: 20,
             idle_before_min: 0,
+            in_flight_limit: None,
+            retention_s: None,
         }
     }
 
@@ -130,6 +192,13 @@ impl Scenario {
         self.idle_before_min = minutes;
         self
     }
+
+    /// `services` instead of the first alone, and `outbound` instead of the default traffic.
+    pub fn with_traffic(mut self, services: &[Service], outbound: &[Outbound]) -> Self {
+        self.services = services.to_vec();
+        self.outbound = outbound.to_vec();
+        self
+    }
 }
 
 /// What a run produced.
@@ -143,6 +212,14 @@ pub struct Run {
     pub end_ms: i64,
     /// Counts of what happened, for the run's report.
     pub tally: BTreeMap<&'static str, u64>,
+    /// What Sinch accepted, in order: (project, text, when).
+    pub delivered: Vec<(String, String, i64)>,
+    /// What the outbound DLQ holds at the end.
+    pub dead_letters: Vec<sqs::Message>,
+    /// Messages still on each queue at the end, by logical id.
+    pub left: BTreeMap<&'static str, usize>,
+    /// Messages SQS deleted because their retention ran out.
+    pub expired: u64,
 }
 
 impl Run {
@@ -193,7 +270,7 @@ impl Lines {
 /// A callback Sinch will post again: (due at ms, attempt, body, headers).
 type SinchRetry = (i64, u32, String, Vec<(String, String)>);
 
-type SimSender = Sender<MemorySecretAdmin, HttpsSinchClient, Sqs>;
+type SimSender = Sender<MemorySecretAdmin, HttpsSinchClient, Sqs, MemorySendState>;
 type SimIngest = Ingest<MemorySecretAdmin, Sqs, SwitchableNonces>;
 type SimRotation = Rotation<MemorySecretAdmin, MemoryWebhooks, MemorySightings>;
 
@@ -220,6 +297,8 @@ struct World {
     sinch_retries: Vec<SinchRetry>,
     tally: BTreeMap<&'static str, u64>,
     sequence: u64,
+    /// Messages enqueued per outbound stream.
+    enqueued: Vec<u64>,
     rotation_token: Option<(String, usize, i64)>,
 }
 
@@ -248,6 +327,7 @@ fn queue_specs(stack: &Stack) -> Vec<QueueSpec> {
                 arn: stack.attribute(id, "Arn"),
                 visibility_s: number(&p["VisibilityTimeout"], 30),
                 retention_s: number(&p["MessageRetentionPeriod"], 345_600),
+                delay_s: number(&p["DelaySeconds"], 0),
                 redrive: p["RedrivePolicy"]["deadLetterTargetArn"].as_str().map(|arn| {
                     (
                         arn_to_url[arn].clone(),
@@ -264,13 +344,14 @@ fn sim_sender(
     env: &BTreeMap<String, String>,
     secrets: &MemorySecretAdmin,
     sqs: &Sqs,
+    state: &MemorySendState,
     clock: &Arc<ManualClock>,
     metrics: &Metrics,
 ) -> SimSender {
     let (config, cache) = sinch_bridge::send::config::load(&lookup(env)).unwrap_or_else(|e| panic!("{e}"));
     let services = Arc::new(ServiceCache::new(secrets.clone(), clock.clone(), cache).with_metrics(metrics.clone()));
     let http = HttpsSinchClient::new(https_client().expect("https client"), config.send_timeout);
-    Sender::new(services, http, sqs.clone(), clock.clone(), config, metrics.clone())
+    Sender::new(services, http, sqs.clone(), clock.clone(), config, metrics.clone()).with_state(state.clone())
 }
 
 /// The ingest as its `main` builds it (its nonce store is the run's, set by the caller).
@@ -317,6 +398,16 @@ fn sqs_event(batch: &[sqs::Message], queue_arn: &str, at_ms: i64) -> SqsEvent {
         record.body = Some(m.body.clone());
         record.event_source = Some("aws:sqs".into());
         record.event_source_arn = Some(queue_arn.to_owned());
+        record.message_attributes = m
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                let mut value = aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+                value.string_value = Some(v.clone());
+                value.data_type = Some("String".into());
+                (k.clone(), value)
+            })
+            .collect();
         let mut attributes: std::collections::HashMap<String, String> = [
             ("ApproximateReceiveCount".to_owned(), m.receive_count.to_string()),
             ("SentTimestamp".to_owned(), m.sent_ms.to_string()),
@@ -335,33 +426,65 @@ fn sqs_event(batch: &[sqs::Message], queue_arn: &str, at_ms: i64) -> SqsEvent {
     event
 }
 
+/// The stack's queues as the SQS model, with the scenario's retention and in-flight limit, and
+/// their URLs by logical id.
+fn sim_queues(stack: &Stack, scenario: &Scenario, clock: &Arc<ManualClock>) -> (Sqs, BTreeMap<&'static str, String>) {
+    let mut specs = queue_specs(stack);
+    if let Some(retention) = scenario.retention_s {
+        // The queues records wait on; dead-letter queues keep theirs.
+        for spec in specs.iter_mut().filter(|s| s.redrive.is_some()) {
+            spec.retention_s = retention;
+        }
+    }
+    let sqs = Sqs::new(clock.clone(), specs);
+    if let Some(limit) = scenario.in_flight_limit {
+        sqs.set_in_flight_limit(limit);
+    }
+    let mut urls = BTreeMap::new();
+    for id in [
+        "EventsQueue",
+        "OutboundQueue",
+        "OutboundRetryQueue",
+        "OutboundDeadLetterQueue",
+        "SentQueue",
+        "EventsDeadLetterQueue",
+    ] {
+        if stack.has(id) {
+            urls.insert(id, stack.physical_id(id));
+        }
+    }
+    (sqs, urls)
+}
+
+/// One service secret per scenario service, under the stack's prefix.
+fn service_secrets(stack: &Stack, scenario: &Scenario, clock: &Arc<ManualClock>) -> MemorySecretAdmin {
+    let prefix = stack.parameter("ServiceSecretPrefix").to_owned();
+    let secret_of = |s: &Service| {
+        json!({"region": s.region, "project_id": s.project, "key_id": format!("key-{}", s.name),
+            "key_secret": "key-secret", "webhook_secret": SINCH_SECRET, "apps": {s.app: {}}})
+        .to_string()
+    };
+    let first = scenario.services.first().copied().unwrap_or(EU);
+    let secrets = MemorySecretAdmin::new(&format!("{prefix}{}", first.name), &secret_of(&first), clock.clone());
+    for other in scenario.services.iter().skip(1) {
+        secrets.add_secret(&format!("{prefix}{}", other.name), &secret_of(other));
+    }
+    secrets
+}
+
 impl World {
     async fn new(scenario: &Scenario) -> Self {
         let template = Template::load();
-        let mut params = vec![("ServiceNames", SERVICE), ("EnableSentQueue", "true")];
+        let names: Vec<&str> = scenario.services.iter().map(|s| s.name).collect();
+        let names = names.join(",");
+        let mut params = vec![("ServiceNames", names.as_str()), ("EnableSentQueue", "true")];
         params.extend_from_slice(&scenario.params);
         let stack = template.stack("sim", &params).unwrap_or_else(|e| panic!("{e}"));
         let clock = ManualClock::new(START);
         let lines = Lines::default();
-        let sqs = Sqs::new(clock.clone(), queue_specs(&stack));
-        let mut urls = BTreeMap::new();
-        for id in [
-            "EventsQueue",
-            "OutboundQueue",
-            "OutboundDeadLetterQueue",
-            "SentQueue",
-            "EventsDeadLetterQueue",
-        ] {
-            if stack.has(id) {
-                urls.insert(id, stack.physical_id(id));
-            }
-        }
-        let sinch = SinchDouble::start().await;
-        let prefix = stack.parameter("ServiceSecretPrefix").to_owned();
-        let service_secret = json!({"region": "eu", "project_id": "proj", "key_id": "key", "key_secret": "key-secret",
-            "webhook_secret": SINCH_SECRET, "apps": {APP: {}}})
-        .to_string();
-        let secrets = MemorySecretAdmin::new(&format!("{prefix}{SERVICE}"), &service_secret, clock.clone());
+        let (sqs, urls) = sim_queues(&stack, scenario, &clock);
+        let sinch = SinchDouble::start(clock.clone()).await;
+        let secrets = service_secrets(&stack, scenario, &clock);
         let overrides = [
             ("SINCH_AUTH_URL".to_owned(), format!("{}/oauth2/token", sinch.uri())),
             ("CONVERSATION_API_URL".to_owned(), sinch.uri()),
@@ -373,7 +496,8 @@ impl World {
         rotation_env.extend(overrides);
         ingest_env.retain(|_, v| !v.is_empty());
         let sender_metrics = lines.metrics("sender", &clock);
-        let sender = sim_sender(&sender_env, &secrets, &sqs, &clock, &sender_metrics);
+        let send_state = MemorySendState::default();
+        let sender = sim_sender(&sender_env, &secrets, &sqs, &send_state, &clock, &sender_metrics);
         let ingest_metrics = lines.metrics("webhook-ingest", &clock);
         let nonces = SwitchableNonces::default();
         let ingest = sim_ingest(&ingest_env, &secrets, &sqs, &clock, &ingest_metrics).with_nonce_store(nonces.clone());
@@ -403,6 +527,7 @@ impl World {
             sinch_retries: Vec::new(),
             tally: BTreeMap::new(),
             sequence: 0,
+            enqueued: vec![0; scenario.outbound.len()],
             rotation_token: None,
         }
     }
@@ -432,6 +557,14 @@ impl World {
         s.key_refused.store(active.contains(&Fault::SinchKeyRefused), SeqCst);
         s.refuse_messages
             .store(active.contains(&Fault::SinchRefusesMessages), SeqCst);
+        let down: Vec<String> = active
+            .iter()
+            .filter_map(|f| match f {
+                Fault::ProjectDown(p) => Some((*p).to_owned()),
+                _ => None,
+            })
+            .collect();
+        *s.projects_down.lock().unwrap_or_else(PoisonError::into_inner) = down;
         self.webhooks.set_down(active.contains(&Fault::SinchManagementDown));
         self.nonces.set_down(active.contains(&Fault::NonceTableDown));
         self.nonces.set_claims_lapse(active.contains(&Fault::NonceClaimsLapse));
@@ -446,14 +579,20 @@ impl World {
         }
     }
 
-    /// An upstream system enqueues one outbound message (groups by recipient, as a contact
-    /// centre would).
-    fn enqueue_outbound(&mut self) {
+    /// An upstream system enqueues one message of stream `k` (groups by recipient, as a contact
+    /// centre would); its text names the stream, its group and its number in the stream.
+    fn enqueue_outbound(&mut self, k: usize, stream: Outbound) {
+        let n = self.enqueued[k];
+        if stream.total.is_some_and(|total| n >= total) {
+            return;
+        }
+        self.enqueued[k] += 1;
         self.sequence += 1;
-        let n = self.sequence;
-        let to = format!("+4670000{:04}", n % 20);
-        let body = json!({"app_id": APP, "channel": "SMS", "to": to, "correlation_id": format!("c{n}"),
-            "message": {"text_message": {"text": format!("message {n}")}}})
+        let group = n % stream.groups.max(1);
+        let to = format!("+46700{k}{group:04}");
+        let text = format!("s{k}-g{group}-{n:06}");
+        let body = json!({"app_id": stream.service.app, "channel": "SMS", "to": to, "correlation_id": format!("c{}", self.sequence),
+            "message": {"text_message": {"text": text}}})
         .to_string();
         let Some(url) = self.url("OutboundQueue") else { return };
         let group = url.ends_with(".fifo").then_some(to);
@@ -462,16 +601,22 @@ impl World {
         }
     }
 
-    /// Lambda's event source for the sender: batches while messages are receivable.
-    async fn poll_outbound(&mut self, active: &HashSet<Fault>) {
-        let Some(url) = self.url("OutboundQueue") else { return };
+    /// Lambda's event sources for the sender: the outbound queue's and the retry queue's,
+    /// batches of each while messages are receivable.
+    async fn poll_sender(&mut self, active: &HashSet<Fault>) {
+        for (queue, event) in [("OutboundQueue", "Outbound"), ("OutboundRetryQueue", "Retries")] {
+            self.poll(queue, event, active).await;
+        }
+    }
+
+    async fn poll(&mut self, queue: &str, event: &str, active: &HashSet<Fault>) {
+        let Some(url) = self.url(queue) else { return };
         let spec = self.sqs.spec(&url);
-        let batch_size =
-            self.stack.resource("SenderFunction")["Properties"]["Events"]["Outbound"]["Properties"]["BatchSize"]
-                .as_u64()
-                .unwrap_or(10) as usize;
+        let batch_size = self.stack.resource("SenderFunction")["Properties"]["Events"][event]["Properties"]["BatchSize"]
+            .as_u64()
+            .unwrap_or(10) as usize;
         let name = self.function_name("SenderFunction");
-        for _ in 0..200 {
+        for _ in 0..500 {
             let batch = self.sqs.receive(&url, batch_size, None);
             if batch.is_empty() {
                 return;
@@ -698,8 +843,12 @@ impl World {
 
     async fn tick(&mut self, scenario: &Scenario, elapsed_s: u64, active: &HashSet<Fault>) {
         self.apply(active);
-        if scenario.outbound_every_s > 0 && elapsed_s.is_multiple_of(scenario.outbound_every_s) {
-            self.enqueue_outbound();
+        for (k, stream) in scenario.outbound.iter().enumerate() {
+            if stream.every_s > 0 && elapsed_s >= stream.from_min * 60 && elapsed_s.is_multiple_of(stream.every_s) {
+                for _ in 0..stream.per.max(1) {
+                    self.enqueue_outbound(k, *stream);
+                }
+            }
         }
         for fault in active {
             if let Fault::Flood(per_second) = fault {
@@ -717,7 +866,7 @@ impl World {
         if scenario.callbacks_every_s > 0 && elapsed_s.is_multiple_of(scenario.callbacks_every_s) {
             self.new_callback(active).await;
         }
-        self.poll_outbound(active).await;
+        self.poll_sender(active).await;
         self.consume(
             "EventsQueue",
             active.contains(&Fault::EventsConsumerStalled),
@@ -767,6 +916,11 @@ pub async fn run(scenario: &Scenario) -> Run {
     }
     world.lambda.publish(&mut store);
     world.api.publish(&mut store);
+    let dead_letters = world
+        .url("OutboundDeadLetterQueue")
+        .map(|url| world.sqs.messages(&url))
+        .unwrap_or_default();
+    let left = world.urls.iter().map(|(id, url)| (*id, world.sqs.depth(url))).collect();
     Run {
         stack: world.stack,
         store,
@@ -774,6 +928,10 @@ pub async fn run(scenario: &Scenario) -> Run {
         start_ms,
         end_ms,
         tally: world.tally,
+        delivered: world.sinch.delivered(),
+        dead_letters,
+        left,
+        expired: world.sqs.expired(),
     }
 }
 

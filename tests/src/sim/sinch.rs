@@ -2,10 +2,12 @@
 //! schedule flips: the API down (503, as Sinch documents for "Something went wrong on our
 //! end"), the token endpoint down, the access key refused (401), every message refused (400).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::json;
+use serde_json::{Value, json};
+use sinch_bridge::clock::Clock;
+use sinch_bridge::testing::ManualClock;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 #[derive(Debug, Default)]
@@ -14,11 +16,15 @@ pub struct SinchSwitches {
     pub auth_down: AtomicBool,
     pub key_refused: AtomicBool,
     pub refuse_messages: AtomicBool,
+    /// Projects whose sends get 503.
+    pub projects_down: Mutex<Vec<String>>,
     pub accepted: AtomicU64,
     pub requests: AtomicU64,
+    /// What was accepted, in order: (project, text, when on the run's clock).
+    pub delivered: Mutex<Vec<(String, String, i64)>>,
 }
 
-struct Responder(Arc<SinchSwitches>);
+struct Responder(Arc<SinchSwitches>, Arc<ManualClock>);
 
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
@@ -33,7 +39,21 @@ impl Respond for Responder {
             }
             return ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3599}));
         }
-        if s.api_down.load(Ordering::SeqCst) {
+        // /v1/projects/{project}/messages:send
+        let project = request
+            .url
+            .path()
+            .split('/')
+            .skip_while(|p| *p != "projects")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let project_down = s
+            .projects_down
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&project);
+        if s.api_down.load(Ordering::SeqCst) || project_down {
             return ResponseTemplate::new(503)
                 .set_body_json(json!({"error": {"code": 503, "status": "UNAVAILABLE", "message": "try again"}}));
         }
@@ -43,6 +63,15 @@ impl Respond for Responder {
             );
         }
         let n = s.accepted.fetch_add(1, Ordering::Relaxed);
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let text = body["message"]["text_message"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        s.delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((project, text, self.1.unix_millis()));
         ResponseTemplate::new(200)
             .set_body_json(json!({"message_id": format!("SINCH{n:010}"), "accepted_time": "2026-12-05T00:00:00Z"}))
     }
@@ -55,14 +84,22 @@ pub struct SinchDouble {
 }
 
 impl SinchDouble {
-    pub async fn start() -> Self {
-        let server = MockServer::start().await;
+    pub async fn start(clock: Arc<ManualClock>) -> Self {
+        let server = MockServer::builder().disable_request_recording().start().await;
         let switches = Arc::new(SinchSwitches::default());
         Mock::given(wiremock::matchers::any())
-            .respond_with(Responder(switches.clone()))
+            .respond_with(Responder(switches.clone(), clock))
             .mount(&server)
             .await;
         Self { server, switches }
+    }
+
+    pub fn delivered(&self) -> Vec<(String, String, i64)> {
+        self.switches
+            .delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn uri(&self) -> String {

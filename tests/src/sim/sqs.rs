@@ -36,6 +36,8 @@ pub struct QueueSpec {
     pub arn: String,
     pub visibility_s: u32,
     pub retention_s: u32,
+    /// `DelaySeconds`: a message sent becomes visible this much later.
+    pub delay_s: u32,
     /// (DLQ URL, maxReceiveCount)
     pub redrive: Option<(String, u32)>,
 }
@@ -83,6 +85,11 @@ pub struct SqsModel {
     clock: Arc<ManualClock>,
     queues: BTreeMap<String, Queue>,
     next_id: u64,
+    /// Messages deleted because their retention ran out.
+    expired: u64,
+    /// Messages in flight a queue serves at most; past it a receive returns nothing, without an
+    /// error (FIFO queues: 120,000, "does not return an error"; tests lower it).
+    in_flight_limit: usize,
 }
 
 /// The model behind the bridge's queue ports (and the test's consumers).
@@ -113,7 +120,29 @@ impl Sqs {
             clock,
             queues,
             next_id: 0,
+            expired: 0,
+            in_flight_limit: 120_000,
         })))
+    }
+
+    pub fn expired(&self) -> u64 {
+        self.lock().expired
+    }
+
+    /// Lowers every queue's in-flight limit (a test reaches it with a few dozen records).
+    pub fn set_in_flight_limit(&self, limit: usize) {
+        self.lock().in_flight_limit = limit;
+    }
+
+    /// Messages in flight on `url` now.
+    pub fn in_flight(&self, url: &str) -> usize {
+        let m = self.lock();
+        let now = m.clock.unix_millis();
+        m.queues[url]
+            .messages
+            .iter()
+            .filter(|msg| msg.receive_count > 0 && msg.visible_at_ms > now)
+            .count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SqsModel> {
@@ -154,6 +183,7 @@ impl Sqs {
         };
         self.call(url, |q, now| {
             q.counters.sent += 1;
+            let visible_at_ms = now + i64::from(q.spec.delay_s) * 1000;
             q.messages.push(Message {
                 id,
                 receipt: String::new(),
@@ -163,7 +193,7 @@ impl Sqs {
                 sent_ms: now,
                 first_receive_ms: None,
                 receive_count: 0,
-                visible_at_ms: now,
+                visible_at_ms,
             });
             Ok(())
         })
@@ -175,6 +205,7 @@ impl Sqs {
         let mut guard = self.lock();
         let m = &mut *guard;
         let now = m.clock.unix_millis();
+        let limit = m.in_flight_limit;
         let mut moved: Vec<(String, Message)> = Vec::new();
         let out = {
             let Some(q) = m.queues.get_mut(url) else {
@@ -186,6 +217,12 @@ impl Sqs {
             }
             let visibility_ms = i64::from(visibility_s.unwrap_or(q.spec.visibility_s)) * 1000;
             let fifo = q.spec.fifo();
+            let in_flight = q
+                .messages
+                .iter()
+                .filter(|msg| msg.receive_count > 0 && msg.visible_at_ms > now)
+                .count();
+            let max = max.min(limit.saturating_sub(in_flight));
             let mut blocked: HashSet<String> = if fifo {
                 q.messages
                     .iter()
@@ -284,9 +321,12 @@ impl Sqs {
     pub fn publish_minute(&self, minute_ms: i64, store: &mut MetricStore) {
         let mut m = self.lock();
         let now = m.clock.unix_millis();
+        let mut expired = 0;
         for q in m.queues.values_mut() {
             let retention_ms = i64::from(q.spec.retention_s) * 1000;
+            let before = q.messages.len();
             q.messages.retain(|msg| now - msg.sent_ms < retention_ms);
+            expired += (before - q.messages.len()) as u64;
             if q.messages.is_empty() && now - q.last_action_ms >= SIX_HOURS_MS {
                 q.asleep = true;
             }
@@ -325,6 +365,7 @@ impl Sqs {
                 put("ApproximateAgeOfOldestMessage", age as f64);
             }
         }
+        m.expired += expired;
     }
 }
 

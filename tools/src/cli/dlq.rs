@@ -7,14 +7,10 @@
 //! redrive" page). The destination is `--to-url`, else the queue the dead letters'
 //! `source_queue` attribute names, else the one source the DLQ's `RedriveAllowPolicy` allows.
 
-use std::collections::HashMap;
-use std::io::Write as _;
-
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sinch_bridge::send::DEAD_LETTER_ATTRIBUTES;
 use sinch_bridge::send::dead_letter::SOURCE_QUEUE;
 
 use super::sqs::{aws_error, print_message, receive};
@@ -53,6 +49,11 @@ pub struct RedriveArgs {
     /// SQS's StartMessageMoveTask even with --endpoint-url.
     #[arg(long)]
     pub move_task: bool,
+    /// Leave in the DLQ every dead letter marked `may_have_been_sent` (an attempt may have
+    /// reached Sinch, which may have sent the message: a redrive could send it twice). Moves
+    /// by hand: a move task cannot choose messages.
+    #[arg(long, conflicts_with = "move_task")]
+    pub skip_may_have_been_sent: bool,
 }
 
 pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emulator: bool) -> Result<(), CliError> {
@@ -61,8 +62,15 @@ pub async fn dlq(cmd: DlqCommand, out: Output, sdk: &aws_config::SdkConfig, emul
         DlqCommand::List(args) => list(&client, &args, out).await,
         DlqCommand::Redrive(args) => {
             let to = destination(&client, &args.dlq_url, args.to_url.as_deref()).await?;
-            if args.manual || (emulator && !args.move_task) {
-                redrive_manually(&client, &args.dlq_url, &to.url, out).await
+            if args.manual || args.skip_may_have_been_sent || (emulator && !args.move_task) {
+                super::redrive_manual::redrive_manually(
+                    &client,
+                    &args.dlq_url,
+                    &to.url,
+                    args.skip_may_have_been_sent,
+                    out,
+                )
+                .await
             } else {
                 redrive_with_move_task(&client, &args.dlq_url, &to, out).await
             }
@@ -289,7 +297,7 @@ async fn redrive_with_move_task(client: &Client, dlq_url: &str, to: &Queue, out:
 }
 
 /// Makes received messages visible again at once.
-async fn release(client: &Client, url: &str, handles: &[String]) -> Result<(), CliError> {
+pub(super) async fn release(client: &Client, url: &str, handles: &[String]) -> Result<(), CliError> {
     for handle in handles {
         client
             .change_message_visibility()
@@ -304,7 +312,7 @@ async fn release(client: &Client, url: &str, handles: &[String]) -> Result<(), C
 }
 
 /// `(visible, in flight)` message counts of a queue.
-async fn counts(client: &Client, url: &str) -> Result<(u64, u64), CliError> {
+pub(super) async fn counts(client: &Client, url: &str) -> Result<(u64, u64), CliError> {
     let attributes = client
         .get_queue_attributes()
         .queue_url(url)
@@ -324,73 +332,4 @@ async fn counts(client: &Client, url: &str) -> Result<(u64, u64), CliError> {
         get(&QueueAttributeName::ApproximateNumberOfMessages),
         get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
     ))
-}
-
-async fn redrive_manually(client: &Client, from: &str, to: &str, out: Output) -> Result<(), CliError> {
-    let (total, _) = counts(client, from).await?;
-    let mut moved = 0u64;
-    loop {
-        let batch = receive(client, from, 1, Some(60)).await?;
-        if batch.is_empty() {
-            break;
-        }
-        for m in batch {
-            let attributes: HashMap<String, MessageAttributeValue> = m
-                .message_attributes()
-                .map(|a| {
-                    a.iter()
-                        .filter(|(k, _)| !DEAD_LETTER_ATTRIBUTES.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut send = client
-                .send_message()
-                .queue_url(to)
-                .message_body(m.body().unwrap_or_default())
-                .set_message_attributes(Some(attributes));
-            if to.ends_with(".fifo") {
-                let group = m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-                    .cloned()
-                    .unwrap_or_else(|| "redrive".into());
-                send = send
-                    .message_group_id(group)
-                    .message_deduplication_id(m.message_id().unwrap_or_default());
-            }
-            send.send().await.map_err(|e| aws_error("SendMessage", e))?;
-            if let Some(handle) = m.receipt_handle() {
-                client
-                    .delete_message()
-                    .queue_url(from)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("DeleteMessage", e))?;
-            }
-            moved += 1;
-            eprint!("\rmoved {moved}/{}   ", total.max(moved));
-            let _ = std::io::stderr().flush();
-        }
-    }
-    if moved > 0 {
-        // End the progress line, so the result starts on a line of its own.
-        eprintln!();
-    }
-    let (_, in_flight) = counts(client, from).await?;
-    if in_flight > 0 {
-        out.emit(
-            &format!("redrive INCOMPLETE: {moved} moved, {in_flight} in flight"),
-            &json!({"status": "INCOMPLETE", "moved": moved, "in_flight": in_flight}),
-        );
-        return Err(CliError::new(format!(
-            "{in_flight} message(s) are in flight: being read elsewhere, they come back after the queue's visibility timeout; run the redrive again then"
-        )));
-    }
-    out.emit(
-        &format!("redrive COMPLETED: {moved} moved"),
-        &json!({"status": "COMPLETED", "moved": moved}),
-    );
-    Ok(())
 }

@@ -4,6 +4,7 @@
 mod dlq;
 mod envelope;
 mod events;
+mod redrive_manual;
 mod secret_input;
 mod send;
 mod service;

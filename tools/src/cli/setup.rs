@@ -42,8 +42,18 @@ pub struct SyncArgs {
     /// secrets, so a secret changed by hand in the dashboard cannot be seen).
     #[arg(long)]
     pub reset_secrets: bool,
+    /// Seconds to wait, once, before Sinch's first new secret: webhook-ingest's
+    /// SECRET_REFRESH_MIN_INTERVAL_SECONDS and a margin (what the rotation's setSecret waits),
+    /// so no environment that reloaded before the secret was written still refuses it.
+    #[arg(long, env = "BRIDGE_REFRESH_WAIT_SECONDS", default_value_t = default_refresh_wait())]
+    pub refresh_wait_seconds: u64,
     #[command(flatten)]
     pub sinch: SinchArgs,
+}
+
+fn default_refresh_wait() -> u64 {
+    sinch_bridge::service_cache::DEFAULT_REFRESH_MIN_INTERVAL.as_secs()
+        + sinch_bridge::setup::rotation::REFRESH_MARGIN.as_secs()
 }
 
 #[derive(Args, Debug)]
@@ -107,6 +117,7 @@ pub async fn sync(cmd: WebhooksCommand, out: Output, aws: &aws_config::SdkConfig
         &wanted,
         args.dry_run,
         args.reset_secrets,
+        std::time::Duration::from_secs(args.refresh_wait_seconds),
         &mut progress,
     )
     .await;
@@ -181,7 +192,7 @@ fn print_sync(args: &SyncArgs, report: &SyncReport, recorded: bool, out: Output)
     out.emit(
         &text,
         &json!({"service": args.service.service, "target": target, "dry_run": args.dry_run, "changed": report.changed,
-                "blocked": report.blocked, "recorded": recorded, "apps": report.apps}),
+                "blocked": report.blocked, "recorded": recorded, "waited_seconds": report.waited.as_secs(), "apps": report.apps}),
     );
 }
 

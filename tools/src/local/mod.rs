@@ -150,17 +150,29 @@ pub async fn start(config: LocalConfig) -> Result<LocalStack, LocalError> {
         functions.ingest.api.clone(),
         (rotation.clone(), config.secret_prefix.clone()),
     ));
-    let mapping = functions.sender_mapping.clone();
-    let outbound = deployed.queues.get("OutboundQueue").cloned().unwrap_or_default();
-    let source = event_source::EventSource::from(&mapping);
-    let poll_task = tokio::spawn(event_source::poll_outbound(
-        aws_sdk_sqs::Client::new(&sdk),
-        outbound,
-        functions.sender.api.clone(),
-        source,
-    ));
+    // One poller per event source of the sender (the outbound queue's and the retry queue's),
+    // each on the queue its mapping names.
+    let mut pollers = Vec::new();
+    for mapping in &functions.sender_mappings {
+        let arn = mapping["EventSourceArn"].as_str().unwrap_or_default();
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        let Some(url) = deployed
+            .queues
+            .values()
+            .find(|url| url.rsplit('/').next() == Some(name))
+        else {
+            continue;
+        };
+        pollers.push(tokio::spawn(event_source::poll_outbound(
+            aws_sdk_sqs::Client::new(&sdk),
+            url.clone(),
+            functions.sender.api.clone(),
+            event_source::EventSource::from(mapping),
+        )));
+    }
     let (mut tasks, children) = functions.into_parts();
-    tasks.extend([mock_task, webhook_task, poll_task]);
+    tasks.extend([mock_task, webhook_task]);
+    tasks.extend(pollers);
     Ok(LocalStack {
         queues: deployed.queues,
         webhook_url,

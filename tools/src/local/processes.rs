@@ -99,8 +99,8 @@ pub(super) struct Functions {
     pub ingest: Running,
     pub sender: Running,
     pub rotation: Running,
-    /// The stack's event source mapping of the sender.
-    pub sender_mapping: Value,
+    /// The stack's event source mappings of the sender (outbound and retry queues).
+    pub sender_mappings: Vec<Value>,
 }
 
 impl Functions {
@@ -156,6 +156,6 @@ pub(super) async fn start_all(
         ingest,
         sender,
         rotation,
-        sender_mapping: sender_fn["event_sources"].get(0).cloned().unwrap_or(Value::Null),
+        sender_mappings: sender_fn["event_sources"].as_array().cloned().unwrap_or_default(),
     })
 }

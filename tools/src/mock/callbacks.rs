@@ -182,7 +182,7 @@ impl MockState {
 #[derive(Debug, Deserialize)]
 pub(super) struct TriggerRequest {
     app_id: String,
-    #[serde(default = "super::one")]
+    #[serde(default = "super::control::one")]
     count: usize,
 }
 

@@ -10,17 +10,14 @@
 //!   and credentials as `messages:send`, with Sinch's limits and error bodies.
 //! - [`webhook`]: the registered webhook, its validation and update masks.
 //! - [`callbacks`]: MESSAGE_DELIVERY callbacks to the webhooks registered for the app that
-//!   subscribed to the trigger, each signed with that webhook's secret as read at send time.
-//!
-//! Control endpoints (not Sinch's): `GET|DELETE /_mock/requests` (the `messages:send` requests),
-//! `GET|DELETE /_mock/management` (the management requests),
-//! `POST /_mock/faults` (`{"kind":"429"|"500"|"400"|"timeout"|"applied_500","count":N,
-//! "scope":"send"|"management"}`), `DELETE /_mock/faults`, `POST /_mock/secret-reads`
-//! (`{"mode":"full"|"masked"|"absent"}`: how webhook secrets are shown back, masked by default), `GET /_mock/webhooks` (secrets shown as `"***"`), `POST /_mock/callbacks`
-//! (`{"app_id":…,"count":N}`), `GET|DELETE /_mock/callbacks` (callback answer statuses),
-//! `GET /_mock/health`.
+//!   subscribed to the trigger, each signed with that webhook's secret as read at send time
+//!   (`POST /_mock/callbacks` `{"app_id":…,"count":N}` sends them).
+//! - [`control`]: the mock's own endpoints (`/_mock/requests`, `/_mock/faults`,
+//!   `/_mock/secret-reads`, `/_mock/webhooks`); `GET|DELETE /_mock/management`,
+//!   `POST|GET|DELETE /_mock/callbacks` and `GET /_mock/health` are served beside their owners.
 
 mod callbacks;
+mod control;
 mod management;
 mod send;
 mod webhook;
@@ -30,7 +27,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -182,23 +178,6 @@ pub enum FaultScope {
     Management,
 }
 
-#[derive(Debug, Deserialize)]
-struct FaultRequest {
-    kind: FaultKind,
-    #[serde(default = "one")]
-    count: usize,
-    #[serde(default)]
-    scope: FaultScope,
-    /// Management only: the HTTP method the fault waits for (`POST`, `PATCH`, …); any when
-    /// absent.
-    #[serde(default)]
-    method: Option<String>,
-}
-
-fn one() -> usize {
-    1
-}
-
 pub struct MockState {
     config: MockConfig,
     tokens: Mutex<HashSet<String>>,
@@ -311,14 +290,17 @@ pub fn router(config: MockConfig, http: reqwest::Client) -> (axum::Router, Arc<M
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), management::faults))
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), management::record)),
         )
-        .route("/_mock/requests", get(list_requests).delete(clear_requests))
+        .route(
+            "/_mock/requests",
+            get(control::list_requests).delete(control::clear_requests),
+        )
         .route(
             "/_mock/management",
             get(management::list_requests).delete(management::clear_requests),
         )
-        .route("/_mock/faults", post(add_fault).delete(clear_faults))
-        .route("/_mock/secret-reads", post(set_secret_reads))
-        .route("/_mock/webhooks", get(list_webhooks))
+        .route("/_mock/faults", post(control::add_fault).delete(control::clear_faults))
+        .route("/_mock/secret-reads", post(control::set_secret_reads))
+        .route("/_mock/webhooks", get(control::list_webhooks))
         .route(
             "/_mock/callbacks",
             get(callbacks::report).post(callbacks::trigger).delete(callbacks::clear),
@@ -412,44 +394,4 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 fn valid_key(state: &MockState, headers: &HeaderMap) -> bool {
     basic_credentials(headers)
         .is_some_and(|(id, secret)| state.config.credentials.get(&id).is_some_and(|s| s.expose() == secret))
-}
-
-async fn list_requests(State(state): State<Arc<MockState>>) -> Json<Value> {
-    Json(Value::Array(state.requests()))
-}
-
-async fn clear_requests(State(state): State<Arc<MockState>>) -> StatusCode {
-    MockState::lock(&state.requests).clear();
-    StatusCode::NO_CONTENT
-}
-
-async fn add_fault(State(state): State<Arc<MockState>>, Json(fault): Json<FaultRequest>) -> StatusCode {
-    match fault.scope {
-        FaultScope::Send => state.inject(fault.kind, fault.count),
-        FaultScope::Management => state.inject_management(fault.kind, fault.count, fault.method.as_deref()),
-    }
-    StatusCode::NO_CONTENT
-}
-
-async fn clear_faults(State(state): State<Arc<MockState>>) -> StatusCode {
-    MockState::lock(&state.faults).clear();
-    MockState::lock(&state.management_faults).clear();
-    StatusCode::NO_CONTENT
-}
-
-#[derive(Deserialize)]
-struct SecretReadsRequest {
-    mode: SecretReads,
-}
-
-/// `POST /_mock/secret-reads` `{"mode":"full"|"masked"|"absent"}`.
-async fn set_secret_reads(State(state): State<Arc<MockState>>, Json(request): Json<SecretReadsRequest>) -> StatusCode {
-    state.set_secret_reads(request.mode);
-    StatusCode::NO_CONTENT
-}
-
-/// Every webhook of every app, secrets redacted.
-async fn list_webhooks(State(state): State<Arc<MockState>>) -> Json<Value> {
-    let webhooks: Vec<Value> = state.webhooks().iter().map(Webhook::to_redacted_json).collect();
-    Json(json!({ "webhooks": webhooks }))
 }

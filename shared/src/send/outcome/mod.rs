@@ -40,6 +40,10 @@ codes! {
         DlqUnavailable => "dlq_unavailable",
         NotStarted => "not_started",
         Panic => "panic",
+        GroupWaiting => "group_waiting",
+        StateUnavailable => "state_unavailable",
+        RetryQueueUnavailable => "retry_queue_unavailable",
+        AppPaced => "app_paced",
     }
 }
 
@@ -65,6 +69,8 @@ pub enum Outcome {
     Sent {
         message_id: Option<String>,
         accepted_time: Option<String>,
+        /// False when Sinch's 2xx answer broke off: accepted, its id unknown.
+        answer_complete: bool,
     },
     Retry {
         cause: RetryCause,
@@ -72,10 +78,18 @@ pub enum Outcome {
         /// Sinch's answer, when there was one.
         http_status: Option<u16>,
         sinch_status: Option<String>,
+        /// The request may have reached Sinch and been accepted (no answer, or an answer
+        /// that broke off before its status): sending again may send it twice.
+        maybe_sent: bool,
+        /// False when no attempt was made (its service is known to be failing right now).
+        attempted: bool,
     },
     DeadLetter(DeadLetter),
     /// Not tried: the invocation's deadline was too close to start a send.
     NotStarted,
+    /// Not tried: the app's pace (learned from Sinch's 429s) has no slot for it before this
+    /// long.
+    Paced(Duration),
 }
 
 /// Why a record can never succeed, as it is written on the dead-letter message.
@@ -90,6 +104,8 @@ pub struct DeadLetter {
     pub last_cause: Option<RetryCause>,
     /// For a record that failed for a while: how often it was tried.
     pub attempts: Option<u32>,
+    /// An attempt may have reached Sinch: sending it again may send it twice.
+    pub maybe_sent: bool,
 }
 
 impl DeadLetter {
@@ -102,6 +118,7 @@ impl DeadLetter {
             sinch_message: None,
             last_cause: None,
             attempts: None,
+            maybe_sent: false,
         }
     }
 
@@ -125,7 +142,7 @@ impl DeadLetter {
             format!("reached the outbound queue's maxReceiveCount; last cause {cause}")
         } else {
             format!(
-                "still failing after {} s of retries; last cause {cause}",
+                "still failing {} s after it was enqueued; last cause {cause}",
                 retried_for.as_secs()
             )
         };
@@ -137,6 +154,7 @@ impl DeadLetter {
             sinch_message: None,
             last_cause: Some(cause),
             attempts: Some(attempts),
+            maybe_sent: false,
         }
     }
 }
@@ -148,6 +166,20 @@ impl Outcome {
             retry_after: None,
             http_status: None,
             sinch_status: None,
+            maybe_sent: false,
+            attempted: true,
+        }
+    }
+
+    /// Not attempted: the record's service failed moments ago with `cause`.
+    pub fn skipped(cause: RetryCause, http_status: Option<u16>) -> Self {
+        Outcome::Retry {
+            cause,
+            retry_after: None,
+            http_status,
+            sinch_status: None,
+            maybe_sent: false,
+            attempted: false,
         }
     }
 
@@ -208,18 +240,29 @@ impl From<&TokenError> for Outcome {
             retry_after: None,
             http_status,
             sinch_status: None,
+            maybe_sent: false,
+            attempted: true,
         }
     }
 }
 
-/// No answer at all: Sinch may or may not have the message; retry.
+/// No answer at all: Sinch may or may not have the message; retry. Only a connection that was
+/// never made is known not to have delivered it.
 impl From<&TransportError> for Outcome {
     fn from(error: &TransportError) -> Self {
-        Outcome::retry(match error {
-            TransportError::Timeout => RetryCause::Timeout,
-            TransportError::Connect => RetryCause::ConnectionError,
-            TransportError::Other(_) => RetryCause::TransportError,
-        })
+        let (cause, maybe_sent) = match error {
+            TransportError::Timeout => (RetryCause::Timeout, true),
+            TransportError::Connect => (RetryCause::ConnectionError, false),
+            TransportError::Other(_) => (RetryCause::TransportError, true),
+        };
+        Outcome::Retry {
+            cause,
+            retry_after: None,
+            http_status: None,
+            sinch_status: None,
+            maybe_sent,
+            attempted: true,
+        }
     }
 }
 
@@ -232,14 +275,19 @@ impl From<&HttpReply> for Outcome {
             retry_after: reply.retry_after,
             http_status: Some(reply.status),
             sinch_status: parse_error(&reply.body).status,
+            maybe_sent: false,
+            attempted: true,
         };
         match reply.status {
+            // A 2xx is Sinch's acceptance whatever becomes of its body: sending again would
+            // send the message twice.
             200..=299 => {
                 let parsed: Option<SendReply> = serde_json::from_slice(&reply.body).ok();
                 let (message_id, accepted_time) = parsed.map(|r| (r.message_id, r.accepted_time)).unwrap_or_default();
                 Outcome::Sent {
                     message_id,
                     accepted_time,
+                    answer_complete: reply.complete,
                 }
             }
             429 => retry(RetryCause::RateLimited),
@@ -269,6 +317,7 @@ impl From<&HttpReply> for Outcome {
                     sinch_message: error.message.map(|m| truncate(&m, 256)),
                     last_cause: None,
                     attempts: None,
+                    maybe_sent: false,
                 })
             }
         }

@@ -5,6 +5,7 @@ fn reply(status: u16, body: &str) -> HttpReply {
         status,
         retry_after: None,
         body: body.as_bytes().to_vec(),
+        complete: true,
     }
 }
 
@@ -18,14 +19,16 @@ fn success_reads_message_id_and_accepted_time() {
         out,
         Outcome::Sent {
             message_id: Some("M1".into()),
-            accepted_time: Some("2024-06-18T12:34:56Z".into())
+            accepted_time: Some("2024-06-18T12:34:56Z".into()),
+            answer_complete: true,
         }
     );
     assert_eq!(
         Outcome::from(&reply(202, "not json")),
         Outcome::Sent {
             message_id: None,
-            accepted_time: None
+            accepted_time: None,
+            answer_complete: true,
         }
     );
 }
@@ -61,6 +64,7 @@ fn transient_statuses_are_retried_with_their_cause() {
         status: 429,
         retry_after: Some(7),
         body: vec![],
+        complete: true,
     };
     assert_eq!(
         cause(Outcome::from(&with_hint)),

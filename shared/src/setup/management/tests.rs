@@ -51,6 +51,7 @@ fn reply(status: u16, body: &str) -> Result<HttpReply, TransportError> {
         status,
         retry_after: None,
         body: body.as_bytes().to_vec(),
+        complete: true,
     })
 }
 

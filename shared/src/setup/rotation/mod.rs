@@ -190,7 +190,7 @@ pub struct RotationConfig {
 }
 
 /// Clock difference allowed between Secrets Manager's creation dates and the functions.
-const REFRESH_MARGIN: Duration = Duration::from_secs(5);
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5);
 
 impl RotationConfig {
     /// Refuses a bad value with an error naming the variable, like the other functions; a

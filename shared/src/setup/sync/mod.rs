@@ -11,6 +11,7 @@
 //! secret changed by hand in the dashboard, which a masked read cannot show).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -84,6 +85,15 @@ pub enum Plan {
 impl Plan {
     pub fn changes_something(&self) -> bool {
         matches!(self, Plan::Create(_) | Plan::Update { .. })
+    }
+
+    /// Whether Sinch will sign with a secret it did not use before once this is applied.
+    pub fn sets_secret(&self) -> bool {
+        match self {
+            Plan::Create(w) => w.secret.is_some(),
+            Plan::Update { mask, .. } => mask.contains(&"secret"),
+            _ => false,
+        }
     }
 
     /// One line for people: what would change, never a secret.
@@ -238,10 +248,19 @@ pub struct SyncReport {
     pub blocked: usize,
     /// The webhook of each app that is ours now, with the fingerprint of the secret it holds.
     pub records: Vec<(String, WebhookRecord)>,
+    /// How long sync waited before Sinch's first new secret (see [`sync`]).
+    pub waited: Duration,
 }
 
 /// Makes every app's webhook agree with the deployment (`dry_run`: only says what it would
 /// do). One app's failure does not stop the others; Sinch's messages never show the secret.
+///
+/// Before the first change that makes Sinch sign with a new secret, it waits `refresh_wait`
+/// once (the ingest's forced-reload interval and a margin, as the rotation's `setSecret`
+/// does): the secret was written before sync started, so an environment that reloaded before
+/// then (a forged request is enough) may reload again by the time Sinch's first callback with
+/// the new secret arrives, instead of answering 401 — which Sinch does not retry.
+#[allow(clippy::too_many_arguments)] // one call site, each a distinct input of the command
 pub async fn sync<W: WebhookAdmin>(
     webhooks: &W,
     service: &MessagingService,
@@ -249,9 +268,11 @@ pub async fn sync<W: WebhookAdmin>(
     triggers: &BTreeSet<String>,
     dry_run: bool,
     reset_secrets: bool,
+    refresh_wait: Duration,
     progress: &mut dyn FnMut(usize, &str),
 ) -> SyncReport {
     let mut report = SyncReport::default();
+    let mut wait = (!dry_run).then_some(refresh_wait);
     for (i, (app_id, settings)) in service.apps.iter().enumerate() {
         progress(i, app_id);
         let desired = Desired {
@@ -262,7 +283,8 @@ pub async fn sync<W: WebhookAdmin>(
             triggers: triggers.clone(),
             reset_secret: reset_secrets,
         };
-        let (result, change, record) = sync_app(webhooks, service, &desired, settings.webhook.as_ref(), dry_run).await;
+        let (result, change, record) =
+            sync_app(webhooks, service, &desired, settings.webhook.as_ref(), &mut wait).await;
         match result {
             "blocked" | "failed" => report.blocked += 1,
             "changed" | "would change" => report.changed += 1,
@@ -277,6 +299,11 @@ pub async fn sync<W: WebhookAdmin>(
             change,
         });
     }
+    report.waited = if dry_run {
+        Duration::ZERO
+    } else {
+        refresh_wait.saturating_sub(wait.unwrap_or_default())
+    };
     report
 }
 
@@ -286,8 +313,10 @@ async fn sync_app<W: WebhookAdmin>(
     service: &MessagingService,
     desired: &Desired,
     record: Option<&WebhookRecord>,
-    dry_run: bool,
+    // None: a dry run; Some(wait): waited once before the first new secret, then zero.
+    wait: &mut Option<Duration>,
 ) -> (&'static str, String, Option<WebhookRecord>) {
+    let dry_run = wait.is_none();
     let existing = match webhooks.list(service, &desired.app_id).await {
         Ok(existing) => existing,
         Err(e) => {
@@ -305,6 +334,12 @@ async fn sync_app<W: WebhookAdmin>(
         .as_ref()
         .map(|s| s.expose().to_owned())
         .unwrap_or_default();
+    if step.sets_secret()
+        && let Some(pause) = wait.as_mut().filter(|p| !p.is_zero())
+    {
+        tokio::time::sleep(*pause).await;
+        *pause = Duration::ZERO;
+    }
     let applied = match &step {
         Plan::Create(webhook) if !dry_run => webhooks.create(service, webhook).await.map(Some),
         Plan::Update { webhook, mask, .. } if !dry_run => webhooks.update(service, webhook, mask).await.map(Some),

@@ -5,6 +5,9 @@ use std::future::Future;
 
 use crate::protocol::SecretString;
 
+mod nonces;
+pub use nonces::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, Sighting, SightingReader};
+
 /// A Secrets Manager staging label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
@@ -163,6 +166,18 @@ pub struct QueueMessage {
 /// Stores messages durably. `Ok` means the queue has it.
 pub trait QueueWriter: Send + Sync {
     fn put(&self, message: &QueueMessage) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Up to ten messages for one queue in one call, enqueued in the order given (the order
+    /// of a FIFO group holds); one result per message. The default sends them one by one.
+    fn put_batch(&self, messages: &[QueueMessage]) -> impl Future<Output = Vec<Result<(), PortError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(messages.len());
+            for m in messages {
+                results.push(self.put(m).await);
+            }
+            results
+        }
+    }
 }
 
 /// True for FIFO queue URLs (`….fifo`).
@@ -184,92 +199,79 @@ pub trait QueueControl: Send + Sync {
 
     /// The queue's redrive `maxReceiveCount`, `None` when it has no redrive policy.
     fn max_receives(&self, queue_url: &str) -> impl Future<Output = Result<Option<u32>, PortError>> + Send;
-}
 
-/// A claim on a nonce, held while its event is being stored: only its holder can confirm or
-/// release it, and it lapses on its own at the lease's end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NonceClaim {
-    pub token: String,
-}
-
-/// What claiming a nonce found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    /// Ours: store the event, then confirm (or release on failure).
-    Claimed(NonceClaim),
-    /// An event with this nonce was stored: a replay.
-    Used,
-    /// Another request with this nonce is being stored right now.
-    InFlight,
-}
-
-/// What confirming a claim found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirmed {
-    /// The nonce is marked used.
-    Used,
-    /// The claim lapsed before the confirmation and another request took the nonce: both
-    /// stored the event (consumers deduplicate by `event_id`).
-    Lapsed,
-}
-
-/// Remembers which nonces were used, so a signed request is stored at most once.
-///
-/// A nonce is claimed for a short lease before its event is stored and confirmed as used (until
-/// its signature expires) after: a request whose storing failed, or whose environment died,
-/// can be retried with the same headers once the claim is released or lapses.
-pub trait NonceStore: Send + Sync {
-    /// Claims `key` until `lease_until` unless it is used or claimed at `now`.
-    fn claim(
+    /// Deletes up to ten messages of one queue in one call; the default deletes them one by one.
+    /// `Err` when any was not deleted.
+    fn delete_batch(
         &self,
-        key: &str,
-        now: i64,
-        lease_until: i64,
-    ) -> impl Future<Output = Result<ClaimOutcome, PortError>> + Send;
-
-    /// Marks a claimed nonce used until `used_until`.
-    fn confirm(
-        &self,
-        key: &str,
-        claim: &NonceClaim,
-        used_until: i64,
-    ) -> impl Future<Output = Result<Confirmed, PortError>> + Send;
-
-    /// Gives a claim up (its event was not stored), so a retry need not wait for the lease.
-    fn release(&self, key: &str, claim: &NonceClaim) -> impl Future<Output = Result<(), PortError>> + Send;
-
-    /// Adds `count` stored callbacks verified by the secret with this fingerprint, the last at
-    /// `seen_at`. Only a store every environment shares keeps them (the nonce table); the
-    /// default keeps nothing.
-    fn record_sighting(
-        &self,
-        service: &str,
-        fingerprint: &str,
-        seen_at: i64,
-        count: u64,
+        queue_url: &str,
+        receipt_handles: &[String],
     ) -> impl Future<Output = Result<(), PortError>> + Send {
-        let _ = (service, fingerprint, seen_at, count);
-        std::future::ready(Ok(()))
+        async move {
+            let mut failure = None;
+            for handle in receipt_handles {
+                if let Err(e) = self.delete(queue_url, handle).await {
+                    failure = Some(e);
+                }
+            }
+            failure.map_or(Ok(()), Err)
+        }
     }
 }
 
-/// When a webhook secret verified stored callbacks of a service: what a rotation, the doctor
-/// and an operator read to know what Sinch signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sighting {
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub count: u64,
+/// What the sender keeps beyond one invocation, shared by every environment (the state table):
+/// which FIFO groups have records waiting in the retry queue (a later record of such a group
+/// must wait behind them), and which records an attempt may already have delivered.
+pub trait SendState: Send + Sync {
+    /// Whether this store exists: without it a FIFO record is never moved to the retry queue,
+    /// as its group's order could not be kept.
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    /// Of `groups`, those with records waiting in the retry queue (read strongly consistent).
+    fn waiting(
+        &self,
+        groups: &[&str],
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, PortError>> + Send;
+
+    /// `count` more records of `group` wait in the retry queue; the entry lives until
+    /// `expires_at` (Unix seconds) unless counted again.
+    fn park(&self, group: &str, count: u32, expires_at: i64) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// `count` records of `group` left the retry queue (sent, dead-lettered, or not moved).
+    fn release(&self, group: &str, count: u32) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// An attempt at `record_id` may have reached Sinch (it timed out, or its answer broke off).
+    fn note_maybe_sent(&self, record_id: &str, expires_at: i64) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Whether any attempt at `record_id` may have reached Sinch.
+    fn maybe_sent(&self, record_id: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
-/// Reads the sightings the ingest recorded.
-pub trait SightingReader: Send + Sync {
-    fn sighting(
-        &self,
-        service: &str,
-        fingerprint: &str,
-    ) -> impl Future<Output = Result<Option<Sighting>, PortError>> + Send;
+/// No state table: nothing waits, nothing is remembered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSendState;
+
+impl SendState for NoSendState {
+    fn enabled(&self) -> bool {
+        false
+    }
+    async fn waiting(&self, _groups: &[&str]) -> Result<std::collections::HashSet<String>, PortError> {
+        Ok(std::collections::HashSet::new())
+    }
+    async fn park(&self, _group: &str, _count: u32, _expires_at: i64) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn release(&self, _group: &str, _count: u32) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn note_maybe_sent(&self, _record_id: &str, _expires_at: i64) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn maybe_sent(&self, _record_id: &str) -> Result<bool, PortError> {
+        Ok(false)
+    }
 }
 
 /// The methods the bridge uses with Sinch.
@@ -299,6 +301,8 @@ pub struct HttpReply {
     /// `Retry-After` in whole seconds, when given.
     pub retry_after: Option<u64>,
     pub body: Vec<u8>,
+    /// False when the body broke off after the status arrived (`body` holds what came).
+    pub complete: bool,
 }
 
 /// No answer at all.
