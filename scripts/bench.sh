@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every figure in BENCHMARKS.md in one run on this machine and prints a summary.
 # Installs what it needs: moto (.venv, PyPI) and the official Sinch Node SDK plus the AWS SDK
-# SQS client (target/bench-node, npm; never committed). Release builds make it take 15 to 30
+# SQS and Secrets Manager clients (target/bench-node, npm; never committed). Release builds make it take 15 to 30
 # minutes on 2 cores. Results: target/bench-results/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,6 +20,9 @@ if [ ! -d "$node_dir/node_modules/@sinch/sdk-client" ]; then
   # sdk-core 1.5.0 does not install from the registry (its @sinch/conversation 1.5.0 is missing);
   # 1.4.0 brings @sinch/sdk-client 1.5.0, where validateWebhookSignature lives.
   (cd "$node_dir" && npm init -y >/dev/null && npm install --no-audit --no-fund --silent @sinch/sdk-core@1.4.0 @aws-sdk/client-sqs@3)
+fi
+if [ ! -d "$node_dir/node_modules/@aws-sdk/client-secrets-manager" ]; then
+  (cd "$node_dir" && npm install --no-audit --no-fund --silent @aws-sdk/client-secrets-manager@3)
 fi
 export NODE_PATH="$node_dir/node_modules"
 
@@ -73,6 +76,11 @@ done
 
 echo "== 6. the nonce table: whole ingest with instance vs table replay protection against moto"
 MOTO_ENDPOINT="$MOTO_ENDPOINT" cargo bench -q -p bridge-tests --bench nonce_table 2>/dev/null | tee "$out/nonce-table.jsonl"
+
+echo "== 8. the whole webhook function: ours (instance, table) against Python + boto3 and Node + AWS SDK v3 + Sinch SDK"
+# Three repeats of 150 warm invocations each, the contenders taking turns; BENCH_BASELINE=path
+# adds an earlier build of ours to the same turns.
+BENCH_PYTHON="$bin/python" "$bin/python" scripts/bench/whole_function.py target/release/webhook-ingest 150 3 | tee "$out/whole-function.jsonl"
 
 echo "== summary"
 python3 scripts/bench/summarize.py "$out"

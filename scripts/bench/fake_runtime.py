@@ -20,10 +20,17 @@ class Runtime:
         self.errors = 0
         self.done = threading.Event()
         self.expected = 0
+        # Per invocation: when its event was handed out, and (request id, when, body) of each
+        # answer, for the whole-function comparison's response times.
+        self.handed = {}
+        self.answered = queue.Queue()
         runtime = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: without TCP_NODELAY the body waits
+            # for the client's delayed ACK (40 ms on Linux) and every response time with it.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -50,10 +57,15 @@ class Runtime:
                 self.send_header("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0")
                 self.end_headers()
                 self.wfile.write(payload)
+                self.wfile.flush()
+                runtime.handed[request_id] = time.perf_counter()
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0") or 0)
-                self.rfile.read(length)
+                answer = self.rfile.read(length)
+                at = time.perf_counter()
+                # .../runtime/invocation/{request id}/response|error
+                runtime.answered.put((self.path.rstrip("/").split("/")[-2], at, answer))
                 if "/error" in self.path:
                     runtime.errors += 1
                 else:

@@ -23,12 +23,12 @@ SECRET = "bench-webhook-secret"
 
 def aws(target, action, payload):
     """A minimal AWS JSON-protocol call to moto (no SDK needed)."""
-    service = {"sqs": "AmazonSQS", "secretsmanager": "secretsmanager"}[target]
+    service = {"sqs": "AmazonSQS", "secretsmanager": "secretsmanager", "dynamodb": "DynamoDB_20120810"}[target]
     req = urllib.request.Request(
         os.environ["MOTO_ENDPOINT"] + "/",
         data=json.dumps(payload).encode(),
         headers={
-            "Content-Type": "application/x-amz-json-1.0" if target == "sqs" else "application/x-amz-json-1.1",
+            "Content-Type": "application/x-amz-json-1.1" if target == "secretsmanager" else "application/x-amz-json-1.0",
             "X-Amz-Target": f"{service}.{action}",
             "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/" + target + "/aws4_request, SignedHeaders=host, Signature=x",
         },

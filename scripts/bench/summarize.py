@@ -1,4 +1,4 @@
-"""Summarises target/bench-results into the figures and the P1-P8 budget of BENCHMARKS.md."""
+"""Summarises target/bench-results into the figures and the P1-P11 budget of BENCHMARKS.md."""
 import json
 import os
 import re
@@ -95,6 +95,19 @@ if sizes:
     b = max(s["binary_mb"] for s in sizes)
     z = max(s["zip_mb"] for s in sizes)
     check("P7", "stripped binary / zip (x86_64)", f"{b:.1f} MB / {z:.1f} MB", "<= 8 MB / <= 4 MB", b <= 8 and z <= 4)
+
+whole = {w["contender"]: w for w in jsonl("whole-function.jsonl")}
+if whole:
+    print("whole webhook function (section 8):")
+    for name, w in whole.items():
+        print(f"  {name:<28} " + ", ".join(f"{k} {v}" for k, v in w.items() if k not in ("bench", "contender")))
+inst, table, py = (whole.get(k) for k in ("ours-instance", "ours-table", "python-boto3"))
+if inst and table and py:
+    ratio = table["response_median_ms"] / inst["response_median_ms"]
+    check("P10", "table-mode response / instance mode (same moto)", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5)
+    t, i = py["cpu_per_invocation_us"] / table["cpu_per_invocation_us"], py["cpu_per_invocation_us"] / inst["cpu_per_invocation_us"]
+    check("P11", "CPU per warm webhook vs Python + boto3", f"table 1/{t:.1f}, instance 1/{i:.1f} of Python's",
+          "table <= 1/4, instance <= 1/5", t >= 4 and i >= 5)
 
 print("\nbudget:")
 for row in sorted(budget):

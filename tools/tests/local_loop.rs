@@ -426,6 +426,48 @@ async fn webhook_send_signs_with_the_service_secret_and_fails_with_a_wrong_one()
     assert!(stderr(&unknown).starts_with("error: unknown trigger \"NOPE\""));
 }
 
+/// The deployed function answers, then confirms the nonce before it takes the next request
+/// (`ReplayProtection=table`, the template's default): the same signed request sent again right
+/// after its 200 is a replay, not a request still in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_function_confirms_a_nonce_after_its_answer_and_before_the_next_request() {
+    let moto = Moto::start();
+    let stack = local_with(&moto, &format!("{}/", unique("replay"))).await;
+    let url = format!("{}demo", stack.webhook_url);
+    let body = bridge_tools::samples::callback(
+        sinch_bridge::protocol::Trigger::MessageInbound,
+        DEMO_APP_ID,
+        bridge_tools::local::DEMO_PROJECT,
+    )
+    .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let signed = sinch_bridge::protocol::sign(
+        &sinch_bridge::protocol::SecretString::new(DEMO_WEBHOOK_SECRET),
+        body.as_bytes(),
+        "local-replay-nonce",
+        i64::try_from(now).expect("time"),
+    );
+    let client = bridge_tools::http::client().expect("client");
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let mut request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (name, value) in signed.pairs() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("webhook answers");
+        answers.push((response.status().as_u16(), response.text().await.unwrap_or_default()));
+    }
+    assert_eq!(answers[0].0, 200, "{answers:?}");
+    assert_eq!(answers[1].0, 401, "{answers:?}");
+    assert!(answers[1].1.contains("replayed_nonce"), "{answers:?}");
+}
+
 #[tokio::test]
 async fn sign_then_verify_and_explain_a_mismatch() {
     let dir = std::env::temp_dir().join(unique("ctl"));

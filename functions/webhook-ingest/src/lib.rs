@@ -5,6 +5,7 @@
 //! execution environment. [`entry`] looks at the raw event first and answers such a request
 //! with a clean 400 before `lambda_http` ever sees it.
 
+pub mod after_answer;
 pub mod apigw;
 
 use base64::Engine as _;

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use lambda_http::lambda_runtime::Runtime;
+use lambda_http::lambda_runtime::layers::TracingLayer;
+
 use sinch_bridge::adapters::{
     AwsSettings, DynamoNonces, Nonces, SecretsManagerStore, SqsQueues, https_client, sdk_config,
 };
@@ -14,6 +17,7 @@ use sinch_bridge::logging::{self, LogSettings};
 use sinch_bridge::metrics::Metrics;
 use sinch_bridge::service_cache::ServiceCache;
 use sinch_bridge::startup::refuse;
+use webhook_ingest::after_answer::AfterAnswer;
 
 type RealIngest = Ingest<SecretsManagerStore, SqsQueues, Nonces>;
 
@@ -26,9 +30,14 @@ async fn main() -> Result<(), lambda_http::Error> {
     let metrics = Metrics::stdout("webhook-ingest");
     let ingest = build(&env, metrics.clone()).map_err(|e| refuse(&metrics, e))?;
     let ingest = &ingest;
-    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
+    // The nonce confirmation runs once the answer is posted, before the next event: the answer
+    // waits for one table call instead of two (ARCHITECTURE.md, "Replay protection").
+    Runtime::new(lambda_http::service_fn(move |event| {
         webhook_ingest::entry(ingest, event)
     }))
+    .layer(TracingLayer::new())
+    .layer(AfterAnswer(move || ingest.run_follow_ups()))
+    .run()
     .await
 }
 
@@ -55,5 +64,7 @@ fn build(env: &impl Lookup, metrics: Metrics) -> Result<RealIngest, lambda_http:
         }
         None => Nonces::Instance(InstanceNonces::new(config.nonce_capacity)),
     };
-    Ok(Ingest::new(services, queues, clock, config, metrics).with_nonce_store(nonces))
+    Ok(Ingest::new(services, queues, clock, config, metrics)
+        .with_nonce_store(nonces)
+        .defer_follow_ups())
 }

@@ -1,12 +1,12 @@
 //! The webhook use case: one Sinch callback in, one stored queue message (or a clear refusal)
-//! out. Transport-free: the Lambda handler and the local runner both call [`Ingest::handle`].
+//! out. Transport-free: the Lambda handler (and the tests) call [`Ingest::handle`].
 //!
 //! Order of work, cheapest first: service name, body size, signature headers, classification,
 //! secret lookup (cached), MAC (constant time, once per distinct candidate secret), nonce claim,
-//! enqueue, nonce confirmed. A nonce counts as used only once the queue accepted its event: a
-//! request refused with 5xx succeeds when Sinch retries it with the very same headers, and the
-//! claim taken before the enqueue lapses on its own if the environment dies in between
-//! (ARCHITECTURE.md, "Replay protection").
+//! enqueue, nonce confirmed (in Lambda: after the answer, before the next request). A nonce
+//! counts as used only once the queue accepted its event: a request refused with 5xx succeeds
+//! when Sinch retries it with the very same headers, and the claim taken before the enqueue
+//! lapses on its own if the environment dies in between (ARCHITECTURE.md, "Replay protection").
 
 pub mod config;
 mod error;
@@ -23,7 +23,7 @@ pub use error::IngestError;
 pub use nonce::{InstanceNonces, nonce_key};
 pub use stored_event::build_message;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::clock::Clock;
@@ -63,6 +63,8 @@ pub struct Ingest<S, Q, N = InstanceNonces> {
     nonces: N,
     metrics: Metrics,
     sightings: sightings::SightingTally,
+    /// `Some` when the edge answers before the follow-ups run ([`Ingest::defer_follow_ups`]).
+    follow_ups: Option<Mutex<Vec<replay::FollowUp>>>,
 }
 
 impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q, InstanceNonces> {
@@ -82,6 +84,7 @@ impl<S: SecretStore, Q: QueueWriter> Ingest<S, Q, InstanceNonces> {
             nonces,
             metrics,
             sightings: sightings::SightingTally::default(),
+            follow_ups: None,
         }
     }
 }
@@ -97,7 +100,17 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             nonces,
             metrics: self.metrics,
             sightings: self.sightings,
+            follow_ups: self.follow_ups,
         }
+    }
+
+    /// Leaves the nonce confirmation and the sighting of each stored event for
+    /// [`Ingest::run_follow_ups`], so the answer goes out after one table call (the claim)
+    /// instead of two. Only for an edge that runs them before it takes the next request (the
+    /// Lambda function does, after handing the answer to the Runtime API).
+    pub fn defer_follow_ups(mut self) -> Self {
+        self.follow_ups = Some(Mutex::new(Vec::new()));
+        self
     }
 
     pub fn nonce_store(&self) -> &N {
@@ -200,7 +213,12 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
         let stored = self
             .store_once(service, &headers, request.body, &callback, now, kind.as_str())
             .await?;
-        self.sighted(service, &fingerprint, now).await;
+        self.after_answer(replay::FollowUp::Sighting {
+            service: service.to_owned(),
+            fingerprint,
+            now,
+        })
+        .await;
         Ok(stored)
     }
 

@@ -3,6 +3,8 @@
 //! the store failed so Sinch's retry need not wait; and which secret verified a stored callback
 //! is recorded for the rotation and the doctor. ARCHITECTURE.md, "Replay protection".
 
+use std::sync::PoisonError;
+
 use super::{Ingest, IngestError, MAX_TOLERANCE_SECONDS, Stored, nonce_key};
 use crate::metrics::Metric;
 use crate::ports::{ClaimOutcome, Confirmed, NonceClaim, NonceStore, QueueWriter, SecretStore};
@@ -42,8 +44,53 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             }
         };
         let timestamp = crate::protocol::signature::parse_timestamp(headers.timestamp).unwrap_or(now);
-        self.confirm(&key, &claim, self.nonce_horizon(timestamp), service).await;
+        self.after_answer(FollowUp::Confirm {
+            horizon: self.nonce_horizon(timestamp),
+            key,
+            claim,
+            service: service.to_owned(),
+        })
+        .await;
         Ok(stored)
+    }
+
+    /// Runs `work` now, or, when the edge answers first ([`Ingest::defer_follow_ups`]), keeps it
+    /// for [`Ingest::run_follow_ups`].
+    pub(super) async fn after_answer(&self, work: FollowUp) {
+        match &self.follow_ups {
+            Some(kept) => kept.lock().unwrap_or_else(PoisonError::into_inner).push(work),
+            None => self.follow_up(work).await,
+        }
+    }
+
+    /// Runs what [`Ingest::handle`] left for after the answer: the nonce confirmations and the
+    /// sightings of the requests handled since the last call. The Lambda edge calls it once the
+    /// answer is with the Runtime API and before it asks for the next event, so the environment
+    /// is never frozen with a confirmation pending (ARCHITECTURE.md, "Replay protection").
+    pub async fn run_follow_ups(&self) {
+        let Some(kept) = &self.follow_ups else {
+            return;
+        };
+        let work = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
+        for item in work {
+            self.follow_up(item).await;
+        }
+    }
+
+    async fn follow_up(&self, work: FollowUp) {
+        match work {
+            FollowUp::Confirm {
+                key,
+                claim,
+                horizon,
+                service,
+            } => self.confirm(&key, &claim, horizon, &service).await,
+            FollowUp::Sighting {
+                service,
+                fingerprint,
+                now,
+            } => self.sighted(&service, &fingerprint, now).await,
+        }
     }
 
     /// Until when a stored nonce stays used: as long as its signature could verify. A shared
@@ -86,7 +133,7 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
     }
 
     /// Tells the nonce store (when it keeps them) which secret verified a stored callback.
-    pub(super) async fn sighted(&self, service: &str, fingerprint: &str, now: i64) {
+    async fn sighted(&self, service: &str, fingerprint: &str, now: i64) {
         let at = self.clock.now();
         let Some(count) = self.sightings.note(service, fingerprint, at) else {
             return;
@@ -97,4 +144,21 @@ impl<S: SecretStore, Q: QueueWriter, N: NonceStore> Ingest<S, Q, N> {
             Err(e) => tracing::warn!(service, error = %e, "could not record which secret signed"),
         }
     }
+}
+
+/// Work on a stored event that its answer need not wait for.
+pub(super) enum FollowUp {
+    /// Mark the nonce used until `horizon`.
+    Confirm {
+        key: String,
+        claim: NonceClaim,
+        horizon: i64,
+        service: String,
+    },
+    /// Record which secret verified it.
+    Sighting {
+        service: String,
+        fingerprint: String,
+        now: i64,
+    },
 }

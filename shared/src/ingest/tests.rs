@@ -518,6 +518,27 @@ mod shared_nonce_store {
     }
 
     #[tokio::test]
+    async fn a_deferred_confirmation_marks_the_nonce_used_only_when_the_follow_ups_run() {
+        let (w, ingest, _store) = world_with_store();
+        let ingest = ingest.defer_follow_ups();
+        let headers = signed("base-secret", BODY, "n-deferred");
+        assert!(post_to(&ingest, &headers).await.is_ok(), "answered after the claim");
+        // Before the edge ran the follow-ups the nonce is still only claimed: a copy arriving
+        // in between is retried by Sinch, never stored twice.
+        let early = post_to(&ingest, &headers).await.err();
+        assert_eq!(early.map(|e| e.code()), Some("nonce_in_flight"));
+        ingest.run_follow_ups().await;
+        let replay = post_to(&ingest, &headers).await.err();
+        assert_eq!(replay.map(|e| e.code()), Some("replayed_nonce"));
+        // Past the claim's lease, a confirmed nonce is still used (an unconfirmed one would lapse).
+        w.clock.advance(Duration::from_secs(61));
+        let later = post_to(&ingest, &headers).await.err();
+        assert_eq!(later.map(|e| e.code()), Some("replayed_nonce"));
+        ingest.run_follow_ups().await;
+        assert_eq!(w.sink.taken().len(), 1);
+    }
+
+    #[tokio::test]
     async fn a_lost_confirmation_still_answers_stored_and_is_counted() {
         let w = world();
         let store = SwitchableNonces::default();
