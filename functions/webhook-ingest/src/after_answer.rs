@@ -1,8 +1,10 @@
 //! A runtime layer that runs work after each answer is with the Runtime API and before the
 //! runtime asks for the next event: the caller (API Gateway, so Sinch) has its answer, and the
-//! environment is not frozen yet, since Lambda freezes it only at the next `GET …/next`
-//! ("Lambda execution environment lifecycle", Invoke phase: it ends when the runtime and every
-//! extension have sent a Next request; the invocation's duration and timeout run until then).
+//! environment is not frozen yet. AWS Lambda Developer Guide, "Understanding the Lambda
+//! execution environment lifecycle" (docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html):
+//! the runtime "indicate[s] completion by sending a Next API request", and Lambda "freezes the
+//! execution environment when the runtime and each extension have completed"; the Invoke phase,
+//! and with it the function's timeout and billed duration, lasts until that request.
 
 use std::future::Future;
 use std::pin::Pin;

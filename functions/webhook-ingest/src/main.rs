@@ -31,12 +31,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     let ingest = build(&env, metrics.clone()).map_err(|e| refuse(&metrics, e))?;
     let ingest = &ingest;
     // The nonce confirmation runs once the answer is posted, before the next event: the answer
-    // waits for one table call instead of two (ARCHITECTURE.md, "Replay protection").
+    // waits for one table call instead of two (ARCHITECTURE.md, "Replay protection"). The
+    // tracing layer goes around it, so what the confirmation logs carries the request id.
     Runtime::new(lambda_http::service_fn(move |event| {
         webhook_ingest::entry(ingest, event)
     }))
-    .layer(TracingLayer::new())
     .layer(AfterAnswer(move || ingest.run_follow_ups()))
+    .layer(TracingLayer::new())
     .run()
     .await
 }
