@@ -77,10 +77,12 @@ done
 echo "== 6. the nonce table: whole ingest with instance vs table replay protection against moto"
 MOTO_ENDPOINT="$MOTO_ENDPOINT" cargo bench -q -p bridge-tests --bench nonce_table 2>/dev/null | tee "$out/nonce-table.jsonl"
 
-echo "== 8. the whole webhook function: ours (instance, table) against Python + boto3 and Node + AWS SDK v3 + Sinch SDK"
+echo "== 8. the whole functions: ours against Python + boto3 and Node + AWS SDK v3 + Sinch SDK (webhook, then sender)"
 # Three repeats of 150 warm invocations each, the contenders taking turns; BENCH_BASELINE=path
 # adds an earlier build of ours to the same turns.
 BENCH_PYTHON="$bin/python" "$bin/python" scripts/bench/whole_function.py target/release/webhook-ingest 150 3 | tee "$out/whole-function.jsonl"
+# The sender the same way: batches of 10 outbound messages against the mock Conversation API.
+BENCH_PYTHON="$bin/python" "$bin/python" scripts/bench/whole_sender.py target/release/sender 100 3 | tee "$out/whole-sender.jsonl"
 
 echo "== summary"
 python3 scripts/bench/summarize.py "$out"

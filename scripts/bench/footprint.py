@@ -91,6 +91,7 @@ def start_mock_sinch():
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # as in fake_runtime.py: no 40 ms delayed-ACK stalls
 
         def log_message(self, *args):
             pass

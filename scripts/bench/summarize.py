@@ -101,6 +101,9 @@ if whole:
     print("whole webhook function (section 8):")
     for name, w in whole.items():
         print(f"  {name:<28} " + ", ".join(f"{k} {v}" for k, v in w.items() if k not in ("bench", "contender")))
+for w in jsonl("whole-sender.jsonl"):
+    print(f"  sender {w['contender']:<28} CPU per send {w['cpu_per_send_us']} us, response {w['response_median_ms']} ms"
+          f" per batch of {w['batch']}, cold {w['cold_first_response_ms']} ms, RSS {w['peak_rss_mb']} MB")
 inst, table, py = (whole.get(k) for k in ("ours-instance", "ours-table", "python-boto3"))
 if inst and table and py:
     ratio = table["response_median_ms"] / inst["response_median_ms"]

@@ -83,9 +83,19 @@ def cpu_ns(pid):
     return total
 
 
+def stored(answer):
+    """A webhook answer: stored means API Gateway's 200."""
+    return json.loads(answer or b"{}").get("statusCode") == 200
+
+
 class Contender:
-    def __init__(self, name, command, env):
+    """One function process under its own fake Runtime API. `event(contender, request_id)`
+    builds each event (default: a signed callback), `ok(answer)` checks each answer."""
+
+    def __init__(self, name, command, env, event=None, ok=stored):
         self.name, self.command, self.env = name, command, env
+        self.event = event or (lambda c, request_id: callback(c.service, request_id, c.seq))
+        self.ok = ok
         self.cold_ms, self.response_ms, self.cpu_us, self.rss_mb = [], [], [], []
 
     def start(self, service):
@@ -106,10 +116,9 @@ class Contender:
         """One invocation: returns (response time in ms, when the answer arrived)."""
         self.seq += 1
         request_id = f"{self.name}-{self.seq}"
-        self.runtime.events.put((request_id, callback(self.service, request_id, self.seq)))
+        self.runtime.events.put((request_id, self.event(self, request_id)))
         answered_id, at, answer = self.runtime.answered.get(timeout=60)
-        status = json.loads(answer or b"{}").get("statusCode")
-        if answered_id != request_id or status != 200:
+        if answered_id != request_id or not self.ok(answer):
             raise SystemExit(f"{self.name}: {answered_id} answered {answer[:300]!r} (see the log in $TMPDIR)")
         return (at - self.runtime.handed[request_id]) * 1000, at
 
@@ -149,6 +158,19 @@ class MotoSend:
         self.samples.append((time.perf_counter() - started) * 1000)
 
 
+def aws_endpoint():
+    """Points the contenders at moto through the keep-alive front (returned, to be killed), or
+    at moto itself with BENCH_DIRECT_MOTO=1: AWS keeps connections alive and moto closes every
+    one (keepalive_front.py), so only the front measures what AWS would cost."""
+    if os.environ.get("BENCH_DIRECT_MOTO"):
+        ENDPOINT[0] = os.environ["MOTO_ENDPOINT"]
+        return None
+    front = subprocess.Popen([sys.executable, os.path.join(HERE, "keepalive_front.py"), os.environ["MOTO_ENDPOINT"]],
+                             stdout=subprocess.PIPE, text=True)
+    ENDPOINT[0] = front.stdout.readline().strip()
+    return front
+
+
 def fifo_queue(name):
     return aws("sqs", "CreateQueue", {"QueueName": name + ".fifo", "Attributes": {"FifoQueue": "true"}})["QueueUrl"]
 
@@ -173,15 +195,7 @@ def main():
     if only:
         contenders = [c for c in contenders if c.name in only.split(",")]
     tables = [c for c in contenders if c.name.endswith("-table")]
-    # AWS keeps connections alive and moto closes every one (keepalive_front.py); BENCH_DIRECT_MOTO=1
-    # measures against moto itself, connection set-up per AWS call included.
-    front = None
-    if os.environ.get("BENCH_DIRECT_MOTO"):
-        ENDPOINT[0] = os.environ["MOTO_ENDPOINT"]
-    else:
-        front = subprocess.Popen([sys.executable, os.path.join(HERE, "keepalive_front.py"), os.environ["MOTO_ENDPOINT"]],
-                                 stdout=subprocess.PIPE, text=True)
-        ENDPOINT[0] = front.stdout.readline().strip()
+    front = aws_endpoint()
     moto = []
     for repeat in range(repeats):
         tag = uuid.uuid4().hex[:8]

@@ -5,11 +5,9 @@
 // the same group, deduplication id and attributes as ours, one log line per request. No replay
 // protection beyond the window.
 //
-// Run as a Lambda custom runtime against AWS_LAMBDA_RUNTIME_API (the loop at the bottom is the
-// documented Runtime API; the managed nodejs20.x runtime adds its own client around the same
-// handler). For the whole-function comparison only: scripts/bench/whole_function.py.
+// Run as a Lambda custom runtime against AWS_LAMBDA_RUNTIME_API (runtime-loop.js); for the
+// whole-function comparison only: scripts/bench/whole_function.py.
 const crypto = require('crypto');
-const http = require('http');
 const { ConversationCallbackWebhooks } = require('@sinch/sdk-core');
 const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
 const { SecretsManagerClient, GetSecretValueCommand } = require('@aws-sdk/client-secrets-manager');
@@ -60,34 +58,4 @@ async function handler(event) {
   return answer(200, { status: 'stored', trigger: parsed.trigger });
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const api = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
-
-function call(method, path, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: api[0], port: api[1], method, path, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-(async () => {
-  for (;;) {
-    const next = await call('GET', '/2018-06-01/runtime/invocation/next');
-    const id = next.headers['lambda-runtime-aws-request-id'];
-    let path = 'response';
-    let payload;
-    try {
-      payload = JSON.stringify(await handler(JSON.parse(next.body)));
-    } catch (e) {
-      path = 'error';
-      payload = JSON.stringify({ errorMessage: String(e), errorType: e.name });
-      console.error(payload);
-    }
-    await call('POST', `/2018-06-01/runtime/invocation/${id}/${path}`, payload);
-  }
-})();
+require('./runtime-loop')(handler);

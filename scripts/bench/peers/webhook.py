@@ -4,20 +4,19 @@ checked with hmac.compare_digest and a 600 s timestamp window, the body put on t
 queue with the same group, deduplication id and attributes as ours, one log line per request.
 No replay protection beyond the window (neither Sinch SDK has any).
 
-Run as a Lambda custom runtime against AWS_LAMBDA_RUNTIME_API (the loop at the bottom is the
-documented Runtime API; the managed python3.11 runtime adds its own client around the same
-handler). For the whole-function comparison only: scripts/bench/whole_function.py.
+Run as a Lambda custom runtime against AWS_LAMBDA_RUNTIME_API (runtime_loop.py); for the
+whole-function comparison only: scripts/bench/whole_function.py.
 """
 import base64
 import hashlib
 import hmac
-import http.client
 import json
 import os
-import sys
 import time
 
 import boto3
+
+from runtime_loop import runtime_loop
 
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL")
 QUEUE_URL = os.environ["EVENTS_QUEUE_URL"]
@@ -78,22 +77,5 @@ def handler(event):
     return answer(200, {"status": "stored", "trigger": trigger})
 
 
-def main():
-    runtime = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
-    while True:
-        runtime.request("GET", "/2018-06-01/runtime/invocation/next")
-        response = runtime.getresponse()
-        event = json.loads(response.read())
-        request_id = response.getheader("Lambda-Runtime-Aws-Request-Id")
-        try:
-            path, payload = "response", json.dumps(handler(event))
-        except Exception as e:  # what the managed runtime reports
-            path, payload = "error", json.dumps({"errorMessage": str(e), "errorType": type(e).__name__})
-            print(payload, file=sys.stderr, flush=True)
-        runtime.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/{path}", body=payload.encode(),
-                        headers={"Content-Type": "application/json"})
-        runtime.getresponse().read()
-
-
 if __name__ == "__main__":
-    main()
+    runtime_loop(handler)
