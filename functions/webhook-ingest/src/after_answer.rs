@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use lambda_http::lambda_runtime::tower::{Layer, Service};
 use lambda_http::lambda_runtime::{Error, LambdaInvocation};
 
-/// Wraps the runtime's outermost service (the one that posts the answer) with `after`.
+/// Wraps the runtime's service that posts the answer with `after`.
 #[derive(Clone)]
 pub struct AfterAnswer<F>(pub F);
 
