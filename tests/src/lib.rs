@@ -23,6 +23,7 @@ pub mod captured;
 pub mod cfn;
 pub mod cloudwatch;
 pub mod fault_proxy;
+pub mod loopback_mock;
 pub mod move_tasks;
 pub mod sim;
 pub mod world;

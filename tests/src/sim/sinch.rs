@@ -5,10 +5,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::loopback_mock::LoopbackMock;
 use serde_json::{Value, json};
 use sinch_bridge::clock::Clock;
 use sinch_bridge::testing::ManualClock;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 #[derive(Debug, Default)]
 pub struct SinchSwitches {
@@ -79,13 +80,13 @@ impl Respond for Responder {
 
 /// A running Sinch double and its switches.
 pub struct SinchDouble {
-    pub server: MockServer,
+    pub server: LoopbackMock,
     pub switches: Arc<SinchSwitches>,
 }
 
 impl SinchDouble {
     pub async fn start(clock: Arc<ManualClock>) -> Self {
-        let server = MockServer::builder().disable_request_recording().start().await;
+        let server = LoopbackMock::unrecorded().await;
         let switches = Arc::new(SinchSwitches::default());
         Mock::given(wiremock::matchers::any())
             .respond_with(Responder(switches.clone(), clock))
