@@ -13,6 +13,7 @@ use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SdkConfig;
@@ -61,6 +62,19 @@ impl AwsSettings {
     }
 }
 
+/// Stalled-stream protection wraps every body in a throughput monitor with timers of its own, to
+/// cut a transfer that stalls for its grace period (20 s); where the attempt timeout cuts every
+/// attempt as soon (the default: 2.5 s), it only costs CPU (BENCHMARKS.md, section 8: 1.5-3 %
+/// per invocation), so it is on only for attempt timeouts longer than its grace period.
+fn stall_detection(attempt_timeout: Duration) -> StalledStreamProtectionConfig {
+    let enabled = StalledStreamProtectionConfig::enabled().build();
+    if attempt_timeout <= enabled.grace_period() {
+        StalledStreamProtectionConfig::disabled()
+    } else {
+        enabled
+    }
+}
+
 /// The configuration both SDK clients are built from, sending through `http`.
 pub fn sdk_config(settings: AwsSettings, http: HttpsClient) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
@@ -74,6 +88,7 @@ pub fn sdk_config(settings: AwsSettings, http: HttpsClient) -> SdkConfig {
         .http_client(SharedHttpClient::new(AwsHttpClient::new(http)))
         .retry_config(RetryConfig::standard())
         .timeout_config(timeouts)
+        .stalled_stream_protection(stall_detection(settings.operation_timeout / 2))
         .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
         .time_source(SharedTimeSource::new(SystemTimeSource::new()));
     if let Some(url) = settings.endpoint_url {
@@ -135,6 +150,35 @@ mod tests {
             let err = AwsSettings::from_env(&map_env(&env)).map(|_| ());
             assert_eq!(err.map_err(|e| e.variable), Err(missing));
         }
+    }
+
+    #[test]
+    fn every_attempt_is_bounded_by_the_attempt_timeout_not_stall_detection() {
+        let settings = AwsSettings::from_env(&map_env(&lambda_env()));
+        let Ok(settings) = settings else {
+            panic!("a full Lambda environment is valid: {settings:?}")
+        };
+        let Ok(http) = crate::adapters::https_client() else {
+            panic!("the TLS defaults are valid")
+        };
+        let config = sdk_config(settings, http.clone());
+        let timeouts = config
+            .timeout_config()
+            .map(|t| (t.operation_attempt_timeout(), t.operation_timeout()));
+        let default = AWS_TIMEOUT_MS.default_duration();
+        assert_eq!(timeouts, Some((Some(default / 2), Some(default))));
+        // The attempt timeout cuts a stalled transfer before the stall detector's grace period.
+        let grace = StalledStreamProtectionConfig::enabled().build().grace_period();
+        assert!(default / 2 < grace, "{default:?}");
+        assert_eq!(config.stalled_stream_protection().map(|s| s.is_enabled()), Some(false));
+        // The longest timeout the setting allows leaves a stall to the detector.
+        let mut env = lambda_env();
+        env.push(("AWS_TIMEOUT_MS", "60000"));
+        let Ok(long) = AwsSettings::from_env(&map_env(&env)) else {
+            panic!("60000 is the setting's maximum")
+        };
+        let config = sdk_config(long, http);
+        assert_eq!(config.stalled_stream_protection().map(|s| s.is_enabled()), Some(true));
     }
 
     #[test]
