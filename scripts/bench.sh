@@ -79,8 +79,10 @@ MOTO_ENDPOINT="$MOTO_ENDPOINT" cargo bench -q -p bridge-tests --bench nonce_tabl
 
 echo "== 8. the whole functions: ours against Python + boto3 and Node + AWS SDK v3 + Sinch SDK (webhook, then sender)"
 # Three repeats of 150 warm invocations each, the contenders taking turns; BENCH_BASELINE=path
-# adds an earlier build of ours to the same turns.
-BENCH_PYTHON="$bin/python" "$bin/python" scripts/bench/whole_function.py target/release/webhook-ingest 150 3 | tee "$out/whole-function.jsonl"
+# adds an earlier build of ours to the same turns. The floors (tests/examples/webhook_floor.rs):
+# the Python peer's steps in Rust, with aws-sigv4 and no SDK client, or with the SDK's client.
+cargo build -q --release --locked -p bridge-tests --example webhook_floor
+BENCH_FLOOR=target/release/examples/webhook_floor BENCH_PYTHON="$bin/python" "$bin/python" scripts/bench/whole_function.py target/release/webhook-ingest 150 3 | tee "$out/whole-function.jsonl"
 # The sender the same way: batches of 10 outbound messages against the mock Conversation API.
 BENCH_PYTHON="$bin/python" "$bin/python" scripts/bench/whole_sender.py target/release/sender 100 3 | tee "$out/whole-sender.jsonl"
 

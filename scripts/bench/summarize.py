@@ -111,6 +111,11 @@ if inst and table and py:
     t, i = py["cpu_per_invocation_us"] / table["cpu_per_invocation_us"], py["cpu_per_invocation_us"] / inst["cpu_per_invocation_us"]
     check("P11", "CPU per warm webhook vs Python + boto3", f"table 1/{t:.1f}, instance 1/{i:.1f} of Python's",
           "table <= 1/4, instance <= 1/5", t >= 4 and i >= 5)
+    # The floors: what the same round trips cost with no SDK client (and with only the SDK's).
+    floors = [(k, whole[k]) for k in ("floor-sigv4", "floor-sdk", "floor-sigv4-table") if k in whole]
+    if floors:
+        print("  floors against Python: " + ", ".join(
+            f"{k} 1/{py['cpu_per_invocation_us'] / f['cpu_per_invocation_us']:.1f}" for k, f in floors))
 
 print("\nbudget:")
 for row in sorted(budget):

@@ -6,7 +6,8 @@ callbacks. BENCHMARKS.md, section 8.
 Usage: whole_function.py INGEST_BINARY [WARM_PER_REPEAT] [REPEATS]
 Environment: MOTO_ENDPOINT (scripts/moto.sh start), NODE_PATH (target/bench-node/node_modules),
 BENCH_PYTHON (a Python with boto3; default: this one), BENCH_BASELINE (an earlier build of ours,
-run in the same turns), BENCH_ONLY (a comma-separated list of contenders).
+run in the same turns), BENCH_ONLY (a comma-separated list of contenders), BENCH_FLOOR (the SDK-less floor,
+tests/examples/webhook_floor.rs).
 
 Per repeat: each contender starts cold and answers its first callback (cold first response:
 spawn to the answer posted), warms up, then the contenders take turns, one invocation each, so
@@ -190,6 +191,13 @@ def main():
     baseline = os.environ.get("BENCH_BASELINE")
     if baseline:
         contenders += [Contender("before-instance", [baseline], {}), Contender("before-table", [baseline], {})]
+    # The floor: the Python peer's steps in Rust with aws-sigv4 and no SDK client
+    # (tests/examples/webhook_floor.rs; BENCH_FLOOR=target/release/examples/webhook_floor).
+    floor = os.environ.get("BENCH_FLOOR")
+    if floor:
+        contenders.append(Contender("floor-sigv4", [floor], {}))
+        contenders.append(Contender("floor-sdk", [floor], {"FLOOR_SDK": "1"}))
+        contenders.append(Contender("floor-sigv4-table", [floor], {}))
     # Some contenders only (BENCH_ONLY=ours-instance,ours-table), e.g. to profile one with perf.
     only = os.environ.get("BENCH_ONLY")
     if only:
