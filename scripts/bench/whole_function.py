@@ -6,7 +6,7 @@ callbacks. BENCHMARKS.md, section 8.
 Usage: whole_function.py INGEST_BINARY [WARM_PER_REPEAT] [REPEATS]
 Environment: MOTO_ENDPOINT (scripts/moto.sh start), NODE_PATH (target/bench-node/node_modules),
 BENCH_PYTHON (a Python with boto3; default: this one), BENCH_BASELINE (an earlier build of ours,
-run in the same turns), BENCH_ONLY (a comma-separated list of contenders), BENCH_FLOOR (the SDK-less floor,
+run in the same turns), BENCH_ONLY (a comma-separated list of contenders), BENCH_FLOOR (adds the three floors of
 tests/examples/webhook_floor.rs).
 
 Per repeat: each contender starts cold and answers its first callback (cold first response:
@@ -191,8 +191,9 @@ def main():
     baseline = os.environ.get("BENCH_BASELINE")
     if baseline:
         contenders += [Contender("before-instance", [baseline], {}), Contender("before-table", [baseline], {})]
-    # The floor: the Python peer's steps in Rust with aws-sigv4 and no SDK client
-    # (tests/examples/webhook_floor.rs; BENCH_FLOOR=target/release/examples/webhook_floor).
+    # The floors: the Python peer's steps in Rust with aws-sigv4 and no SDK client, with the SDK's
+    # SQS client, and with ours' two table calls (tests/examples/webhook_floor.rs;
+    # BENCH_FLOOR=target/release/examples/webhook_floor).
     floor = os.environ.get("BENCH_FLOOR")
     if floor:
         contenders.append(Contender("floor-sigv4", [floor], {}))

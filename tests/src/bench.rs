@@ -10,7 +10,7 @@ use std::time::Duration;
 use wiremock::matchers::path;
 use wiremock::{Mock, Respond, ResponseTemplate};
 
-use crate::loopback_mock::LoopbackMock;
+use crate::off_task_mock::OffTaskMock;
 
 /// The path the benchmarks' service (region eu, project `p`) sends to.
 pub const SEND_PATH: &str = "/eu/v1/projects/p/messages:send";
@@ -34,17 +34,17 @@ pub fn cpu_time() -> Duration {
 
 /// In the child: an OAuth token endpoint, `send` on [`SEND_PATH`] and whatever `more` mounts;
 /// prints the mock's URI and serves until stdin closes (the parent exits).
-pub fn serve_mock<R, F>(send: R, more: impl FnOnce(LoopbackMock) -> F)
+pub fn serve_mock<R, F>(send: R, more: impl FnOnce(OffTaskMock) -> F)
 where
     R: Respond + 'static,
-    F: Future<Output = LoopbackMock>,
+    F: Future<Output = OffTaskMock>,
 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let mock = LoopbackMock::start().await;
+        let mock = OffTaskMock::start().await;
         Mock::given(path("/oauth2/token"))
             .respond_with(
                 ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "t", "expires_in": 3600})),

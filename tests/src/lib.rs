@@ -23,8 +23,8 @@ pub mod captured;
 pub mod cfn;
 pub mod cloudwatch;
 pub mod fault_proxy;
-pub mod loopback_mock;
 pub mod move_tasks;
+pub mod off_task_mock;
 pub mod sim;
 pub mod world;
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge_tests::fault_proxy::{FaultMix, FaultProxy};
-use bridge_tests::loopback_mock::LoopbackMock;
+use bridge_tests::off_task_mock::OffTaskMock;
 use bridge_tests::world::*;
 use bridge_tests::*;
 use futures::StreamExt as _;
@@ -179,7 +179,7 @@ async fn sender_under_api_faults_delivers_everything_and_dead_letters_only_poiso
         accepted: Mutex::default(),
         lost: Mutex::default(),
     });
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3600})))
         .mount(&mock)
@@ -349,7 +349,7 @@ async fn sender_keeps_sending_with_cached_credentials_while_secrets_manager_is_d
     let (sqs, outbound) = (&w.sqs, &w.outbound);
     let proxy = FaultProxy::start(w.moto.socket_addr()).await;
     let via_proxy = sdk_config_with_timeout(&proxy.url(), Duration::from_secs(2)).await;
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3600})))
         .mount(&mock)
@@ -448,7 +448,7 @@ async fn rotation_under_concurrent_traffic_rejects_nothing() {
 async fn a_crashed_batch_redelivers_only_unfinished_work_in_group_order() {
     let w = World::start(|s| s.fifo = true).await;
     let (sqs, outbound) = (&w.sqs, &w.outbound);
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3600})))
         .mount(&mock)
@@ -674,7 +674,7 @@ async fn outage_run(n: usize, retry_for: Duration, outage: impl AsyncFnOnce(&Out
     })
     .await;
     let sinch = Arc::new(Outage::default());
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(OutageResponder(sinch.clone()))
         .mount(&mock)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bridge_tests::captured::Captured;
-use bridge_tests::loopback_mock::LoopbackMock;
+use bridge_tests::off_task_mock::OffTaskMock;
 use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::json;
@@ -85,7 +85,7 @@ async fn no_secret_token_signature_or_message_text_reaches_logs_or_metrics_even_
     }
 
     // Sender: a sent message, a 400 dead-letter, with OAuth2 tokens.
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": TOKEN, "expires_in": 3600})))
         .mount(&mock)
@@ -278,7 +278,7 @@ async fn send_to(mock: &MockServer) -> Result<sinch_bridge::ports::HttpReply, si
 
 #[tokio::test]
 async fn https_client_never_follows_redirects() {
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(path("/v1/projects/p/messages:send"))
         .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/elsewhere", mock.uri())))
         .mount(&mock)
@@ -298,7 +298,7 @@ async fn https_client_never_follows_redirects() {
 
 #[tokio::test]
 async fn answers_longer_than_64_kib_are_cut_there() {
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     Mock::given(path("/v1/projects/p/messages:send"))
         .respond_with(ResponseTemplate::new(502).set_body_string("x".repeat(1024 * 1024)))
         .mount(&mock)

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bridge_tests::loopback_mock::LoopbackMock;
+use bridge_tests::off_task_mock::OffTaskMock;
 use bridge_tests::world::*;
 use bridge_tests::*;
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ type RealSender = Sender<SecretsManagerStore, HttpsSinchClient, SqsQueues>;
 
 /// Two services: the world's own in eu (app `APP_EU`, an SMS sender) and one in us given in
 /// Contact Pro's packed credential form; a mock Conversation API and OAuth endpoint.
-async fn setup(fifo: bool) -> (World, LoopbackMock, RealSender) {
+async fn setup(fifo: bool) -> (World, OffTaskMock, RealSender) {
     let w = World::start(|s| {
         s.fifo = fifo;
         s.service_secret = json!({
@@ -36,7 +36,7 @@ async fn setup(fifo: bool) -> (World, LoopbackMock, RealSender) {
         "webhook_secret": "w"
     }))
     .await;
-    let mock = LoopbackMock::start().await;
+    let mock = OffTaskMock::start().await;
     let sender = w.sender(&mock.uri(), |c, _| c.services.push(us));
     (w, mock, sender)
 }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
-use bridge_tests::loopback_mock::LoopbackMock;
 use bridge_tests::move_tasks::MoveTaskDouble;
+use bridge_tests::off_task_mock::OffTaskMock;
 use bridge_tests::world::{APP, World};
 use bridge_tests::{depth, drain, receive, sdk_config_for, send_body, sqs_event_from};
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ async fn queue_arn(sqs: &Client, url: &str) -> String {
 /// Six messages in three FIFO groups, each refused by Sinch (400) and dead-lettered by the
 /// real sender, as Lambda's event source would hand them over.
 async fn sender_dead_letters(w: &World) {
-    let sinch = LoopbackMock::start().await;
+    let sinch = OffTaskMock::start().await;
     Mock::given(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3600})))
         .mount(&sinch)

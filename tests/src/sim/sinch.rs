@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::loopback_mock::LoopbackMock;
+use crate::off_task_mock::OffTaskMock;
 use serde_json::{Value, json};
 use sinch_bridge::clock::Clock;
 use sinch_bridge::testing::ManualClock;
@@ -80,13 +80,13 @@ impl Respond for Responder {
 
 /// A running Sinch double and its switches.
 pub struct SinchDouble {
-    pub server: LoopbackMock,
+    pub server: OffTaskMock,
     pub switches: Arc<SinchSwitches>,
 }
 
 impl SinchDouble {
     pub async fn start(clock: Arc<ManualClock>) -> Self {
-        let server = LoopbackMock::unrecorded().await;
+        let server = OffTaskMock::unrecorded().await;
         let switches = Arc::new(SinchSwitches::default());
         Mock::given(wiremock::matchers::any())
             .respond_with(Responder(switches.clone(), clock))

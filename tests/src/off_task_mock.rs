@@ -13,9 +13,9 @@ use std::ops::Deref;
 use wiremock::MockServer;
 
 /// A `MockServer` that drops on a thread of its own; use it as a `MockServer` through `Deref`.
-pub struct LoopbackMock(Option<MockServer>);
+pub struct OffTaskMock(Option<MockServer>);
 
-impl LoopbackMock {
+impl OffTaskMock {
     /// A server from wiremock's pool, recording requests.
     pub async fn start() -> Self {
         Self(Some(MockServer::start().await))
@@ -27,18 +27,18 @@ impl LoopbackMock {
     }
 }
 
-impl Deref for LoopbackMock {
+impl Deref for OffTaskMock {
     type Target = MockServer;
 
     fn deref(&self) -> &MockServer {
         // Only `Drop` takes the server out.
         self.0
             .as_ref()
-            .unwrap_or_else(|| unreachable!("a LoopbackMock is used after its drop"))
+            .unwrap_or_else(|| unreachable!("an OffTaskMock is used after its drop"))
     }
 }
 
-impl Drop for LoopbackMock {
+impl Drop for OffTaskMock {
     fn drop(&mut self) {
         if let Some(server) = self.0.take() {
             // A panic in wiremock's verification (an unmet expectation) is re-raised here, so a
@@ -69,7 +69,7 @@ mod tests {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let server = LoopbackMock::unrecorded().await;
+                let server = OffTaskMock::unrecorded().await;
                 tokio::task::yield_now().await;
                 let lock = tokio::sync::Mutex::new(());
                 // Each uncontended acquire is ready at once and spends one unit of the 128.
