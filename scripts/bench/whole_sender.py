@@ -5,7 +5,7 @@ Conversation API and OAuth endpoint and the same moto. BENCHMARKS.md, section 8.
 
 Usage: whole_sender.py SENDER_BINARY [WARM_PER_REPEAT] [REPEATS]
 Environment: as whole_function.py (MOTO_ENDPOINT, NODE_PATH, BENCH_PYTHON, BENCH_DIRECT_MOTO,
-BENCH_ONLY).
+BENCH_ONLY, BENCH_BASELINE).
 
 Ours gets batches SQS really delivered (sent to its FIFO outbound queue and received, so its
 early deletes are real calls); the peers get the same bodies and ids (they delete nothing: the
@@ -82,6 +82,10 @@ def main():
         Contender("node-aws-sdk-v3+sinch-sdk", ["node", os.path.join(HERE, "peers", "sender.js")], dict(sinch),
                   event=same_batch, ok=all_sent),
     ]
+    # An earlier build of ours in the same turns: before/after of a change (BENCH_BASELINE=path).
+    baseline = os.environ.get("BENCH_BASELINE")
+    if baseline:
+        contenders.append(Contender("before-sender", [baseline], dict(sinch), event=delivered_batch, ok=all_sent))
     only = os.environ.get("BENCH_ONLY")
     if only:
         contenders = [c for c in contenders if c.name in only.split(",")]
