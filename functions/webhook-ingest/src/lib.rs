@@ -67,21 +67,21 @@ struct EventRequest<'a> {
 
 /// The headers and the body of an event, as they came. A REST API (1.0) event's
 /// `multiValueHeaders` hold every value of a repeated header (its `headers` keep the last), so
-/// they are read when present: a repeated signature header is refused, never collapsed.
+/// they are read first: a repeated signature header is refused, never collapsed.
 fn read(event: &Value) -> Result<EventRequest<'_>, IngestError> {
     let mut headers = Vec::new();
-    match object(event, "multiValueHeaders")?.filter(|multi| !multi.is_empty()) {
-        Some(multi) => {
-            for (name, values) in multi {
-                for value in values.as_array().ok_or(IngestError::InvalidRequest)? {
-                    headers.push((name.as_str(), text(value)?.as_bytes()));
-                }
-            }
+    let multi = object(event, "multiValueHeaders")?.filter(|multi| !multi.is_empty());
+    for (name, values) in multi.into_iter().flatten() {
+        for value in values.as_array().ok_or(IngestError::InvalidRequest)? {
+            headers.push((name.as_str(), text(value)?.as_bytes()));
         }
-        None => {
-            for (name, value) in object(event, "headers")?.into_iter().flatten() {
-                headers.push((name.as_str(), text(value)?.as_bytes()));
-            }
+    }
+    // API Gateway fills both maps alike; a header only in `headers` (a hand-made event) still
+    // counts, and one in both is read once, whatever the case of its name in each.
+    for (name, value) in object(event, "headers")?.into_iter().flatten() {
+        let value = text(value)?.as_bytes();
+        if !multi.is_some_and(|multi| multi.keys().any(|m| m.eq_ignore_ascii_case(name))) {
+            headers.push((name.as_str(), value));
         }
     }
     if !headers.iter().all(|(name, value)| is_header(name, value)) {
