@@ -76,7 +76,9 @@ fn read(event: &Value) -> Result<EventRequest<'_>, IngestError> {
             headers.push((name.as_str(), text(value)?.as_bytes()));
         }
     }
-    // API Gateway fills both maps alike; a header only in `headers` (a hand-made event) still
+    // API Gateway fills both maps from the same request, `headers` with each header's last value
+    // (docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html,
+    // "Support for multi-value headers"); a header only in `headers` (a hand-made event) still
     // counts, and one in both is read once, whatever the case of its name in each.
     for (name, value) in object(event, "headers")?.into_iter().flatten() {
         let value = text(value)?.as_bytes();
