@@ -159,6 +159,27 @@ class MotoSend:
         self.samples.append((time.perf_counter() - started) * 1000)
 
 
+def take_turns(contenders, repeat, service, warmup, warm, each_round=None):
+    """One repeat: every contender starts cold (in an order rotated by the repeat), warms up,
+    then they take turns, one invocation each, `warm` times; `each_round` runs after each turn.
+    Appends each contender's CPU per warm invocation and stops it."""
+    order = contenders[repeat % len(contenders):] + contenders[:repeat % len(contenders)]
+    for c in order:
+        c.start(service)
+    for _ in range(warmup):
+        for c in order:
+            c.invoke()
+    before = {c.name: cpu_ns(c.proc.pid) for c in order}
+    for _ in range(warm):
+        for c in order:
+            c.response_ms.append(c.invoke()[0])
+        if each_round:
+            each_round()
+    for c in order:
+        c.cpu_us.append((cpu_ns(c.proc.pid) - before[c.name]) / 1000 / warm)
+        c.stop()
+
+
 def aws_endpoint():
     """Points the contenders at moto through the keep-alive front (returned, to be killed), or
     at moto itself with BENCH_DIRECT_MOTO=1: AWS keeps connections alive and moto closes every
@@ -221,20 +242,7 @@ def main():
         for c in tables:
             c.env["NONCE_TABLE_NAME"] = table
         raw = MotoSend(fifo_queue(f"raw-{tag}"))
-        order = contenders[repeat % len(contenders):] + contenders[:repeat % len(contenders)]
-        for c in order:
-            c.start(service)
-        for _ in range(WARMUP):
-            for c in order:
-                c.invoke()
-        before = {c.name: cpu_ns(c.proc.pid) for c in order}
-        for _ in range(warm):
-            for c in order:
-                c.response_ms.append(c.invoke()[0])
-            raw.invoke()
-        for c in order:
-            c.cpu_us.append((cpu_ns(c.proc.pid) - before[c.name]) / 1000 / warm)
-            c.stop()
+        take_turns(contenders, repeat, service, WARMUP, warm, each_round=raw.invoke)
         moto.extend(raw.samples)
         print(json.dumps({"repeat": repeat + 1, **{c.name: round(c.cpu_us[-1]) for c in contenders}}), file=sys.stderr)
     if front:

@@ -21,7 +21,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from footprint import aws, start_mock_sinch  # noqa: E402
-from whole_function import HERE, Contender, aws_endpoint, cpu_ns, fifo_queue  # noqa: E402
+from whole_function import HERE, Contender, aws_endpoint, fifo_queue, take_turns  # noqa: E402
 
 APP = "01EB37HMH1M6SV18ASNS3G135H"
 BATCH = 10
@@ -99,19 +99,7 @@ def main():
         for c in contenders:
             c.env["OUTBOUND_QUEUE_URL"] = fifo_queue(f"out-{c.name.replace('+', '-')}-{tag}")
             c.env["DLQ_URL"] = fifo_queue(f"dlq-{c.name.replace('+', '-')}-{tag}")
-        order = contenders[repeat % len(contenders):] + contenders[:repeat % len(contenders)]
-        for c in order:
-            c.start(service)
-        for _ in range(5):
-            for c in order:
-                c.invoke()
-        before = {c.name: cpu_ns(c.proc.pid) for c in order}
-        for _ in range(warm):
-            for c in order:
-                c.response_ms.append(c.invoke()[0])
-        for c in order:
-            c.cpu_us.append((cpu_ns(c.proc.pid) - before[c.name]) / 1000 / warm)
-            c.stop()
+        take_turns(contenders, repeat, service, 5, warm)
         print(json.dumps({"repeat": repeat + 1, **{c.name: round(c.cpu_us[-1] / BATCH) for c in contenders}}), file=sys.stderr)
     if front:
         front.kill()
